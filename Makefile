@@ -1,0 +1,32 @@
+# Flowgate build targets. `make test` is what CI runs (through .ci/run).
+GO       ?= go
+BIN      := bin
+PKGS     := ./...
+
+.PHONY: build test lint bench fuzz clean
+
+build:
+	$(GO) build -o $(BIN)/gtc ./cmd/gtc
+	$(GO) build -o $(BIN)/flowctl ./cmd/flowctl
+
+test:
+	$(GO) test -count=1 $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Runs each fuzz target briefly; FUZZTIME=5m for a longer hunt.
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,657 @@
+package engine
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/flowgate/flowgate/engine/msg"
+)
+
+// New checks a bundle's flows as a whole and compiles them: node references, expressions and
+// interpolations, templates against templates.yaml, content against each channel's limits,
+// cycles that never wait, and unreachable nodes (warnings). The engine is returned even when
+// there are errors, so that callers can report everything; it must not be run then.
+func New(cfg Config) (*Engine, Diagnostics) {
+	var ds Diagnostics
+	e := &Engine{
+		flows:    map[string]*Flow{},
+		settings: cfg.Settings,
+		http:     cfg.HTTP,
+		optOut:   upperSet(cfg.Settings.OptOutKeywords),
+		optIn:    upperSet(cfg.Settings.OptInKeywords),
+	}
+	flows := slices.Clone(cfg.Flows)
+	sort.SliceStable(flows, func(i, j int) bool { return flows[i].File < flows[j].File })
+	for _, f := range flows {
+		if prev := e.flows[f.Name]; prev != nil {
+			diags{f.File, &ds}.errorf(at(f.root, "name"), "flow name %q is already used by %s", f.Name, prev.File)
+			continue
+		}
+		e.flows[f.Name] = f
+		e.order = append(e.order, f)
+	}
+	c := &checker{e: e, templates: map[string][]Template{}, limits: cfg.Limits, list: &ds}
+	for _, t := range cfg.Templates {
+		c.templates[t.Name] = append(c.templates[t.Name], t)
+	}
+	for _, f := range e.order {
+		c.index(f)
+	}
+	for _, f := range e.order {
+		c.flow(f)
+	}
+	if cfg.Settings.FallbackTemplate != nil {
+		tc := cfg.Settings.FallbackTemplate
+		d := diags{cfg.SettingsFile, &ds}
+		e.fallback = c.fallback(compiler{d}, d, nil, nil, tc, "window.fallback_template", nil)
+	}
+	if name := cfg.Settings.DefaultFlow; name != "" {
+		if f := e.flows[name]; f == nil {
+			diags{cfg.SettingsFile, &ds}.errorf(Pos{}, "default_flow: no flow named %q", name)
+		} else if f.start() == nil {
+			diags{f.File, &ds}.errorf(at(f.root, "name"), "flow %q is the bundle's default flow but has no start node", name)
+		}
+	}
+	c.reachability()
+	return e, ds
+}
+
+// checker holds what validation needs across flows.
+type checker struct {
+	e         *Engine
+	templates map[string][]Template
+	limits    map[string]msg.Limits
+	list      *Diagnostics
+}
+
+// index records a flow's nodes by id, reporting duplicates.
+func (c *checker) index(f *Flow) {
+	d := diags{f.File, c.list}
+	f.index = make(map[string]*Node, len(f.Nodes))
+	for _, n := range f.Nodes {
+		if _, dup := f.index[n.ID]; dup {
+			d.errorf(at(n.y, "id"), "duplicate node id %q", n.ID)
+			continue
+		}
+		f.index[n.ID] = n
+	}
+}
+
+// flow compiles one flow's nodes and triggers.
+func (c *checker) flow(f *Flow) {
+	d := diags{f.File, c.list}
+	cc := compiler{d}
+	if f.Start != "" && f.index[f.Start] == nil {
+		d.errorf(at(f.root, "start"), "start: no node %q in flow %q", f.Start, f.Name)
+	}
+	for _, ch := range f.Channels {
+		if c.limits != nil {
+			if _, ok := c.limits[ch]; !ok {
+				d.errorf(at(f.root, "channels"), "channels: no provider for channel %q", ch)
+			}
+		}
+	}
+	if f.WindowFallback != nil {
+		f.fallback = c.fallback(cc, d, f, nil, f.WindowFallback, "window_fallback", f.root)
+	}
+	for _, n := range f.Nodes {
+		if f.index[n.ID] == n {
+			c.node(cc, d, f, n)
+		}
+	}
+	for i, t := range f.Triggers {
+		c.trigger(cc, d, f, i, t)
+	}
+	c.cycles(d, f)
+}
+
+// ref resolves a node reference written at path below y.
+func (c *checker) ref(d diags, f *Flow, n *Node, id string, y *yaml.Node, path ...string) *Node {
+	if id == "" {
+		return nil
+	}
+	t := f.index[id]
+	if t == nil {
+		d.errorf(at(y, path...), "node %q: %s: no node %q in flow %q", n.ID, strings.Join(path, "."), id, f.Name)
+	}
+	return t
+}
+
+// node decodes and compiles one node's config by its type.
+func (c *checker) node(cc compiler, d diags, f *Flow, n *Node) {
+	cfgNode := &n.Config
+	cfgY := cfgNode
+	if cfgNode.Kind == 0 {
+		cfgY = n.y
+	}
+	decode := func(v any) bool {
+		if cfgNode.Kind == 0 {
+			return true
+		}
+		if err := cfgNode.Decode(v); err != nil {
+			d.errorf(nodePos(cfgNode), "node %q: config: %v", n.ID, err)
+			return false
+		}
+		return true
+	}
+	next := c.ref(d, f, n, n.Next, n.y, "next")
+	what := fmt.Sprintf("node %q", n.ID)
+	switch n.Type {
+	case "reply":
+		var rc ReplyConfig
+		if !decode(&rc) {
+			return
+		}
+		s := &replyStep{cfg: &rc, next: next}
+		s.texts = compileTexts(cc, cfgY, what, func(str strFunc) { buildReply(&rc, str) })
+		if rc.FallbackTemplate != nil {
+			s.fallback = c.fallback(cc, d, f, n, rc.FallbackTemplate, "fallback_template", cfgY)
+		}
+		s.onWindowClosed = c.ref(d, f, n, rc.OnWindowClosed, cfgY, "on_window_closed")
+		if rc.Template != nil {
+			c.template(d, f, what, rc.Template, valueAt(cfgY, "template"))
+		}
+		m := buildReply(&rc, func(s string, _ ...string) string { return s })
+		c.content(d, f, n, &m, cfgY)
+		n.step = s
+	case "template":
+		var tc TemplateConfig
+		if !decode(&tc) {
+			return
+		}
+		fb := c.fallback(cc, d, f, n, &tc, "", cfgY)
+		if fb == nil {
+			fb = &fallback{cfg: &tc}
+		}
+		n.step = &templateStep{fb: *fb, next: next}
+	case "branch":
+		var bc BranchConfig
+		if !decode(&bc) {
+			return
+		}
+		s := &branchStep{def: c.ref(d, f, n, bc.Default, cfgY, "default")}
+		for i, cond := range bc.Conditions {
+			p := cc.bool(cond.Expression, valueAt(cfgY, "conditions", itoa(i), "expression"), what+": condition")
+			s.conds = append(s.conds, p)
+			s.nexts = append(s.nexts, c.ref(d, f, n, cond.Next, cfgY, "conditions", itoa(i), "next"))
+		}
+		n.step = s
+	case "set":
+		s := &setStep{next: next}
+		_, vars := lookup(cfgY, []string{"vars"})
+		if vars != nil && vars.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(vars.Content); i += 2 {
+				k, v := vars.Content[i], vars.Content[i+1]
+				s.names = append(s.names, k.Value)
+				s.progs = append(s.progs, cc.any(v.Value, v, what+": vars."+k.Value))
+			}
+		}
+		n.step = s
+	case "input":
+		var ic InputConfig
+		if !decode(&ic) {
+			return
+		}
+		s := &inputStep{cfg: &ic, next: next}
+		if ic.Validate != "" {
+			s.validate = cc.bool(ic.Validate, valueAt(cfgY, "validate"), what+": validate")
+		}
+		s.retry = cc.text(ic.RetryMessage, valueAt(cfgY, "retry_message"), what+": retry_message")
+		s.onTimeout = c.ref(d, f, n, ic.OnTimeout, cfgY, "on_timeout")
+		s.onInvalid = c.ref(d, f, n, ic.OnInvalid, cfgY, "on_invalid")
+		if ic.OnTimeout != "" && ic.Timeout == 0 {
+			d.warnf(at(cfgY, "on_timeout"), "node %q: on_timeout without a timeout never fires", n.ID)
+		}
+		n.step = s
+	case "http":
+		var hc HTTPConfig
+		if !decode(&hc) {
+			return
+		}
+		s := &httpStep{cfg: &hc, next: next, onError: c.ref(d, f, n, hc.OnError, cfgY, "on_error")}
+		s.url = cc.text(hc.URL, valueAt(cfgY, "url"), what+": url")
+		for k, v := range hc.Headers {
+			if s.headers == nil {
+				s.headers = map[string]text{}
+			}
+			s.headers[k] = cc.text(v, valueAt(cfgY, "headers", k), what+": headers."+k)
+		}
+		if hc.Body != nil {
+			s.body = compileValue(cc, hc.Body, valueAt(cfgY, "body"), what+": body")
+		}
+		n.step = s
+	case "handoff":
+		var hc HandoffConfig
+		if !decode(&hc) {
+			return
+		}
+		n.step = &handoffStep{cfg: &hc, message: cc.text(hc.Message, valueAt(cfgY, "message"), what+": message")}
+	case "goto":
+		var gc GotoConfig
+		if !decode(&gc) {
+			return
+		}
+		tf := c.e.flows[gc.Flow]
+		if tf == nil {
+			d.errorf(at(cfgY, "flow"), "node %q: goto: no flow %q", n.ID, gc.Flow)
+			n.step = &gotoStep{}
+			return
+		}
+		var t *Node
+		if gc.Node != "" {
+			if t = tf.index[gc.Node]; t == nil {
+				d.errorf(at(cfgY, "node"), "node %q: goto: no node %q in flow %q", n.ID, gc.Node, gc.Flow)
+			}
+		} else if t = tf.start(); t == nil {
+			d.errorf(at(cfgY, "flow"), "node %q: goto: flow %q has no start node; name one with node:", n.ID, gc.Flow)
+		}
+		n.step = &gotoStep{target: t}
+	case "end":
+		n.step = endStep{}
+	default:
+		d.errorf(at(n.y, "type"), "node %q: unknown type %q", n.ID, n.Type)
+		n.step = endStep{}
+	}
+	if n.step == nil {
+		n.step = endStep{}
+	}
+}
+
+// compileTexts compiles the interpolated strings a build function visits.
+func compileTexts(cc compiler, root *yaml.Node, what string, build func(strFunc)) []text {
+	var ts []text
+	build(func(s string, path ...string) string {
+		ts = append(ts, cc.text(s, valueAt(root, path...), what+": "+strings.Join(path, ".")))
+		return s
+	})
+	return ts
+}
+
+// compileValue compiles the strings inside an http body.
+func compileValue(cc compiler, v any, y *yaml.Node, what string) any {
+	switch x := v.(type) {
+	case string:
+		return cc.text(x, y, what)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = compileValue(cc, e, valueAt(y, k), what+"."+k)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = compileValue(cc, e, valueAt(y, itoa(i)), what)
+		}
+		return out
+	}
+	return v
+}
+
+// fallback compiles a template config used as a window fallback and checks it against
+// templates.yaml. at is its path below root.
+func (c *checker) fallback(cc compiler, d diags, f *Flow, n *Node, tc *TemplateConfig, at string, root *yaml.Node) *fallback {
+	var prefix []string
+	if at != "" {
+		prefix = []string{at}
+	}
+	what := at
+	if n != nil {
+		what = fmt.Sprintf("node %q", n.ID)
+	}
+	fb := &fallback{cfg: tc}
+	if root != nil {
+		fb.texts = compileTexts(cc, root, what, func(str strFunc) { buildTemplate(tc, str, prefix...) })
+	} else {
+		fb.texts = compileTexts(cc, nil, what, func(str strFunc) { buildTemplate(tc, str, prefix...) })
+	}
+	c.template(d, f, what, tc, valueAt(root, prefix...))
+	return fb
+}
+
+// template checks a template config against templates.yaml: it must be listed, in that
+// language, with the listed number of body parameters, the header parameter the header needs,
+// and buttons of the listed kinds.
+func (c *checker) template(d diags, f *Flow, what string, tc *TemplateConfig, y *yaml.Node) {
+	p := nodePos(y)
+	if f != nil {
+		for _, ch := range c.channels(f) {
+			if !c.limits[ch].Templates {
+				d.errorf(p, "%s: template %q: channel %s cannot send templates; restrict the flow with channels:", what, tc.Name, ch)
+			}
+		}
+	}
+	list := c.templates[tc.Name]
+	if len(list) == 0 {
+		d.errorf(p, "%s: template %q is not listed in templates.yaml", what, tc.Name)
+		return
+	}
+	var t *Template
+	var langs []string
+	for i := range list {
+		langs = append(langs, list[i].Language)
+		if list[i].Language == tc.Language {
+			t = &list[i]
+		}
+	}
+	if t == nil {
+		d.errorf(p, "%s: template %q has no %q translation in templates.yaml (has %s)", what, tc.Name, tc.Language, strings.Join(langs, ", "))
+		return
+	}
+	var body, header int
+	for i, comp := range tc.Components {
+		switch comp.Type {
+		case "body":
+			body += len(comp.Parameters)
+		case "header":
+			header += len(comp.Parameters)
+			if t.Header == "" {
+				d.errorf(p, "%s: template %q has no header, but components[%d] gives one", what, tc.Name, i)
+			}
+			for _, prm := range comp.Parameters {
+				if t.Header != "" && t.Header != prm.Type {
+					d.errorf(p, "%s: template %q: header parameter is %s, the template's header is %s", what, tc.Name, prm.Type, t.Header)
+				}
+			}
+		case "button":
+			if comp.Index < 0 || comp.Index >= len(t.Buttons) {
+				d.errorf(p, "%s: template %q: button index %d, but the template has %d button(s)", what, tc.Name, comp.Index, len(t.Buttons))
+			} else if comp.SubType != t.Buttons[comp.Index] {
+				d.errorf(p, "%s: template %q: button %d is %s, not %s", what, tc.Name, comp.Index, t.Buttons[comp.Index], comp.SubType)
+			}
+		}
+	}
+	if body != t.BodyParameters {
+		d.errorf(p, "%s: template %q takes %d body parameter(s), got %d", what, tc.Name, t.BodyParameters, body)
+	}
+	if header == 0 && t.Header != "" && t.Header != "text" {
+		d.errorf(p, "%s: template %q has a %s header: give it in a header component", what, tc.Name, t.Header)
+	}
+}
+
+// channels lists the channels a flow runs on: its own list, or every channel with limits.
+func (c *checker) channels(f *Flow) []string {
+	if len(f.Channels) > 0 {
+		return f.Channels
+	}
+	chs := make([]string, 0, len(c.limits))
+	for ch := range c.limits {
+		chs = append(chs, ch)
+	}
+	sort.Strings(chs)
+	return chs
+}
+
+// content checks a reply's message against the limits of each channel the flow runs on.
+func (c *checker) content(d diags, f *Flow, n *Node, m *msg.Message, y *yaml.Node) {
+	for _, ch := range c.channels(f) {
+		l, ok := c.limits[ch]
+		if !ok {
+			continue
+		}
+		over := func(limit int, s, what string, path ...string) {
+			size := utf8.RuneCountInString(s)
+			unit := "characters"
+			if what == "text" && l.TextBytes {
+				size, unit = len(s), "bytes"
+			}
+			if limit > 0 && size > limit {
+				d.errorf(at(y, path...), "node %q: %s: %s is %d %s, %s allows at most %d", n.ID, strings.Join(path, "."), what, size, unit, ch, limit)
+			}
+		}
+		switch {
+		case m.Text != nil:
+			over(l.Text, m.Text.Body, "text", "message")
+		case m.Interactive != nil:
+			c.interactive(d, n, ch, l, m.Interactive, y, over)
+		case m.Media != nil:
+			over(l.Caption, m.Media.Caption, "caption", "media", "caption")
+		case m.Location != nil:
+			if !l.Location {
+				d.errorf(at(y, "location"), "node %q: channel %s cannot send locations", n.ID, ch)
+			}
+		}
+	}
+}
+
+// interactive checks buttons and lists against a channel's limits.
+func (c *checker) interactive(d diags, n *Node, ch string, l msg.Limits, im *msg.Interactive, y *yaml.Node, over func(int, string, string, ...string)) {
+	if im.Footer != "" {
+		over(l.FooterText, im.Footer, "footer", "interactive", "footer", "text")
+	}
+	if im.Header != nil {
+		over(l.HeaderText, im.Header.Text, "header", "interactive", "header", "text")
+	}
+	switch im.Type {
+	case "button":
+		over(l.ButtonBody, im.Body, "body", "interactive", "body", "text")
+		if l.Buttons > 0 && len(im.Buttons) > l.Buttons {
+			d.errorf(at(y, "interactive", "action", "buttons"), "node %q: %d reply buttons, %s allows at most %d", n.ID, len(im.Buttons), ch, l.Buttons)
+		}
+		seen := map[string]bool{}
+		for i, b := range im.Buttons {
+			over(l.ButtonTitle, b.Title, "button title", "interactive", "action", "buttons", itoa(i), "reply", "title")
+			if seen[b.Title] {
+				d.errorf(at(y, "interactive", "action", "buttons", itoa(i), "reply", "title"), "node %q: button title %q is used twice", n.ID, b.Title)
+			}
+			seen[b.Title] = true
+			if seen["id:"+b.ID] {
+				d.errorf(at(y, "interactive", "action", "buttons", itoa(i), "reply", "id"), "node %q: button id %q is used twice", n.ID, b.ID)
+			}
+			seen["id:"+b.ID] = true
+		}
+	case "list":
+		over(l.ListBody, im.Body, "body", "interactive", "body", "text")
+		over(l.ListButton, im.ListButton, "list button", "interactive", "action", "button")
+		if l.ListSections > 0 && len(im.Sections) > l.ListSections {
+			d.errorf(at(y, "interactive", "action", "sections"), "node %q: %d list sections, %s allows at most %d", n.ID, len(im.Sections), ch, l.ListSections)
+		}
+		rows := 0
+		ids := map[string]bool{}
+		for i, s := range im.Sections {
+			over(l.SectionTitle, s.Title, "section title", "interactive", "action", "sections", itoa(i), "title")
+			for j, r := range s.Rows {
+				rows++
+				p := []string{"interactive", "action", "sections", itoa(i), "rows", itoa(j)}
+				over(l.RowTitle, r.Title, "row title", append(p, "title")...)
+				over(l.RowDescription, r.Description, "row description", append(p, "description")...)
+				if ids[r.ID] {
+					d.errorf(at(y, append(p, "id")...), "node %q: row id %q is used twice", n.ID, r.ID)
+				}
+				ids[r.ID] = true
+			}
+		}
+		if l.ListRows > 0 && rows > l.ListRows {
+			d.errorf(at(y, "interactive", "action", "sections"), "node %q: %d list rows, %s allows at most %d", n.ID, rows, ch, l.ListRows)
+		}
+	}
+}
+
+// trigger compiles one trigger.
+func (c *checker) trigger(cc compiler, d diags, f *Flow, i int, t *Trigger) {
+	ct := &trigger{Trigger: t}
+	if ct.node = f.index[t.Target]; ct.node == nil {
+		d.errorf(at(t.y, "target"), "triggers[%d]: target: no node %q in flow %q", i, t.Target, f.Name)
+		return
+	}
+	if len(t.Keywords) > 0 {
+		ct.keywords = upperSet(t.Keywords)
+	}
+	if len(t.IDs) > 0 {
+		ct.ids = map[string]bool{}
+		for _, id := range t.IDs {
+			ct.ids[id] = true
+		}
+	}
+	if t.Pattern != "" {
+		re, err := regexp.Compile(t.Pattern)
+		if err != nil {
+			d.errorf(at(t.y, "pattern"), "triggers[%d]: pattern: %v", i, err)
+		}
+		ct.pattern = re
+	}
+	if t.Expression != "" {
+		ct.expr = cc.bool(t.Expression, valueAt(t.y, "expression"), fmt.Sprintf("triggers[%d]: expression", i))
+	}
+	switch t.Type {
+	case "message":
+		if len(t.IDs) > 0 {
+			d.errorf(at(t.y, "ids"), "triggers[%d]: ids narrow interactive and postback triggers, not message triggers", i)
+		}
+	case "interactive", "postback":
+		if len(t.Keywords) > 0 || t.Pattern != "" {
+			d.errorf(at(t.y, "type"), "triggers[%d]: keywords and pattern narrow message triggers, not %s triggers", i, t.Type)
+		}
+	}
+	c.e.triggers = append(c.e.triggers, ct)
+	// Keep triggers ordered by priority, then file name and order of appearance (stable).
+	sort.SliceStable(c.e.triggers, func(a, b int) bool { return c.e.triggers[a].Priority > c.e.triggers[b].Priority })
+}
+
+// edges lists the nodes a node can continue at. Goto edges cross flows.
+func edges(n *Node) []*Node {
+	var out []*Node
+	add := func(ns ...*Node) {
+		for _, x := range ns {
+			if x != nil {
+				out = append(out, x)
+			}
+		}
+	}
+	switch s := n.step.(type) {
+	case *replyStep:
+		add(s.next, s.onWindowClosed)
+	case *templateStep:
+		add(s.next)
+	case *branchStep:
+		add(s.nexts...)
+		add(s.def)
+	case *setStep:
+		add(s.next)
+	case *inputStep:
+		add(s.next, s.onTimeout, s.onInvalid)
+	case *httpStep:
+		add(s.next, s.onError)
+	case *gotoStep:
+		add(s.target)
+	}
+	return out
+}
+
+// cycles reports loops that can repeat without waiting at an input node: they would spin until
+// the step limit on every event.
+func (c *checker) cycles(d diags, f *Flow) {
+	const (
+		unseen = iota
+		active
+		done
+	)
+	state := map[*Node]int{}
+	var stack []*Node
+	var visit func(n *Node) bool
+	visit = func(n *Node) bool {
+		if _, wait := n.step.(*inputStep); wait {
+			return false
+		}
+		switch state[n] {
+		case active:
+			i := slices.Index(stack, n)
+			ids := make([]string, 0, len(stack)-i+1)
+			for _, s := range stack[i:] {
+				ids = append(ids, s.flow.Name+"/"+s.ID)
+			}
+			ids = append(ids, n.flow.Name+"/"+n.ID)
+			d.errorf(at(n.y, "id"), "node %q: cycle without an input node: %s", n.ID, strings.Join(ids, " → "))
+			return true
+		case done:
+			return false
+		}
+		state[n] = active
+		stack = append(stack, n)
+		for _, m := range edges(n) {
+			if visit(m) {
+				return true
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[n] = done
+		return false
+	}
+	for _, n := range f.Nodes {
+		if n.step != nil && state[n] == unseen {
+			visit(n)
+		}
+	}
+}
+
+// reachability warns about nodes no trigger, start node, goto or default flow can reach.
+func (c *checker) reachability() {
+	seen := map[*Node]bool{}
+	var walk func(n *Node)
+	walk = func(n *Node) {
+		if n == nil || seen[n] {
+			return
+		}
+		seen[n] = true
+		for _, m := range edges(n) {
+			walk(m)
+		}
+	}
+	for _, t := range c.e.triggers {
+		walk(t.node)
+	}
+	for _, f := range c.e.order {
+		walk(f.start())
+	}
+	for _, f := range c.e.order {
+		for _, n := range f.Nodes {
+			if !seen[n] && f.index[n.ID] == n {
+				diags{f.File, c.list}.warnf(at(n.y, "id"), "node %q is unreachable: no trigger, start, goto or other node leads to it", n.ID)
+			}
+		}
+	}
+}
+
+// at is the position of the value at path below y, or of its nearest ancestor.
+func at(y *yaml.Node, path ...string) Pos {
+	if y == nil {
+		return Pos{}
+	}
+	return valuePos(y, path)
+}
+
+// valueAt is the node at path below y, or nil.
+func valueAt(y *yaml.Node, path ...string) *yaml.Node {
+	if y == nil {
+		return nil
+	}
+	_, v := lookup(y, path)
+	return v
+}
+
+func upperSet(words []string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[strings.ToUpper(strings.TrimSpace(w))] = true
+	}
+	return m
+}
+
+// Ensure every step type implements step.
+var (
+	_ step = (*replyStep)(nil)
+	_ step = (*templateStep)(nil)
+	_ step = (*branchStep)(nil)
+	_ step = (*setStep)(nil)
+	_ step = (*inputStep)(nil)
+	_ step = (*httpStep)(nil)
+	_ step = (*handoffStep)(nil)
+	_ step = (*gotoStep)(nil)
+	_ step = endStep{}
+)

@@ -1,0 +1,272 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	"gopkg.in/yaml.v3"
+)
+
+// Env is the environment expressions and interpolations are compiled against and run in. Its
+// field names, through the expr tags, are what authors write: `button.id == 'help'`,
+// `last_message_time + 86400 > now`.
+type Env struct {
+	Message         MessageEnv     `expr:"message"`
+	Button          ButtonEnv      `expr:"button"`
+	List            ListEnv        `expr:"list"`
+	Location        LocationEnv    `expr:"location"`
+	Media           MediaEnv       `expr:"media"`
+	Contact         ContactEnv     `expr:"contact"`
+	Input           string         `expr:"input"`
+	Vars            map[string]any `expr:"vars"`
+	Channel         string         `expr:"channel"`
+	Tenant          string         `expr:"tenant"`
+	Team            string         `expr:"team"`
+	Now             int64          `expr:"now"`
+	LastMessageTime int64          `expr:"last_message_time"`
+	WindowOpen      bool           `expr:"window_open"`
+}
+
+// MessageEnv is the inbound message in expressions.
+type MessageEnv struct {
+	ID        string `expr:"id"`
+	Type      string `expr:"type"`
+	Text      string `expr:"text"`
+	Timestamp int64  `expr:"timestamp"`
+}
+
+// ButtonEnv is the tapped button, quick reply or postback in expressions.
+type ButtonEnv struct {
+	ID    string `expr:"id"`
+	Title string `expr:"title"`
+}
+
+// ListEnv is the chosen list row in expressions.
+type ListEnv struct {
+	ID          string `expr:"id"`
+	Title       string `expr:"title"`
+	Description string `expr:"description"`
+}
+
+// LocationEnv is a shared location in expressions.
+type LocationEnv struct {
+	Latitude  float64 `expr:"latitude"`
+	Longitude float64 `expr:"longitude"`
+	Name      string  `expr:"name"`
+	Address   string  `expr:"address"`
+}
+
+// MediaEnv is an inbound attachment in expressions.
+type MediaEnv struct {
+	Type     string `expr:"type"`
+	ID       string `expr:"id"`
+	MimeType string `expr:"mime_type"`
+	Caption  string `expr:"caption"`
+	Filename string `expr:"filename"`
+}
+
+// ContactEnv is the user in expressions.
+type ContactEnv struct {
+	ID    string `expr:"id"`
+	Name  string `expr:"name"`
+	Phone string `expr:"phone"`
+}
+
+// envNames are the top-level names of Env; a bare {{name}} that is none of them reads vars.name.
+var envNames = map[string]bool{
+	"message": true, "button": true, "list": true, "location": true, "media": true,
+	"contact": true, "input": true, "vars": true, "channel": true, "tenant": true, "team": true,
+	"now": true, "last_message_time": true, "window_open": true,
+}
+
+// compiler compiles the expressions of one file, reporting errors at their YAML position.
+type compiler struct {
+	d diags
+}
+
+// bool compiles an expression that must yield a bool. n is the YAML scalar holding it.
+func (c compiler) bool(src string, n *yaml.Node, what string) *vm.Program {
+	p, err := expr.Compile(src, expr.Env(Env{}), expr.AsBool())
+	if err != nil {
+		c.d.errorf(exprPos(n, err), "%s: %s", what, exprMsg(err))
+		return nil
+	}
+	return p
+}
+
+// any compiles an expression of any type.
+func (c compiler) any(src string, n *yaml.Node, what string) *vm.Program {
+	p, err := expr.Compile(src, expr.Env(Env{}))
+	if err != nil {
+		c.d.errorf(exprPos(n, err), "%s: %s", what, exprMsg(err))
+		return nil
+	}
+	return p
+}
+
+// exprPos maps an expr error position inside the scalar n to a file position.
+func exprPos(n *yaml.Node, err error) Pos {
+	if n == nil {
+		return Pos{}
+	}
+	p := Pos{n.Line, n.Column}
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		return p
+	}
+	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		p.Col++
+	}
+	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		p.Line++
+		p.Col = n.Column + 2
+	}
+	if fe.Line > 1 {
+		p.Line += fe.Line - 1
+	}
+	p.Col += fe.Column
+	return p
+}
+
+// exprMsg is expr's message without its source snippet, which the position replaces.
+func exprMsg(err error) string {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return fe.Message
+	}
+	return err.Error()
+}
+
+// evalBool runs a compiled boolean expression; a runtime error counts as false and is traced.
+func (r *run) evalBool(p *vm.Program, where string) bool {
+	v, err := vm.Run(p, &r.env)
+	if err != nil {
+		r.tracef(TraceError, where, "expression failed: %v", err)
+		return false
+	}
+	b, _ := v.(bool)
+	return b
+}
+
+// text is a string with {{ }} interpolations, compiled once.
+type text struct {
+	raw   string
+	parts []part
+}
+
+// part is a literal, a vars lookup or a compiled expression.
+type part struct {
+	lit  string
+	name string // vars lookup for {{name}}
+	prog *vm.Program
+	src  string
+}
+
+// compileText compiles the interpolations in s. n is the YAML scalar s came from.
+func (c compiler) text(s string, n *yaml.Node, what string) text {
+	t := text{raw: s}
+	rest := s
+	for {
+		i := strings.Index(rest, "{{")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(rest[i:], "}}")
+		if j < 0 {
+			c.d.errorf(nodePos(n), "%s: unclosed {{ in %q", what, s)
+			return t
+		}
+		if i > 0 {
+			t.parts = append(t.parts, part{lit: rest[:i]})
+		}
+		src := strings.TrimSpace(rest[i+2 : i+j])
+		switch {
+		case src == "":
+			c.d.errorf(nodePos(n), "%s: empty {{ }}", what)
+		case isIdent(src) && !envNames[src]:
+			t.parts = append(t.parts, part{name: src, src: src})
+		default:
+			if p := c.any(src, n, what+": {{ "+src+" }}"); p != nil {
+				t.parts = append(t.parts, part{prog: p, src: src})
+			}
+		}
+		rest = rest[i+j+2:]
+	}
+	if rest != "" {
+		t.parts = append(t.parts, part{lit: rest})
+	}
+	return t
+}
+
+// render interpolates t. Missing variables render empty and are noted in the trace.
+func (r *run) render(t text) string {
+	if len(t.parts) == 1 && t.parts[0].prog == nil && t.parts[0].name == "" {
+		return t.parts[0].lit
+	}
+	var b strings.Builder
+	for _, p := range t.parts {
+		switch {
+		case p.name != "":
+			v, ok := r.st.Vars[p.name]
+			if !ok {
+				r.tracef(TraceMissingVar, r.nodeID(), "{{%s}} is not set", p.name)
+				continue
+			}
+			b.WriteString(format(v))
+		case p.prog != nil:
+			v, err := vm.Run(p.prog, &r.env)
+			if err != nil {
+				r.tracef(TraceError, r.nodeID(), "{{ %s }}: %v", p.src, err)
+				continue
+			}
+			if v == nil {
+				r.tracef(TraceMissingVar, r.nodeID(), "{{ %s }} is empty", p.src)
+			}
+			b.WriteString(format(v))
+		default:
+			b.WriteString(p.lit)
+		}
+	}
+	return b.String()
+}
+
+// format renders a value as text: whole floats without a fraction, nil as nothing.
+func format(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return fmt.Sprint(v)
+}
+
+func isIdent(s string) bool {
+	for i, r := range s {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9' {
+			continue
+		}
+		return false
+	}
+	return s != ""
+}
+
+func nodePos(n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{}
+	}
+	return Pos{n.Line, n.Column}
+}

@@ -1,0 +1,264 @@
+package engine
+
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Flow is one flow file as written: a graph of nodes and the triggers that enter it.
+type Flow struct {
+	Name           string          `yaml:"name"`
+	Version        string          `yaml:"version"`
+	Description    string          `yaml:"description"`
+	Channels       []string        `yaml:"channels"`
+	Start          string          `yaml:"start"`
+	Vars           map[string]any  `yaml:"vars"`
+	WindowFallback *TemplateConfig `yaml:"window_fallback"`
+	Nodes          []*Node         `yaml:"nodes"`
+	Triggers       []*Trigger      `yaml:"triggers"`
+
+	// File is the path the flow was read from, as given to ParseFlow.
+	File string `yaml:"-"`
+
+	root     *yaml.Node       // the document, for positions
+	index    map[string]*Node // nodes by id
+	fallback *fallback        // compiled WindowFallback
+}
+
+// Node is one step of a flow. Config is decoded by type into one of the *Config types.
+type Node struct {
+	ID     string    `yaml:"id"`
+	Type   string    `yaml:"type"`
+	Next   string    `yaml:"next"`
+	Config yaml.Node `yaml:"config"`
+
+	flow *Flow
+	y    *yaml.Node // the node's mapping, for positions
+	step step       // the decoded and compiled config
+}
+
+// Trigger says where an inbound event enters a flow when the conversation is not waiting.
+type Trigger struct {
+	Type       string   `yaml:"type"`
+	Keywords   []string `yaml:"keywords"`
+	Pattern    string   `yaml:"pattern"`
+	Expression string   `yaml:"expression"`
+	IDs        []string `yaml:"ids"`
+	Target     string   `yaml:"target"`
+	Priority   int      `yaml:"priority"`
+	Interrupt  bool     `yaml:"interrupt"`
+
+	y *yaml.Node
+}
+
+// ReplyConfig is the config of a reply node: exactly one of Message, Template, Interactive,
+// Media and Location.
+type ReplyConfig struct {
+	Message          string             `yaml:"message"`
+	PreviewURL       bool               `yaml:"preview_url"`
+	Template         *TemplateConfig    `yaml:"template"`
+	Interactive      *InteractiveConfig `yaml:"interactive"`
+	Media            *MediaConfig       `yaml:"media"`
+	Location         *LocationConfig    `yaml:"location"`
+	FallbackTemplate *TemplateConfig    `yaml:"fallback_template"`
+	OnWindowClosed   string             `yaml:"on_window_closed"`
+	Tag              string             `yaml:"tag"`
+	RetryOnRateLimit *bool              `yaml:"retry_on_rate_limit"`
+}
+
+// TemplateConfig names an approved WhatsApp template and its parameters, in WhatsApp's shape.
+type TemplateConfig struct {
+	Name       string            `yaml:"name"`
+	Language   string            `yaml:"language"`
+	Components []ComponentConfig `yaml:"components"`
+}
+
+// ComponentConfig is a template component.
+type ComponentConfig struct {
+	Type       string            `yaml:"type"`
+	SubType    string            `yaml:"sub_type"`
+	Index      int               `yaml:"index"`
+	Parameters []ParameterConfig `yaml:"parameters"`
+}
+
+// ParameterConfig is a template parameter.
+type ParameterConfig struct {
+	Type          string          `yaml:"type"`
+	ParameterName string          `yaml:"parameter_name"`
+	Text          string          `yaml:"text"`
+	Payload       string          `yaml:"payload"`
+	Image         *MediaRef       `yaml:"image"`
+	Video         *MediaRef       `yaml:"video"`
+	Document      *MediaRef       `yaml:"document"`
+	Location      *LocationConfig `yaml:"location"`
+	Currency      *CurrencyConfig `yaml:"currency"`
+	DateTime      *DateTimeConfig `yaml:"date_time"`
+}
+
+// MediaRef points at media by link or uploaded id.
+type MediaRef struct {
+	Link     string `yaml:"link"`
+	ID       string `yaml:"id"`
+	Filename string `yaml:"filename"`
+}
+
+// CurrencyConfig is a currency template parameter.
+type CurrencyConfig struct {
+	FallbackValue string `yaml:"fallback_value"`
+	Code          string `yaml:"code"`
+	Amount1000    int64  `yaml:"amount_1000"`
+}
+
+// DateTimeConfig is a date_time template parameter.
+type DateTimeConfig struct {
+	FallbackValue string `yaml:"fallback_value"`
+}
+
+// InteractiveConfig is an interactive button or list message, in WhatsApp's shape.
+type InteractiveConfig struct {
+	Type   string        `yaml:"type"`
+	Header *HeaderConfig `yaml:"header"`
+	Body   TextConfig    `yaml:"body"`
+	Footer *TextConfig   `yaml:"footer"`
+	Action ActionConfig  `yaml:"action"`
+}
+
+// HeaderConfig is an interactive message's header.
+type HeaderConfig struct {
+	Type     string    `yaml:"type"`
+	Text     string    `yaml:"text"`
+	Image    *MediaRef `yaml:"image"`
+	Video    *MediaRef `yaml:"video"`
+	Document *MediaRef `yaml:"document"`
+}
+
+// TextConfig is a {text: ...} object.
+type TextConfig struct {
+	Text string `yaml:"text"`
+}
+
+// ActionConfig holds an interactive message's buttons or list sections.
+type ActionConfig struct {
+	Button   string          `yaml:"button"`
+	Buttons  []ButtonConfig  `yaml:"buttons"`
+	Sections []SectionConfig `yaml:"sections"`
+}
+
+// ButtonConfig is a reply button.
+type ButtonConfig struct {
+	Type  string `yaml:"type"`
+	Reply struct {
+		ID    string `yaml:"id"`
+		Title string `yaml:"title"`
+	} `yaml:"reply"`
+}
+
+// SectionConfig is a titled group of list rows.
+type SectionConfig struct {
+	Title string      `yaml:"title"`
+	Rows  []RowConfig `yaml:"rows"`
+}
+
+// RowConfig is one list row.
+type RowConfig struct {
+	ID          string `yaml:"id"`
+	Title       string `yaml:"title"`
+	Description string `yaml:"description"`
+}
+
+// MediaConfig is a media message.
+type MediaConfig struct {
+	Type     string `yaml:"type"`
+	Link     string `yaml:"link"`
+	ID       string `yaml:"id"`
+	Caption  string `yaml:"caption"`
+	Filename string `yaml:"filename"`
+}
+
+// LocationConfig is a location message.
+type LocationConfig struct {
+	Latitude  float64 `yaml:"latitude"`
+	Longitude float64 `yaml:"longitude"`
+	Name      string  `yaml:"name"`
+	Address   string  `yaml:"address"`
+}
+
+// BranchConfig is the config of a branch node.
+type BranchConfig struct {
+	Conditions []struct {
+		Expression string `yaml:"expression"`
+		Next       string `yaml:"next"`
+	} `yaml:"conditions"`
+	Default string `yaml:"default"`
+}
+
+// InputConfig is the config of an input node.
+type InputConfig struct {
+	SaveAs       string        `yaml:"save_as"`
+	Validate     string        `yaml:"validate"`
+	RetryMessage string        `yaml:"retry_message"`
+	MaxAttempts  int           `yaml:"max_attempts"`
+	Timeout      time.Duration `yaml:"timeout"`
+	OnTimeout    string        `yaml:"on_timeout"`
+	OnInvalid    string        `yaml:"on_invalid"`
+}
+
+// HTTPConfig is the config of an http node.
+type HTTPConfig struct {
+	Method  string            `yaml:"method"`
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers"`
+	Body    any               `yaml:"body"`
+	Timeout time.Duration     `yaml:"timeout"`
+	SaveAs  string            `yaml:"save_as"`
+	OnError string            `yaml:"on_error"`
+}
+
+// HandoffConfig is the config of a handoff node.
+type HandoffConfig struct {
+	Queue   string `yaml:"queue"`
+	Message string `yaml:"message"`
+}
+
+// GotoConfig is the config of a goto node.
+type GotoConfig struct {
+	Flow string `yaml:"flow"`
+	Node string `yaml:"node"`
+}
+
+// Template is one approved template as listed in templates.yaml.
+type Template struct {
+	Name           string   `yaml:"name"`
+	Language       string   `yaml:"language"`
+	Category       string   `yaml:"category"`
+	Header         string   `yaml:"header"`
+	BodyParameters int      `yaml:"body_parameters"`
+	Buttons        []string `yaml:"buttons"`
+
+	File string `yaml:"-"`
+	Pos  Pos    `yaml:"-"`
+}
+
+// Settings are the bundle-wide settings of bundle.yaml that the engine applies.
+type Settings struct {
+	WindowMargin       time.Duration
+	FallbackTemplate   *TemplateConfig
+	OptOutKeywords     []string
+	OptOutConfirmation string
+	OptInKeywords      []string
+	SessionTimeout     time.Duration
+	MaxSteps           int
+	DefaultFlow        string // flow started for messages no trigger matches; empty for none
+}
+
+// DefaultSettings returns the settings a bundle has when bundle.yaml says nothing.
+func DefaultSettings() Settings {
+	return Settings{
+		OptOutKeywords:     []string{"STOP", "UNSUBSCRIBE", "BERHENTI"},
+		OptOutConfirmation: "You have been unsubscribed and will get no more messages. Send START to subscribe again.",
+		OptInKeywords:      []string{"START", "SUBSCRIBE"},
+		SessionTimeout:     24 * time.Hour,
+		MaxSteps:           100,
+	}
+}

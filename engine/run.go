@@ -1,0 +1,474 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flowgate/flowgate/engine/msg"
+)
+
+// Engine runs a bundle's compiled flows. It is safe for concurrent use: all per-conversation
+// data lives in the State passed to each call.
+type Engine struct {
+	flows    map[string]*Flow
+	order    []*Flow // by file name
+	triggers []*trigger
+	settings Settings
+	fallback *fallback // the bundle's window.fallback_template
+	http     HTTPClient
+	optOut   map[string]bool
+	optIn    map[string]bool
+}
+
+// Flow returns the flow with the given name, or nil.
+func (e *Engine) Flow(name string) *Flow { return e.flows[name] }
+
+// Flows returns the flows, ordered by file name.
+func (e *Engine) Flows() []*Flow { return e.order }
+
+// Settings returns the settings the engine runs with.
+func (e *Engine) Settings() Settings { return e.settings }
+
+// run is the work of handling one event or call.
+type run struct {
+	e    *Engine
+	ctx  context.Context
+	conv Conversation
+	st   *State
+	now  time.Time
+	env  Env
+	res  *Result
+	node *Node // the node running
+}
+
+func (e *Engine) newRun(ctx context.Context, conv Conversation, st *State, ev *msg.Event, now time.Time) *run {
+	if st.Vars == nil {
+		st.Vars = map[string]any{}
+	}
+	r := &run{e: e, ctx: ctx, conv: conv, st: st, now: now, res: &Result{}}
+	r.env = Env{
+		Vars:            st.Vars,
+		Channel:         conv.Channel,
+		Tenant:          conv.Tenant,
+		Team:            conv.Team,
+		Now:             now.Unix(),
+		LastMessageTime: st.LastMessageTime,
+		Contact:         ContactEnv{ID: conv.User},
+	}
+	if ev != nil {
+		r.setEvent(ev)
+	}
+	r.env.WindowOpen = r.windowOpen()
+	return r
+}
+
+// setEvent fills the environment from an inbound event.
+func (r *run) setEvent(ev *msg.Event) {
+	env := &r.env
+	env.Message = MessageEnv{ID: ev.ID, Type: string(ev.Kind), Text: ev.Text, Timestamp: ev.Time.Unix()}
+	env.Contact = ContactEnv{ID: ev.From, Name: ev.Contact.Name, Phone: ev.Contact.Phone}
+	env.Input = ev.Text
+	switch {
+	case ev.Button != nil:
+		env.Button = ButtonEnv{ID: ev.Button.ID, Title: ev.Button.Title}
+		env.Input = ev.Button.ID
+	case ev.List != nil:
+		env.List = ListEnv{ID: ev.List.ID, Title: ev.List.Title, Description: ev.List.Description}
+		env.Input = ev.List.ID
+	case ev.Location != nil:
+		l := ev.Location
+		env.Location = LocationEnv{Latitude: l.Latitude, Longitude: l.Longitude, Name: l.Name, Address: l.Address}
+	case ev.Media != nil:
+		m := ev.Media
+		env.Media = MediaEnv{Type: m.Type, ID: m.ID, MimeType: m.MimeType, Caption: m.Caption, Filename: m.Filename}
+		env.Input = m.Caption
+	}
+}
+
+// Handle routes one inbound event through the conversation (SPEC section 7): statuses update
+// the outbound record, opt-out and opt-in keywords, handoff, a waiting input node, triggers and
+// the default flow. It updates st in place.
+func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *msg.Event, now time.Time) *Result {
+	r := e.newRun(ctx, conv, st, ev, now)
+	switch {
+	case ev.Kind == msg.KindStatus && ev.Status != nil:
+		r.status(ev.Status)
+		return r.res
+	case !ev.IsMessage():
+		r.tracef(TraceIgnored, "", "%s event", ev.Kind)
+		return r.res
+	}
+	if t := ev.Time.Unix(); t > st.LastMessageTime {
+		st.LastMessageTime = t
+	}
+	st.WindowClosed = false
+	r.env.LastMessageTime = st.LastMessageTime
+	r.env.WindowOpen = r.windowOpen()
+	word := strings.ToUpper(strings.TrimSpace(ev.Text))
+	switch {
+	case ev.Kind == msg.KindText && e.optOut[word]:
+		if !st.OptedOut {
+			r.tracef(TraceOptOut, "", "%q", ev.Text)
+			if c := e.settings.OptOutConfirmation; c != "" {
+				r.emit(nil, msg.Message{Text: &msg.Text{Body: c}})
+			}
+			st.OptedOut = true
+		}
+		r.clearWait()
+		return r.res
+	case ev.Kind == msg.KindText && e.optIn[word] && st.OptedOut:
+		st.OptedOut = false
+		r.tracef(TraceOptIn, "", "%q", ev.Text)
+	case st.OptedOut:
+		r.tracef(TraceSuppressed, "", "opted out: no flow runs")
+		return r.res
+	}
+	if st.Handoff != "" {
+		r.res.Kept = true
+		r.tracef(TraceHandoff, "", "kept for queue %s", st.Handoff)
+		return r.res
+	}
+	r.expire()
+	st.Active = now.Unix()
+	if st.Waiting() {
+		if t := e.match(r, ev, true); t != nil {
+			r.clearWait()
+			r.tracef(TraceTrigger, t.node.flow.Name+"/"+t.node.ID, "interrupt %s trigger", t.Type)
+			r.exec(t.node)
+			return r.res
+		}
+		if n := e.waitingNode(st); n != nil {
+			r.node = n
+			r.exec(n.step.(*inputStep).resume(r, n))
+			return r.res
+		}
+		r.clearWait() // the flow changed under the conversation: start over
+	}
+	if t := e.match(r, ev, false); t != nil {
+		r.tracef(TraceTrigger, t.node.flow.Name+"/"+t.node.ID, "%s trigger", t.Type)
+		r.exec(t.node)
+		return r.res
+	}
+	if f := e.flows[e.settings.DefaultFlow]; f != nil && f.start() != nil {
+		r.tracef(TraceTrigger, f.Name+"/"+f.start().ID, "default flow")
+		r.exec(f.start())
+		return r.res
+	}
+	r.tracef(TraceIgnored, "", "no trigger matched")
+	return r.res
+}
+
+// Start runs a flow for a user, as the API does for proactive messages: from node, or the
+// flow's start node. vars are merged into the conversation's variables first.
+func (e *Engine) Start(ctx context.Context, conv Conversation, st *State, flow, node string, vars map[string]any, now time.Time) (*Result, error) {
+	f := e.flows[flow]
+	if f == nil {
+		return nil, fmt.Errorf("start: no flow %q", flow)
+	}
+	n := f.start()
+	if node != "" {
+		n = f.index[node]
+	}
+	if n == nil {
+		return nil, fmt.Errorf("start: flow %q has no node %q", flow, node)
+	}
+	r := e.newRun(ctx, conv, st, nil, now)
+	if st.OptedOut {
+		r.tracef(TraceSuppressed, "", "opted out: start of %s refused", flow)
+		return r.res, nil
+	}
+	for k, v := range vars {
+		st.Vars[k] = v
+	}
+	r.clearWait()
+	st.Active = now.Unix()
+	r.tracef(TraceTrigger, f.Name+"/"+n.ID, "started")
+	r.exec(n)
+	return r.res, nil
+}
+
+// Tick fires the conversation's due timers: an input wait that timed out continues at the
+// node's on_timeout; a session idle past session_timeout is cleared.
+func (e *Engine) Tick(ctx context.Context, conv Conversation, st *State, now time.Time) *Result {
+	r := e.newRun(ctx, conv, st, nil, now)
+	if st.Waiting() && st.Timeout > 0 && now.Unix() >= st.Timeout {
+		n := e.waitingNode(st)
+		r.clearWait()
+		if n != nil {
+			r.node = n
+			r.tracef(TraceTimeout, r.nodeID(), "no answer")
+			if !st.OptedOut && st.Handoff == "" {
+				r.exec(n.step.(*inputStep).onTimeout)
+			}
+		}
+		return r.res
+	}
+	r.expire()
+	return r.res
+}
+
+// NextTimer returns when Tick next has work for this conversation, or zero.
+func (e *Engine) NextTimer(st *State) time.Time {
+	if !st.Waiting() {
+		return time.Time{}
+	}
+	at := st.Active + int64(e.settings.SessionTimeout/time.Second)
+	if st.Timeout > 0 && st.Timeout < at {
+		at = st.Timeout
+	}
+	return time.Unix(at, 0)
+}
+
+// Refused answers a message the channel refused because the window is closed (WhatsApp
+// 131047): it sends the window fallback for the node that produced it, or continues at the
+// node's on_window_closed.
+func (e *Engine) Refused(ctx context.Context, conv Conversation, st *State, s Send, now time.Time) *Result {
+	r := e.newRun(ctx, conv, st, nil, now)
+	st.WindowClosed = true
+	r.env.WindowOpen = false
+	r.refused(s.Flow, s.Node, s.Message)
+	return r.res
+}
+
+func (r *run) refused(flow, node string, m msg.Message) {
+	var n *Node
+	if f := r.e.flows[flow]; f != nil {
+		n = f.index[node]
+	}
+	r.node = n
+	if !m.FreeForm() || n == nil {
+		r.tracef(TraceWindowClosed, r.nodeID(), "%s message refused", m.Type())
+		return
+	}
+	var own *fallback
+	var tag string
+	if rs, ok := n.step.(*replyStep); ok {
+		own, tag = rs.fallback, rs.cfg.Tag
+	}
+	if r.send(n, m, tag, own) {
+		return
+	}
+	if rs, ok := n.step.(*replyStep); ok && rs.onWindowClosed != nil {
+		r.exec(rs.onWindowClosed)
+	}
+}
+
+// status applies a delivery receipt.
+func (r *run) status(s *msg.Status) {
+	rec := r.st.sent(s.MessageID)
+	if rec == nil {
+		r.tracef(TraceStatus, "", "%s for unknown message %s", s.State, s.MessageID)
+		return
+	}
+	if statusRank(s.State) > statusRank(rec.Status) {
+		rec.Status = s.State
+	}
+	r.tracef(TraceStatus, rec.Flow+"/"+rec.Node, "%s", s.State)
+	if s.State == msg.StatusFailed && s.WindowClosed {
+		r.st.WindowClosed = true
+		r.env.WindowOpen = false
+		if r.st.OptedOut {
+			return
+		}
+		// The refused message itself is gone; rebuild what the node sent to decide the fallback.
+		var m msg.Message
+		if f := r.e.flows[rec.Flow]; f != nil {
+			if n := f.index[rec.Node]; n != nil {
+				if rs, ok := n.step.(*replyStep); ok {
+					m = buildReply(rs.cfg, r.strs(rs.texts))
+				}
+			}
+		}
+		r.refused(rec.Flow, rec.Node, m)
+	}
+}
+
+// statusRank orders delivery states so that late or repeated receipts never move a message back.
+func statusRank(s string) int {
+	switch s {
+	case msg.StatusSent:
+		return 1
+	case msg.StatusDelivered:
+		return 2
+	case msg.StatusRead, msg.StatusPlayed:
+		return 3
+	case msg.StatusFailed:
+		return 4
+	}
+	return 0
+}
+
+// exec runs from node n until a node ends the run, waits, or the step limit is reached.
+func (r *run) exec(n *Node) {
+	max := r.e.settings.MaxSteps
+	if max <= 0 {
+		max = 100
+	}
+	for steps := 0; n != nil; steps++ {
+		if steps == max {
+			r.tracef(TraceLoop, r.nodeID(), "stopped after %d steps", max)
+			r.clearWait()
+			return
+		}
+		if err := r.ctx.Err(); err != nil {
+			r.tracef(TraceError, r.nodeID(), "run cancelled: %v", err)
+			return
+		}
+		r.node = n
+		r.tracef(TraceNode, r.nodeID(), "%s", n.Type)
+		n = n.step.exec(r, n)
+	}
+}
+
+// windowOpen applies the window rule: free-form messages only until 24 hours after the user's
+// last message, less the configured margin, unless the channel said it is closed.
+func (r *run) windowOpen() bool {
+	if r.st.WindowClosed || r.st.LastMessageTime == 0 {
+		return false
+	}
+	end := time.Unix(r.st.LastMessageTime, 0).Add(24*time.Hour - r.e.settings.WindowMargin)
+	return r.now.Before(end)
+}
+
+// tagWindow is how long after the user's last message a Messenger/Instagram message tag lets a
+// message out: HUMAN_AGENT for 7 days, the others without limit.
+func (r *run) tagAllowed(tag string) bool {
+	if tag == "" || r.conv.Channel == msg.WhatsApp {
+		return false
+	}
+	if tag == "HUMAN_AGENT" {
+		return r.st.LastMessageTime > 0 && r.now.Before(time.Unix(r.st.LastMessageTime, 0).Add(7*24*time.Hour))
+	}
+	return true
+}
+
+// send emits m from node n under the window policy. Outside the window a free-form message
+// goes out with the node's message tag where the channel allows it, or is replaced by the
+// first window fallback template of node, flow and bundle; with none it is dropped and
+// recorded. send reports whether anything went out.
+func (r *run) send(n *Node, m msg.Message, tag string, own *fallback) bool {
+	if !m.FreeForm() || r.windowOpen() {
+		r.emit(n, m)
+		return true
+	}
+	if r.tagAllowed(tag) {
+		m.Tag = tag
+		r.emit(n, m)
+		return true
+	}
+	fb := own
+	if fb == nil && n != nil {
+		fb = n.flow.fallback
+	}
+	if fb == nil {
+		fb = r.e.fallback
+	}
+	if fb == nil {
+		r.tracef(TraceWindowClosed, r.nodeID(), "%s message not sent: window closed and no fallback template", m.Type())
+		return false
+	}
+	fm := msg.Message{Template: buildTemplate(fb.cfg, r.strs(fb.texts)), NoRetryOnRateLimit: m.NoRetryOnRateLimit}
+	r.tracef(TraceFallback, r.nodeID(), "window closed: template %s instead of %s", fb.cfg.Name, m.Type())
+	r.emit(n, fm)
+	return true
+}
+
+// emit appends a message to the result, unless the user opted out.
+func (r *run) emit(n *Node, m msg.Message) {
+	if r.st.OptedOut {
+		r.tracef(TraceSuppressed, r.nodeID(), "opted out: %s message not sent", m.Type())
+		return
+	}
+	m.To = r.conv.User
+	s := Send{Message: m}
+	if n != nil {
+		s.Flow, s.Node = n.flow.Name, n.ID
+	}
+	r.tracef(TraceSend, r.nodeID(), "%s", m.Type())
+	r.res.Sends = append(r.res.Sends, s)
+}
+
+// strs returns the strFunc that renders compiled texts in order.
+func (r *run) strs(texts []text) strFunc {
+	i := 0
+	return func(string, ...string) string {
+		if i >= len(texts) {
+			return ""
+		}
+		t := texts[i]
+		i++
+		return r.render(t)
+	}
+}
+
+// renderValue interpolates the strings inside a compiled http body.
+func (r *run) renderValue(v any) any {
+	switch x := v.(type) {
+	case text:
+		return r.render(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = r.renderValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.renderValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+func (r *run) setVar(name string, v any) {
+	r.st.Vars[name] = v
+}
+
+func (r *run) clearWait() {
+	r.st.Flow, r.st.Node, r.st.Attempts, r.st.Timeout = "", "", 0, 0
+}
+
+// expire clears a wait that has been idle longer than the session timeout.
+func (r *run) expire() {
+	st := r.st
+	if !st.Waiting() || r.e.settings.SessionTimeout <= 0 {
+		return
+	}
+	if r.now.Unix()-st.Active >= int64(r.e.settings.SessionTimeout/time.Second) {
+		r.tracef(TraceExpired, st.Flow+"/"+st.Node, "idle since %s", time.Unix(st.Active, 0).UTC().Format(time.RFC3339))
+		r.clearWait()
+	}
+}
+
+func (e *Engine) waitingNode(st *State) *Node {
+	if f := e.flows[st.Flow]; f != nil {
+		if n := f.index[st.Node]; n != nil {
+			if _, ok := n.step.(*inputStep); ok {
+				return n
+			}
+		}
+	}
+	return nil
+}
+
+func (r *run) nodeID() string {
+	if r.node == nil {
+		return ""
+	}
+	return r.node.flow.Name + "/" + r.node.ID
+}
+
+func (r *run) tracef(k TraceKind, node, format string, args ...any) {
+	r.res.Trace = append(r.res.Trace, TraceEntry{Kind: k, Node: node, Detail: fmt.Sprintf(format, args...)})
+}
+
+func (f *Flow) start() *Node {
+	if f.Start != "" {
+		return f.index[f.Start]
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// State is one conversation's state between events. The engine updates it in place; the host
+// stores it (Redis in production, memory in flowctl test) with Encode and DecodeState.
+type State struct {
+	Flow            string         `json:"f,omitempty"` // flow of the waiting node
+	Node            string         `json:"n,omitempty"` // the input node the conversation waits at
+	Vars            map[string]any `json:"v,omitempty"`
+	LastMessageTime int64          `json:"l,omitempty"` // Unix seconds of the user's last message
+	WindowClosed    bool           `json:"w,omitempty"` // the channel said the window is closed
+	OptedOut        bool           `json:"o,omitempty"`
+	Handoff         string         `json:"h,omitempty"` // queue of a running handoff
+	Attempts        int            `json:"a,omitempty"` // invalid answers at the waiting node
+	Timeout         int64          `json:"t,omitempty"` // Unix seconds the input wait times out
+	Active          int64          `json:"u,omitempty"` // Unix seconds of the last activity
+	Outbox          []Sent         `json:"s,omitempty"` // recent outbound messages, newest last
+}
+
+// Sent is a recently sent message and the node that sent it, so that its delivery status (and a
+// refusal because the window closed) can be traced back.
+type Sent struct {
+	ID     string `json:"i"`
+	Flow   string `json:"f,omitempty"`
+	Node   string `json:"n,omitempty"`
+	Status string `json:"s,omitempty"`
+}
+
+// maxOutbox bounds the outbound records kept in the state.
+const maxOutbox = 8
+
+// Waiting reports whether the conversation waits at an input node.
+func (s *State) Waiting() bool { return s.Node != "" }
+
+// RecordSent remembers a message the channel accepted, with the node that produced it.
+func (s *State) RecordSent(id string, send Send) {
+	if id == "" {
+		return
+	}
+	s.Outbox = append(s.Outbox, Sent{ID: id, Flow: send.Flow, Node: send.Node, Status: "sent"})
+	if n := len(s.Outbox); n > maxOutbox {
+		s.Outbox = append(s.Outbox[:0], s.Outbox[n-maxOutbox:]...)
+	}
+}
+
+// sent finds the record of an outbound message.
+func (s *State) sent(id string) *Sent {
+	for i := range s.Outbox {
+		if s.Outbox[i].ID == id {
+			return &s.Outbox[i]
+		}
+	}
+	return nil
+}
+
+// Encode serializes the state compactly.
+func (s *State) Encode() ([]byte, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("encode state: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeState reads a state written by Encode. Empty input is a new conversation.
+func DecodeState(b []byte) (*State, error) {
+	s := &State{}
+	if len(b) == 0 {
+		return s, nil
+	}
+	if err := json.Unmarshal(b, s); err != nil {
+		return nil, fmt.Errorf("decode state: %w", err)
+	}
+	return s, nil
+}
+
+// TraceKind classifies trace entries.
+type TraceKind string
+
+// Trace entry kinds.
+const (
+	TraceTrigger      TraceKind = "trigger"       // a trigger (or the default flow) started a run
+	TraceNode         TraceKind = "node"          // a node ran
+	TraceSend         TraceKind = "send"          // a message was produced
+	TraceWait         TraceKind = "wait"          // the run waits for the user
+	TraceResume       TraceKind = "resume"        // a waiting input node got its answer
+	TraceInvalid      TraceKind = "invalid"       // an answer failed validation
+	TraceTimeout      TraceKind = "timeout"       // an input wait timed out
+	TraceExpired      TraceKind = "expired"       // the session expired
+	TraceWindowClosed TraceKind = "window_closed" // a free-form message could not be sent and no fallback existed
+	TraceFallback     TraceKind = "fallback"      // a template went out instead of a free-form message
+	TraceOptOut       TraceKind = "opt_out"
+	TraceOptIn        TraceKind = "opt_in"
+	TraceSuppressed   TraceKind = "suppressed" // nothing runs or goes out: opted out
+	TraceHandoff      TraceKind = "handoff"
+	TraceStatus       TraceKind = "status"
+	TraceHTTP         TraceKind = "http"
+	TraceMissingVar   TraceKind = "missing_var"
+	TraceLoop         TraceKind = "loop" // the step limit stopped a run
+	TraceError        TraceKind = "error"
+	TraceIgnored      TraceKind = "ignored" // the event matched nothing
+)
+
+// TraceEntry is one thing that happened while handling an event.
+type TraceEntry struct {
+	Kind   TraceKind
+	Node   string // flow/node, when a node is involved
+	Detail string
+}
+
+func (t TraceEntry) String() string {
+	s := string(t.Kind)
+	if t.Node != "" {
+		s += " " + t.Node
+	}
+	if t.Detail != "" {
+		s += ": " + t.Detail
+	}
+	return s
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
