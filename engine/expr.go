@@ -144,7 +144,7 @@ func exprMsg(err error) string {
 
 // evalBool runs a compiled boolean expression; a runtime error counts as false and is traced.
 func (r *run) evalBool(p *vm.Program, where string) bool {
-	v, err := vm.Run(p, &r.env)
+	v, err := r.vm.Run(p, &r.env)
 	if err != nil {
 		r.tracef(TraceError, where, "expression failed: %v", err)
 		return false
@@ -209,6 +209,7 @@ func (r *run) render(t text) string {
 		return t.parts[0].lit
 	}
 	var b strings.Builder
+	b.Grow(len(t.raw) + 32)
 	for _, p := range t.parts {
 		switch {
 		case p.name != "":
@@ -219,7 +220,7 @@ func (r *run) render(t text) string {
 			}
 			b.WriteString(format(v))
 		case p.prog != nil:
-			v, err := vm.Run(p.prog, &r.env)
+			v, err := r.vm.Run(p.prog, &r.env)
 			if err != nil {
 				r.tracef(TraceError, r.nodeID(), "{{ %s }}: %v", p.src, err)
 				continue

@@ -34,6 +34,7 @@ type Node struct {
 	Config yaml.Node `yaml:"config"`
 
 	flow *Flow
+	path string     // flow/node, as traces name it
 	y    *yaml.Node // the node's mapping, for positions
 	step step       // the decoded and compiled config
 }

@@ -39,7 +39,7 @@ func ParseFlow(path string, data []byte) (*Flow, Diagnostics) {
 	}
 	if _, nodes := lookup(&root, []string{"nodes"}); nodes != nil {
 		for i, n := range f.Nodes {
-			n.y, n.flow = nodes.Content[i], f
+			n.y, n.flow, n.path = nodes.Content[i], f, f.Name+"/"+n.ID
 		}
 	}
 	if _, trigs := lookup(&root, []string{"triggers"}); trigs != nil {

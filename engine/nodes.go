@@ -66,7 +66,7 @@ type setStep struct {
 
 func (s *setStep) exec(r *run, n *Node) *Node {
 	for i, p := range s.progs {
-		v, err := vm.Run(p, &r.env)
+		v, err := r.vm.Run(p, &r.env)
 		if err != nil {
 			r.tracef(TraceError, r.nodeID(), "set %s: %v", s.names[i], err)
 			continue

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/flowgate/flowgate/engine/msg"
 )
 
@@ -41,13 +43,16 @@ type run struct {
 	env  Env
 	res  *Result
 	node *Node // the node running
+	vm   vm.VM // reused by every expression of the run
+	out  Result
 }
 
 func (e *Engine) newRun(ctx context.Context, conv Conversation, st *State, ev *msg.Event, now time.Time) *run {
 	if st.Vars == nil {
 		st.Vars = map[string]any{}
 	}
-	r := &run{e: e, ctx: ctx, conv: conv, st: st, now: now, res: &Result{}}
+	r := &run{e: e, ctx: ctx, conv: conv, st: st, now: now}
+	r.res = &r.out
 	r.env = Env{
 		Vars:            st.Vars,
 		Channel:         conv.Channel,
@@ -135,7 +140,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 	if st.Waiting() {
 		if t := e.match(r, ev, true); t != nil {
 			r.clearWait()
-			r.tracef(TraceTrigger, t.node.flow.Name+"/"+t.node.ID, "interrupt %s trigger", t.Type)
+			r.tracef(TraceTrigger, t.node.path, "interrupt %s trigger", t.Type)
 			r.exec(t.node)
 			return r.res
 		}
@@ -147,7 +152,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 		r.clearWait() // the flow changed under the conversation: start over
 	}
 	if t := e.match(r, ev, false); t != nil {
-		r.tracef(TraceTrigger, t.node.flow.Name+"/"+t.node.ID, "%s trigger", t.Type)
+		r.trace(TraceTrigger, t.node.path, t.Type+" trigger")
 		r.exec(t.node)
 		return r.res
 	}
@@ -317,7 +322,7 @@ func (r *run) exec(n *Node) {
 			return
 		}
 		r.node = n
-		r.tracef(TraceNode, r.nodeID(), "%s", n.Type)
+		r.trace(TraceNode, n.path, n.Type)
 		n = n.step.exec(r, n)
 	}
 }
@@ -386,7 +391,7 @@ func (r *run) emit(n *Node, m msg.Message) {
 	if n != nil {
 		s.Flow, s.Node = n.flow.Name, n.ID
 	}
-	r.tracef(TraceSend, r.nodeID(), "%s", m.Type())
+	r.trace(TraceSend, r.nodeID(), m.Type())
 	r.res.Sends = append(r.res.Sends, s)
 }
 
@@ -459,7 +464,12 @@ func (r *run) nodeID() string {
 	if r.node == nil {
 		return ""
 	}
-	return r.node.flow.Name + "/" + r.node.ID
+	return r.node.path
+}
+
+// trace records an entry whose detail needs no formatting: the common case, kept cheap.
+func (r *run) trace(k TraceKind, node, detail string) {
+	r.res.Trace = append(r.res.Trace, TraceEntry{Kind: k, Node: node, Detail: detail})
 }
 
 func (r *run) tracef(k TraceKind, node, format string, args ...any) {

@@ -1,10 +1,6 @@
 package engine
 
-import (
-	"encoding/json"
-	"fmt"
-	"strconv"
-)
+import "strconv"
 
 // State is one conversation's state between events. The engine updates it in place; the host
 // stores it (Redis in production, memory in flowctl test) with Encode and DecodeState.
@@ -56,27 +52,6 @@ func (s *State) sent(id string) *Sent {
 		}
 	}
 	return nil
-}
-
-// Encode serializes the state compactly.
-func (s *State) Encode() ([]byte, error) {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil, fmt.Errorf("encode state: %w", err)
-	}
-	return b, nil
-}
-
-// DecodeState reads a state written by Encode. Empty input is a new conversation.
-func DecodeState(b []byte) (*State, error) {
-	s := &State{}
-	if len(b) == 0 {
-		return s, nil
-	}
-	if err := json.Unmarshal(b, s); err != nil {
-		return nil, fmt.Errorf("decode state: %w", err)
-	}
-	return s, nil
 }
 
 // TraceKind classifies trace entries.

@@ -85,5 +85,5 @@ func (t *trigger) matches(r *run, ev *msg.Event) bool {
 	default:
 		return false
 	}
-	return t.expr == nil || r.evalBool(t.expr, t.node.flow.Name+"/"+t.node.ID)
+	return t.expr == nil || r.evalBool(t.expr, t.node.path)
 }
