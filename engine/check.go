@@ -118,7 +118,7 @@ func (c *checker) ref(d diags, f *Flow, n *Node, id string, y *yaml.Node, path .
 	}
 	t := f.index[id]
 	if t == nil {
-		d.errorf(at(y, path...), "node %q: %s: no node %q in flow %q", n.ID, strings.Join(path, "."), id, f.Name)
+		d.errorf(at(y, path...), "node %q: %s: no node %q in flow %q", n.ID, fieldPath(path), id, f.Name)
 	}
 	return t
 }
@@ -135,7 +135,7 @@ func (c *checker) node(cc compiler, d diags, f *Flow, n *Node) {
 			return true
 		}
 		if err := cfgNode.Decode(v); err != nil {
-			d.errorf(nodePos(cfgNode), "node %q: config: %v", n.ID, err)
+			d.decodeErrs(nodePos(cfgNode), fmt.Sprintf("node %q: config: ", n.ID), err)
 			return false
 		}
 		return true
@@ -178,6 +178,7 @@ func (c *checker) node(cc compiler, d diags, f *Flow, n *Node) {
 		s := &branchStep{def: c.ref(d, f, n, bc.Default, cfgY, "default")}
 		for i, cond := range bc.Conditions {
 			p := cc.bool(cond.Expression, valueAt(cfgY, "conditions", itoa(i), "expression"), what+": condition")
+			s.srcs = append(s.srcs, cond.Expression)
 			s.conds = append(s.conds, p)
 			s.nexts = append(s.nexts, c.ref(d, f, n, cond.Next, cfgY, "conditions", itoa(i), "next"))
 		}
@@ -267,7 +268,7 @@ func (c *checker) node(cc compiler, d diags, f *Flow, n *Node) {
 func compileTexts(cc compiler, root *yaml.Node, what string, build func(strFunc)) []text {
 	var ts []text
 	build(func(s string, path ...string) string {
-		ts = append(ts, cc.text(s, valueAt(root, path...), what+": "+strings.Join(path, ".")))
+		ts = append(ts, cc.text(s, valueAt(root, path...), what+": "+fieldPath(path)))
 		return s
 	})
 	return ts
@@ -322,14 +323,14 @@ func (c *checker) template(d diags, f *Flow, what string, tc *TemplateConfig, y 
 	p := nodePos(y)
 	if f != nil {
 		for _, ch := range c.channels(f) {
-			if !c.limits[ch].Templates {
+			if l, ok := c.limits[ch]; ok && !l.Templates {
 				d.errorf(p, "%s: template %q: channel %s cannot send templates; restrict the flow with channels:", what, tc.Name, ch)
 			}
 		}
 	}
 	list := c.templates[tc.Name]
 	if len(list) == 0 {
-		d.errorf(p, "%s: template %q is not listed in templates.yaml", what, tc.Name)
+		d.errorf(at(y, "name"), "%s: template %q is not listed in templates.yaml", what, tc.Name)
 		return
 	}
 	var t *Template
@@ -341,37 +342,40 @@ func (c *checker) template(d diags, f *Flow, what string, tc *TemplateConfig, y 
 		}
 	}
 	if t == nil {
-		d.errorf(p, "%s: template %q has no %q translation in templates.yaml (has %s)", what, tc.Name, tc.Language, strings.Join(langs, ", "))
+		d.errorf(at(y, "language"), "%s: template %q has no %q translation in templates.yaml (has %s)", what, tc.Name, tc.Language, strings.Join(langs, ", "))
 		return
 	}
 	var body, header int
+	bodyPos := p
 	for i, comp := range tc.Components {
+		cp := at(y, "components", itoa(i))
 		switch comp.Type {
 		case "body":
 			body += len(comp.Parameters)
+			bodyPos = at(y, "components", itoa(i), "parameters")
 		case "header":
 			header += len(comp.Parameters)
 			if t.Header == "" {
-				d.errorf(p, "%s: template %q has no header, but components[%d] gives one", what, tc.Name, i)
+				d.errorf(cp, "%s: template %q has no header, but components[%d] gives one", what, tc.Name, i)
 			}
 			for _, prm := range comp.Parameters {
 				if t.Header != "" && t.Header != prm.Type {
-					d.errorf(p, "%s: template %q: header parameter is %s, the template's header is %s", what, tc.Name, prm.Type, t.Header)
+					d.errorf(cp, "%s: template %q: header parameter is %s, the template's header is %s", what, tc.Name, prm.Type, t.Header)
 				}
 			}
 		case "button":
 			if comp.Index < 0 || comp.Index >= len(t.Buttons) {
-				d.errorf(p, "%s: template %q: button index %d, but the template has %d button(s)", what, tc.Name, comp.Index, len(t.Buttons))
+				d.errorf(at(y, "components", itoa(i), "index"), "%s: template %q: button index %d, but the template has %d button(s)", what, tc.Name, comp.Index, len(t.Buttons))
 			} else if comp.SubType != t.Buttons[comp.Index] {
-				d.errorf(p, "%s: template %q: button %d is %s, not %s", what, tc.Name, comp.Index, t.Buttons[comp.Index], comp.SubType)
+				d.errorf(at(y, "components", itoa(i), "sub_type"), "%s: template %q: button %d is %s, not %s", what, tc.Name, comp.Index, t.Buttons[comp.Index], comp.SubType)
 			}
 		}
 	}
 	if body != t.BodyParameters {
-		d.errorf(p, "%s: template %q takes %d body parameter(s), got %d", what, tc.Name, t.BodyParameters, body)
+		d.errorf(bodyPos, "%s: template %q takes %d body parameter(s), got %d", what, tc.Name, t.BodyParameters, body)
 	}
 	if header == 0 && t.Header != "" && t.Header != "text" {
-		d.errorf(p, "%s: template %q has a %s header: give it in a header component", what, tc.Name, t.Header)
+		d.errorf(p, "%s: template %q has a header (%s): give its parameter in a header component", what, tc.Name, t.Header)
 	}
 }
 
@@ -402,7 +406,7 @@ func (c *checker) content(d diags, f *Flow, n *Node, m *msg.Message, y *yaml.Nod
 				size, unit = len(s), "bytes"
 			}
 			if limit > 0 && size > limit {
-				d.errorf(at(y, path...), "node %q: %s: %s is %d %s, %s allows at most %d", n.ID, strings.Join(path, "."), what, size, unit, ch, limit)
+				d.errorf(at(y, path...), "node %q: %s: %s is %d %s, %s allows at most %d", n.ID, fieldPath(path), what, size, unit, ch, limit)
 			}
 		}
 		switch {
@@ -432,7 +436,7 @@ func (c *checker) interactive(d diags, n *Node, ch string, l msg.Limits, im *msg
 	case "button":
 		over(l.ButtonBody, im.Body, "body", "interactive", "body", "text")
 		if l.Buttons > 0 && len(im.Buttons) > l.Buttons {
-			d.errorf(at(y, "interactive", "action", "buttons"), "node %q: %d reply buttons, %s allows at most %d", n.ID, len(im.Buttons), ch, l.Buttons)
+			d.errorf(at(y, "interactive", "action", "buttons", itoa(l.Buttons)), "node %q: %d reply buttons, %s allows at most %d", n.ID, len(im.Buttons), ch, l.Buttons)
 		}
 		seen := map[string]bool{}
 		for i, b := range im.Buttons {
@@ -453,12 +457,16 @@ func (c *checker) interactive(d diags, n *Node, ch string, l msg.Limits, im *msg
 			d.errorf(at(y, "interactive", "action", "sections"), "node %q: %d list sections, %s allows at most %d", n.ID, len(im.Sections), ch, l.ListSections)
 		}
 		rows := 0
+		var overRow Pos // the first row past the limit
 		ids := map[string]bool{}
 		for i, s := range im.Sections {
 			over(l.SectionTitle, s.Title, "section title", "interactive", "action", "sections", itoa(i), "title")
 			for j, r := range s.Rows {
 				rows++
 				p := []string{"interactive", "action", "sections", itoa(i), "rows", itoa(j)}
+				if rows == l.ListRows+1 {
+					overRow = at(y, p...)
+				}
 				over(l.RowTitle, r.Title, "row title", append(p, "title")...)
 				over(l.RowDescription, r.Description, "row description", append(p, "description")...)
 				if ids[r.ID] {
@@ -468,7 +476,7 @@ func (c *checker) interactive(d diags, n *Node, ch string, l msg.Limits, im *msg
 			}
 		}
 		if l.ListRows > 0 && rows > l.ListRows {
-			d.errorf(at(y, "interactive", "action", "sections"), "node %q: %d list rows, %s allows at most %d", n.ID, rows, ch, l.ListRows)
+			d.errorf(overRow, "node %q: %d list rows, %s allows at most %d", n.ID, rows, ch, l.ListRows)
 		}
 	}
 }
@@ -514,32 +522,12 @@ func (c *checker) trigger(cc compiler, d diags, f *Flow, i int, t *Trigger) {
 	sort.SliceStable(c.e.triggers, func(a, b int) bool { return c.e.triggers[a].Priority > c.e.triggers[b].Priority })
 }
 
-// edges lists the nodes a node can continue at. Goto edges cross flows.
+// edges lists the nodes a node can continue at.
 func edges(n *Node) []*Node {
-	var out []*Node
-	add := func(ns ...*Node) {
-		for _, x := range ns {
-			if x != nil {
-				out = append(out, x)
-			}
-		}
-	}
-	switch s := n.step.(type) {
-	case *replyStep:
-		add(s.next, s.onWindowClosed)
-	case *templateStep:
-		add(s.next)
-	case *branchStep:
-		add(s.nexts...)
-		add(s.def)
-	case *setStep:
-		add(s.next)
-	case *inputStep:
-		add(s.next, s.onTimeout, s.onInvalid)
-	case *httpStep:
-		add(s.next, s.onError)
-	case *gotoStep:
-		add(s.target)
+	es := n.edges()
+	out := make([]*Node, len(es))
+	for i, e := range es {
+		out[i] = e.To
 	}
 	return out
 }
@@ -617,6 +605,9 @@ func (c *checker) reachability() {
 		}
 	}
 }
+
+// fieldPath renders a path below a node's config as authors read it: action.buttons[1].reply.
+func fieldPath(path []string) string { return strings.TrimSuffix(where(path), ": ") }
 
 // at is the position of the value at path below y, or of its nearest ancestor.
 func at(y *yaml.Node, path ...string) Pos {

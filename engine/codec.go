@@ -11,7 +11,7 @@ import (
 
 // The state codec is a compact binary format, several times faster than JSON for the small
 // states that every event decodes and encodes (SPEC section 12 counts them in the engine step).
-// Layout, version 1: the byte stateVersion; the strings Flow, Node, Handoff; the varints
+// Layout, version 1: the byte stateVersion; the strings Flow, Node, Handoff, Name; the varints
 // LastMessageTime, Timeout, Active, Attempts; a flags byte; Vars as a count and key/value pairs;
 // Outbox as a count and ID/Flow/Node/Status strings. Strings are a uvarint length and bytes.
 // Values carry a tag byte (see the val* constants); anything else is stored as JSON.
@@ -41,6 +41,7 @@ func (s *State) Encode() ([]byte, error) {
 	b = appendString(b, s.Flow)
 	b = appendString(b, s.Node)
 	b = appendString(b, s.Handoff)
+	b = appendString(b, s.Name)
 	b = binary.AppendVarint(b, s.LastMessageTime)
 	b = binary.AppendVarint(b, s.Timeout)
 	b = binary.AppendVarint(b, s.Active)
@@ -77,7 +78,7 @@ func DecodeState(b []byte) (*State, error) {
 	if v := d.byte(); v != stateVersion {
 		return nil, fmt.Errorf("decode state: unknown version %d", v)
 	}
-	s.Flow, s.Node, s.Handoff = d.string(), d.string(), d.string()
+	s.Flow, s.Node, s.Handoff, s.Name = d.string(), d.string(), d.string(), d.string()
 	s.LastMessageTime, s.Timeout, s.Active = d.varint(), d.varint(), d.varint()
 	s.Attempts = int(d.varint())
 	flags := d.byte()

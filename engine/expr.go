@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
@@ -133,14 +135,24 @@ func exprPos(n *yaml.Node, err error) Pos {
 	return p
 }
 
-// exprMsg is expr's message without its source snippet, which the position replaces.
+// exprMsg is expr's message without its source snippet, which the position replaces, and with
+// the environment's Go type names replaced by the names authors write.
 func exprMsg(err error) string {
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return fe.Message
+		return envTypeNames.Replace(fe.Message)
 	}
-	return err.Error()
+	return envTypeNames.Replace(err.Error())
 }
+
+// envTypeNames turns "type engine.ButtonEnv has no field idd" into "button has no field idd".
+var envTypeNames = strings.NewReplacer(
+	"type engine.MessageEnv", "message", "type engine.ButtonEnv", "button",
+	"type engine.ListEnv", "list", "type engine.LocationEnv", "location",
+	"type engine.MediaEnv", "media", "type engine.ContactEnv", "contact",
+	"engine.MessageEnv", "message", "engine.ButtonEnv", "button", "engine.ListEnv", "list",
+	"engine.LocationEnv", "location", "engine.MediaEnv", "media", "engine.ContactEnv", "contact",
+)
 
 // evalBool runs a compiled boolean expression; a runtime error counts as false and is traced.
 func (r *run) evalBool(p *vm.Program, where string) bool {
@@ -191,7 +203,15 @@ func (c compiler) text(s string, n *yaml.Node, what string) text {
 		case isIdent(src) && !envNames[src]:
 			t.parts = append(t.parts, part{name: src, src: src})
 		default:
-			if p := c.any(src, n, what+": {{ "+src+" }}"); p != nil {
+			// Errors point into the expression: offset the scalar's column to where src starts.
+			at := n
+			if n != nil {
+				shifted := *n
+				off := len(s) - len(rest) + i + 2 + len(rest[i+2:i+j]) - len(strings.TrimLeft(rest[i+2:i+j], " \t"))
+				shifted.Column += utf8.RuneCountInString(s[:off])
+				at = &shifted
+			}
+			if p := c.any(src, at, what+": {{ "+src+" }}"); p != nil {
 				t.parts = append(t.parts, part{prog: p, src: src})
 			}
 		}
@@ -251,6 +271,10 @@ func format(v any) string {
 		return strconv.FormatInt(x, 10)
 	case bool:
 		return strconv.FormatBool(x)
+	case map[string]any, []any:
+		if b, err := json.Marshal(x); err == nil {
+			return string(b)
+		}
 	}
 	return fmt.Sprint(v)
 }

@@ -34,7 +34,7 @@ func ParseFlow(path string, data []byte) (*Flow, Diagnostics) {
 	}
 	f := &Flow{File: path, root: &root}
 	if err := root.Decode(f); err != nil {
-		d.errorf(Pos{1, 1}, "%v", err)
+		d.decodeErrs(Pos{1, 1}, "", err)
 		return nil, ds
 	}
 	if _, nodes := lookup(&root, []string{"nodes"}); nodes != nil {

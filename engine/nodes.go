@@ -43,6 +43,7 @@ func (s *replyStep) exec(r *run, n *Node) *Node {
 
 // branchStep picks the first condition that holds.
 type branchStep struct {
+	srcs  []string // the conditions as written, for graphs
 	conds []*vm.Program
 	nexts []*Node
 	def   *Node
@@ -166,7 +167,8 @@ func (s *httpStep) exec(r *run, n *Node) *Node {
 	if s.cfg.SaveAs != "" {
 		r.setVar(s.cfg.SaveAs, map[string]any{"status": resp.Status, "body": resp.Body})
 	}
-	if resp.Status >= 400 && s.onError != nil {
+	if resp.Status < 200 || resp.Status > 299 {
+		r.tracef(TraceError, r.nodeID(), "http %s %s: status %d", req.Method, req.URL, resp.Status)
 		return s.onError
 	}
 	return s.next

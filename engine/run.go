@@ -60,7 +60,7 @@ func (e *Engine) newRun(ctx context.Context, conv Conversation, st *State, ev *m
 		Team:            conv.Team,
 		Now:             now.Unix(),
 		LastMessageTime: st.LastMessageTime,
-		Contact:         ContactEnv{ID: conv.User},
+		Contact:         ContactEnv{ID: conv.User, Name: st.Name},
 	}
 	if ev != nil {
 		r.setEvent(ev)
@@ -74,6 +74,9 @@ func (r *run) setEvent(ev *msg.Event) {
 	env := &r.env
 	env.Message = MessageEnv{ID: ev.ID, Type: string(ev.Kind), Text: ev.Text, Timestamp: ev.Time.Unix()}
 	env.Contact = ContactEnv{ID: ev.From, Name: ev.Contact.Name, Phone: ev.Contact.Phone}
+	if env.Contact.Name == "" {
+		env.Contact.Name = r.st.Name
+	}
 	env.Input = ev.Text
 	switch {
 	case ev.Button != nil:
@@ -88,7 +91,7 @@ func (r *run) setEvent(ev *msg.Event) {
 	case ev.Media != nil:
 		m := ev.Media
 		env.Media = MediaEnv{Type: m.Type, ID: m.ID, MimeType: m.MimeType, Caption: m.Caption, Filename: m.Filename}
-		env.Input = m.Caption
+		env.Input = ""
 	}
 }
 
@@ -107,6 +110,9 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 	}
 	if t := ev.Time.Unix(); t > st.LastMessageTime {
 		st.LastMessageTime = t
+	}
+	if ev.Contact.Name != "" {
+		st.Name = ev.Contact.Name
 	}
 	st.WindowClosed = false
 	r.env.LastMessageTime = st.LastMessageTime
@@ -184,6 +190,10 @@ func (e *Engine) Start(ctx context.Context, conv Conversation, st *State, flow, 
 		r.tracef(TraceSuppressed, "", "opted out: start of %s refused", flow)
 		return r.res, nil
 	}
+	if st.Handoff != "" {
+		r.tracef(TraceHandoff, "", "in handoff to %s: start of %s refused", st.Handoff, flow)
+		return r.res, nil
+	}
 	for k, v := range vars {
 		st.Vars[k] = v
 	}
@@ -219,9 +229,15 @@ func (e *Engine) NextTimer(st *State) time.Time {
 	if !st.Waiting() {
 		return time.Time{}
 	}
-	at := st.Active + int64(e.settings.SessionTimeout/time.Second)
-	if st.Timeout > 0 && st.Timeout < at {
+	var at int64
+	if e.settings.SessionTimeout > 0 {
+		at = st.Active + int64(e.settings.SessionTimeout/time.Second)
+	}
+	if st.Timeout > 0 && (at == 0 || st.Timeout < at) {
 		at = st.Timeout
+	}
+	if at == 0 {
+		return time.Time{}
 	}
 	return time.Unix(at, 0)
 }
@@ -311,7 +327,12 @@ func (r *run) exec(n *Node) {
 	if max <= 0 {
 		max = 100
 	}
+	var flow *Flow
 	for steps := 0; n != nil; steps++ {
+		if n.flow != flow {
+			flow = n.flow
+			r.defaults(flow)
+		}
 		if steps == max {
 			r.tracef(TraceLoop, r.nodeID(), "stopped after %d steps", max)
 			r.clearWait()
@@ -324,6 +345,15 @@ func (r *run) exec(n *Node) {
 		r.node = n
 		r.trace(TraceNode, n.path, n.Type)
 		n = n.step.exec(r, n)
+	}
+}
+
+// defaults gives the conversation the flow's vars it does not have yet, on entering the flow.
+func (r *run) defaults(f *Flow) {
+	for k, v := range f.Vars {
+		if _, ok := r.st.Vars[k]; !ok {
+			r.st.Vars[k] = v
+		}
 	}
 }
 
@@ -369,6 +399,9 @@ func (r *run) send(n *Node, m msg.Message, tag string, own *fallback) bool {
 	}
 	if fb == nil {
 		fb = r.e.fallback
+	}
+	if r.conv.Channel != msg.WhatsApp {
+		fb = nil // only WhatsApp has templates; elsewhere a closed window means a tag or nothing
 	}
 	if fb == nil {
 		r.tracef(TraceWindowClosed, r.nodeID(), "%s message not sent: window closed and no fallback template", m.Type())

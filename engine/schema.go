@@ -20,6 +20,7 @@ import (
 // violations at the YAML position of the offending value.
 type Schema struct {
 	s       *jsonschema.Schema
+	doc     any // the schema as JSON, to name the alternatives of a oneOf
 	printer *message.Printer
 }
 
@@ -42,12 +43,15 @@ func CompileSchema(name string) (*Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema %s: %w", name, err)
 	}
-	return &Schema{s: s, printer: message.NewPrinter(language.English)}, nil
+	return &Schema{s: s, doc: doc, printer: message.NewPrinter(language.English)}, nil
 }
 
 // Check validates the YAML document root and returns one diagnostic per violation.
 func (s *Schema) Check(file string, root *yaml.Node) Diagnostics {
 	var ds Diagnostics
+	if p, err := checkAliases(root); err != nil {
+		return Diagnostics{{File: file, Pos: p, Message: "invalid YAML: " + err.Error()}}
+	}
 	err := s.s.Validate(yamlValue(root))
 	if err == nil {
 		return nil
@@ -81,6 +85,12 @@ func (s *Schema) collect(ve *jsonschema.ValidationError, root *yaml.Node, report
 			report(valuePos(root, ve.InstanceLocation), fmt.Sprintf("%smissing required field %q", where(ve.InstanceLocation), m))
 		}
 		return
+	case *kind.FalseSchema:
+		loc := ve.InstanceLocation
+		if len(loc) > 0 {
+			report(keyPos(root, loc), fmt.Sprintf("%sfield %q is not allowed here", where(loc[:len(loc)-1]), loc[len(loc)-1]))
+			return
+		}
 	case *kind.OneOf, *kind.AnyOf:
 		report(valuePos(root, ve.InstanceLocation), where(ve.InstanceLocation)+s.oneOfMessage(ve))
 		return
@@ -98,7 +108,14 @@ func (s *Schema) collect(ve *jsonschema.ValidationError, root *yaml.Node, report
 // lists the fields to choose from.
 func (s *Schema) oneOfMessage(ve *jsonschema.ValidationError) string {
 	if k, ok := ve.ErrorKind.(*kind.OneOf); ok && len(k.Subschemas) > 1 {
-		return "must match exactly one alternative, but matches several"
+		var both []string
+		for _, i := range k.Subschemas {
+			both = append(both, s.required(ve.SchemaURL, i)...)
+		}
+		if len(both) == 0 {
+			return "must match exactly one alternative, but matches several"
+		}
+		return "gives both " + strings.Join(both, " and ") + "; give only one"
 	}
 	var fields []string
 	for _, c := range ve.Causes {
@@ -112,6 +129,34 @@ func (s *Schema) oneOfMessage(ve *jsonschema.ValidationError) string {
 		return ve.ErrorKind.LocalizedString(s.printer)
 	}
 	return "needs exactly one of " + strings.Join(fields, ", ")
+}
+
+// required lists the required fields of alternative i of the oneOf in the schema at url.
+func (s *Schema) required(url string, i int) []string {
+	_, ptr, _ := strings.Cut(url, "#")
+	v := s.doc
+	for _, t := range append(strings.Split(strings.TrimPrefix(ptr, "/"), "/"), "oneOf", itoa(i), "required") {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[t]
+		case []any:
+			n, err := strconv.Atoi(t)
+			if err != nil || n < 0 || n >= len(x) {
+				return nil
+			}
+			v = x[n]
+		default:
+			return nil
+		}
+	}
+	list, _ := v.([]any)
+	var out []string
+	for _, f := range list {
+		if f, ok := f.(string); ok {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // where renders an instance location as a field path prefix: "nodes[2].config: ".
@@ -184,6 +229,38 @@ func keyPos(root *yaml.Node, path []string) Pos {
 		return Pos{k.Line, k.Column}
 	}
 	return valuePos(root, path)
+}
+
+// maxYAMLNodes bounds the nodes a document may expand to through aliases: far more than any
+// real file, few enough that an alias bomb is refused at once.
+const maxYAMLNodes = 100000
+
+// checkAliases refuses documents that yamlValue cannot expand: an alias inside the node it
+// refers to (which would recurse forever) or aliases that multiply beyond maxYAMLNodes.
+func checkAliases(root *yaml.Node) (Pos, error) {
+	count := 0
+	active := map[*yaml.Node]bool{}
+	var walk func(n *yaml.Node) (Pos, error)
+	walk = func(n *yaml.Node) (Pos, error) {
+		if count++; count > maxYAMLNodes {
+			return nodePos(n), fmt.Errorf("aliases expand the document beyond %d values", maxYAMLNodes)
+		}
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			if active[n.Alias] {
+				return nodePos(n), fmt.Errorf("alias *%s is used inside its own anchor", n.Value)
+			}
+			active[n.Alias] = true
+			defer delete(active, n.Alias)
+			return walk(n.Alias)
+		}
+		for _, c := range n.Content {
+			if p, err := walk(c); err != nil {
+				return p, err
+			}
+		}
+		return Pos{}, nil
+	}
+	return walk(root)
 }
 
 // yamlValue converts a YAML node into the JSON-like value a schema validates: maps with string

@@ -12,6 +12,7 @@ type State struct {
 	WindowClosed    bool           `json:"w,omitempty"` // the channel said the window is closed
 	OptedOut        bool           `json:"o,omitempty"`
 	Handoff         string         `json:"h,omitempty"` // queue of a running handoff
+	Name            string         `json:"p,omitempty"` // the user's profile name, from their last message
 	Attempts        int            `json:"a,omitempty"` // invalid answers at the waiting node
 	Timeout         int64          `json:"t,omitempty"` // Unix seconds the input wait times out
 	Active          int64          `json:"u,omitempty"` // Unix seconds of the last activity
