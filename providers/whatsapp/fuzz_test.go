@@ -1,0 +1,258 @@
+package whatsapp
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/flowgate/flowgate/engine/msg"
+)
+
+// FuzzParse feeds the parser arbitrary bodies, seeded with every recorded webhook. Besides not
+// panicking, a parsed body must give well-formed events: the channel set, a known kind with the
+// content field it names, status ids derived from (wamid, status), and the same events twice.
+func FuzzParse(f *testing.F) {
+	paths, _ := filepath.Glob(filepath.Join(webhookDir, "*.json"))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{
+		`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"text","text":{"body":1}}]}}]}]}`,
+		`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"statuses":[{"timestamp":1e999}]}}]}]}`,
+		`{"object":"whatsapp_business_account","entry":[null,{"changes":null},{"changes":[null,{"field":"messages","value":null}]}]}`,
+		`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"message_template_status_update","value":{"message_template_id":"x"}}]}]}`,
+		`{}`, `null`, `[]`, `{"object":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		events, err := Parse(body)
+		if err != nil {
+			if events != nil {
+				t.Fatalf("events with an error: %v", err)
+			}
+			return
+		}
+		for i := range events {
+			checkEvent(t, &events[i])
+		}
+		again, _ := Parse(body)
+		if !reflect.DeepEqual(events, again) {
+			t.Fatal("Parse is not deterministic")
+		}
+		// The one-pass fast path and the item-by-item path agree. (With duplicate keys they
+		// may not: encoding/json merges a repeated object into a struct but keeps only the
+		// last json.RawMessage. Meta does not send duplicate keys.)
+		if !hasDuplicateKeys(body) {
+			lenient, lerr := parseLenient(body)
+			if lerr != nil || !reflect.DeepEqual(events, lenient) {
+				t.Fatalf("fast and lenient paths differ (%v):\n%s\n%s", lerr, prunedJSON(t, events), prunedJSON(t, lenient))
+			}
+		}
+	})
+}
+
+// hasDuplicateKeys reports whether some JSON object in b repeats a key (compared as
+// encoding/json matches them: case-insensitively).
+func hasDuplicateKeys(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.object {
+					top.key = true
+				}
+				stack = append(stack, &frame{object: v == '{', keys: map[string]bool{}, key: v == '{'})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+				continue
+			}
+		case string:
+			if top != nil && top.object && top.key {
+				k := strings.ToLower(v)
+				if top.keys[k] {
+					return true
+				}
+				top.keys[k] = true
+				top.key = false
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.key = true
+		}
+	}
+}
+
+func checkEvent(t *testing.T, e *msg.Event) {
+	t.Helper()
+	if e.Channel != msg.WhatsApp {
+		t.Fatalf("channel %q", e.Channel)
+	}
+	set := map[msg.Kind]bool{
+		msg.KindButton: e.Button != nil, msg.KindList: e.List != nil, msg.KindFlowReply: e.FlowReply != nil,
+		msg.KindLocation: e.Location != nil, msg.KindMedia: e.Media != nil, msg.KindContacts: e.Contacts != nil,
+		msg.KindReaction: e.Reaction != nil, msg.KindOrder: e.Order != nil, msg.KindSystem: e.System != nil,
+		msg.KindStatus: e.Status != nil, msg.KindTemplate: e.TemplateStatus != nil,
+	}
+	switch e.Kind {
+	case msg.KindText, msg.KindUnsupported:
+	case msg.KindError:
+		if len(e.Errors) == 0 {
+			t.Fatal("error event without errors")
+		}
+	default:
+		has, known := set[e.Kind]
+		if !known {
+			t.Fatalf("unknown kind %q", e.Kind)
+		}
+		if !has {
+			t.Fatalf("%s event without its content", e.Kind)
+		}
+	}
+	for k, has := range set {
+		if has && k != e.Kind {
+			t.Fatalf("%s event also carries %s content", e.Kind, k)
+		}
+	}
+	if e.Kind == msg.KindStatus && e.ID != e.Status.MessageID+":"+e.Status.State {
+		t.Fatalf("status id %q for %q/%q", e.ID, e.Status.MessageID, e.Status.State)
+	}
+	if e.Kind == msg.KindMedia && !strings.Contains("image video audio document sticker", e.Media.Type) {
+		t.Fatalf("media type %q", e.Media.Type)
+	}
+	if e.Contact.ID != e.From {
+		t.Fatalf("contact id %q, from %q", e.Contact.ID, e.From)
+	}
+	if !e.Time.IsZero() && e.Time.Location() != nil && e.Time.Year() > 40000 {
+		t.Fatalf("absurd time %v", e.Time)
+	}
+}
+
+// FuzzCheckSignature checks that a body signed with a secret verifies, that any change to the
+// body or the header is refused, and that no header makes the check panic.
+func FuzzCheckSignature(f *testing.F) {
+	f.Add([]byte("hello"), "It's a Secret to Everybody", "sha256=00", 0)
+	f.Add(readWebhook(f, "unicode_escaped"), "d41d8cd98f00b204e9800998ecf8427e", "", 17)
+	f.Fuzz(func(t *testing.T, body []byte, secret, header string, flip int) {
+		_ = CheckSignature(header, body, secret) // anything goes, nothing panics
+		if secret == "" {
+			if CheckSignature(SignatureHeaderValue(body, secret), body, secret) != ErrNoAppSecret {
+				t.Fatal("an empty secret verified")
+			}
+			return
+		}
+		good := SignatureHeaderValue(body, secret)
+		if err := CheckSignature(good, body, secret); err != nil {
+			t.Fatalf("own signature refused: %v", err)
+		}
+		if len(body) > 0 {
+			i := (flip%len(body) + len(body)) % len(body)
+			changed := append([]byte(nil), body...)
+			changed[i] ^= 0x01
+			if CheckSignature(good, changed, secret) != ErrSignatureMismatch {
+				t.Fatal("changed body verified")
+			}
+		}
+		if header != good && !strings.EqualFold(strings.TrimSpace(header), good) && CheckSignature(header, body, secret) == nil {
+			t.Fatalf("foreign header %q verified", header)
+		}
+	})
+}
+
+// FuzzSplitText checks the splitting invariants: no part over the limit, no rune cut in two,
+// nothing lost but the whitespace at the cuts.
+func FuzzSplitText(f *testing.F) {
+	f.Add("aaa bbb ccc ddd", 10)
+	f.Add(strings.Repeat("Olá, café ☕ ", 50), 37)
+	f.Add("😀😀😀😀😀😀😀", 3)
+	f.Add("a\n\nb\tc\u3000d", 2)
+	f.Fuzz(func(t *testing.T, s string, limit int) {
+		if limit < 1 || limit > 1<<16 {
+			limit = 1 + (limit%64+64)%64
+		}
+		parts := SplitText(s, limit)
+		if len(parts) == 0 {
+			t.Fatal("no parts")
+		}
+		if utf8.RuneCountInString(s) <= limit {
+			if len(parts) != 1 || parts[0] != s {
+				t.Fatalf("short text changed: %q", parts)
+			}
+			return
+		}
+		for i, p := range parts {
+			if n := utf8.RuneCountInString(p); n > limit || n == 0 {
+				t.Fatalf("part %d has %d runes (limit %d)", i, n, limit)
+			}
+			if utf8.ValidString(s) && !utf8.ValidString(p) {
+				t.Fatalf("part %d is not valid UTF-8: %q", i, p)
+			}
+		}
+		// noSpace drops whitespace runes and keeps every other byte as is: invalid UTF-8 must
+		// survive byte for byte (strings.Map would turn it into U+FFFD, and two stray bytes
+		// joined at a cut can form a valid rune).
+		noSpace := func(s string) string {
+			var b strings.Builder
+			for len(s) > 0 {
+				r, size := utf8.DecodeRuneInString(s)
+				if !unicode.IsSpace(r) {
+					b.WriteString(s[:size])
+				}
+				s = s[size:]
+			}
+			return b.String()
+		}
+		if noSpace(strings.Join(parts, "")) != noSpace(s) {
+			t.Fatalf("text lost or changed:\n%q\n%q", s, parts)
+		}
+	})
+}
+
+// FuzzFlexString checks the lenient scalar against encoding/json: for every valid JSON string
+// token it must give exactly what json.Unmarshal gives (escapes, invalid UTF-8 and all).
+func FuzzFlexString(f *testing.F) {
+	for _, s := range []string{`"16505551234"`, `"caf\u00e9"`, `"a\/b"`, "\"\xff\xfe\"", `""`, `"tab	in"`, `"\ud83d\ude00"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want string
+		if len(b) == 0 || b[0] != '"' || json.Unmarshal(b, &want) != nil {
+			return
+		}
+		var got flexString
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("flexString refused %q: %v", b, err)
+		}
+		if string(got) != want {
+			t.Fatalf("flexString(%q) = %q, encoding/json says %q", b, got, want)
+		}
+	})
+}

@@ -1,0 +1,26 @@
+package whatsapp
+
+import "github.com/flowgate/flowgate/engine/msg"
+
+// Limits returns what a WhatsApp message can carry, for flow validation.
+func Limits() msg.Limits {
+	return msg.Limits{
+		Text:              MaxTextLength,
+		Templates:         true,
+		Buttons:           MaxButtons,
+		ButtonTitle:       MaxButtonTitleLength,
+		ButtonBody:        MaxButtonBodyLength,
+		ListRows:          MaxRows,
+		ListSections:      MaxSections,
+		ListButton:        MaxListButtonLength,
+		RowTitle:          MaxRowTitleLength,
+		RowDescription:    MaxRowDescLength,
+		SectionTitle:      MaxSectionTitleLength,
+		ListBody:          MaxListBodyLength,
+		HeaderText:        MaxHeaderTextLength,
+		FooterText:        MaxFooterLength,
+		Caption:           MaxCaptionLength,
+		InteractiveHeader: true,
+		Location:          true,
+	}
+}
