@@ -1,0 +1,556 @@
+package bundle
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+
+	"github.com/flowgate/flowgate/schema"
+)
+
+// Answers are the values gtc setup builds a bundle from (SPEC section 4), validated. A string
+// may be a ${NAME} reference; it is kept as written.
+type Answers struct {
+	Tenant   string
+	Team     string
+	APIToken string // empty: setup generates one
+	// Channels holds the sections present in the answers, in the order whatsapp, messenger,
+	// instagram, enabled or not.
+	Channels []ChannelAnswers
+}
+
+// ChannelAnswers is one messaging-<channel> section.
+type ChannelAnswers struct {
+	Name              string // whatsapp, messenger or instagram
+	Enabled           bool
+	PublicBaseURL     string
+	AccountID         string // phone_number_id, page_id or ig_account_id
+	Token             string // access_token or page_access_token
+	VerifyToken       string
+	AppSecret         string
+	BusinessAccountID string // WhatsApp only
+	APIVersion        string
+	APIBaseURL        string
+}
+
+// Problem is one thing wrong with the answers: where (a JSON path such as
+// messaging-whatsapp.phone_number_id), what, and how to fix it.
+type Problem struct {
+	Path    string
+	Message string
+	Fix     string
+}
+
+func (p Problem) String() string {
+	s := p.Path + ": " + p.Message
+	if p.Fix != "" {
+		s += "; " + p.Fix
+	}
+	return s
+}
+
+// AnswersError carries every problem found in an answers file.
+type AnswersError struct {
+	Problems []Problem
+}
+
+func (e *AnswersError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "answers: %d problem(s):", len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// channelSpec describes what differs between the three channels' sections.
+type channelSpec struct {
+	Name           string   // whatsapp
+	Section        string   // messaging-whatsapp
+	IDKey          string   // phone_number_id
+	IDLabel        string   // phone number
+	TokenKey       string   // access_token
+	DefaultBaseURL string   // https://graph.facebook.com
+	Fields         []string // webhook fields to subscribe
+	Keys           []string // every key, in the order written to provider files
+}
+
+// DefaultAPIVersion is the Graph API version used when the answers name none.
+const DefaultAPIVersion = "v21.0"
+
+var channelSpecs = []channelSpec{
+	{
+		Name: "whatsapp", Section: "messaging-whatsapp", IDKey: "phone_number_id", IDLabel: "phone number",
+		TokenKey: "access_token", DefaultBaseURL: "https://graph.facebook.com",
+		Fields: []string{"messages", "message_template_status_update"},
+		Keys: []string{"enabled", "public_base_url", "phone_number_id", "access_token", "verify_token",
+			"app_secret", "business_account_id", "api_version", "api_base_url"},
+	},
+	{
+		Name: "messenger", Section: "messaging-messenger", IDKey: "page_id", IDLabel: "page",
+		TokenKey: "page_access_token", DefaultBaseURL: "https://graph.facebook.com",
+		Fields: []string{"messages", "messaging_postbacks", "message_deliveries", "message_reads"},
+		Keys: []string{"enabled", "public_base_url", "page_id", "page_access_token", "verify_token",
+			"app_secret", "api_version", "api_base_url"},
+	},
+	{
+		Name: "instagram", Section: "messaging-instagram", IDKey: "ig_account_id", IDLabel: "Instagram account",
+		TokenKey: "access_token", DefaultBaseURL: "https://graph.instagram.com",
+		Fields: []string{"messages", "messaging_postbacks", "messaging_seen"},
+		Keys: []string{"enabled", "public_base_url", "ig_account_id", "access_token", "verify_token",
+			"app_secret", "api_version", "api_base_url"},
+	},
+}
+
+func specFor(name string) *channelSpec {
+	for i := range channelSpecs {
+		if channelSpecs[i].Name == name {
+			return &channelSpecs[i]
+		}
+	}
+	return nil
+}
+
+// ChannelNames lists the channels a bundle can serve.
+func ChannelNames() []string {
+	names := make([]string, len(channelSpecs))
+	for i, s := range channelSpecs {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// WebhookFields returns the webhook fields to subscribe to in the Meta app dashboard for a channel.
+func WebhookFields(channel string) []string {
+	if s := specFor(channel); s != nil {
+		return append([]string(nil), s.Fields...)
+	}
+	return nil
+}
+
+var (
+	schemaOnce sync.Once
+	schemaRoot *jsonschema.Schema
+	schemaDefs map[string]*jsonschema.Schema // whatsapp, messenger, instagram: one section
+	schemaErr  error
+)
+
+const answersSchemaURL = "https://flowgate.dev/schema/answers.schema.json"
+
+// compiledSchema compiles schema/answers.schema.json once: the whole answers and, for the
+// loader's provider files, each channel's section.
+func compiledSchema() (*jsonschema.Schema, map[string]*jsonschema.Schema, error) {
+	schemaOnce.Do(func() {
+		raw, err := schema.Read("answers.schema.json")
+		if err != nil {
+			schemaErr = err
+			return
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			schemaErr = fmt.Errorf("answers.schema.json: %w", err)
+			return
+		}
+		c := jsonschema.NewCompiler()
+		if err := c.AddResource(answersSchemaURL, doc); err != nil {
+			schemaErr = err
+			return
+		}
+		if schemaRoot, schemaErr = c.Compile(answersSchemaURL); schemaErr != nil {
+			return
+		}
+		schemaDefs = map[string]*jsonschema.Schema{}
+		for _, s := range channelSpecs {
+			sch, err := c.Compile(answersSchemaURL + "#/$defs/" + s.Name)
+			if err != nil {
+				schemaErr = err
+				return
+			}
+			schemaDefs[s.Name] = sch
+		}
+	})
+	return schemaRoot, schemaDefs, schemaErr
+}
+
+// ParseAnswers reads and validates an answers file against schema/answers.schema.json. Every
+// problem is reported at once, in an *AnswersError.
+func ParseAnswers(data []byte) (*Answers, error) {
+	root, _, err := compiledSchema()
+	if err != nil {
+		return nil, fmt.Errorf("answers schema: %w", err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, &AnswersError{Problems: []Problem{syntaxProblem(data, err)}}
+	}
+	if probs := schemaProblems(root.Validate(inst), "", ""); len(probs) > 0 {
+		return nil, &AnswersError{Problems: probs}
+	}
+	// The schema passed: the document is an object whose values have the right types.
+	obj := inst.(map[string]any)
+	a := &Answers{
+		Tenant:   str(obj, "tenant", "default"),
+		Team:     str(obj, "team", "default"),
+		APIToken: str(obj, "api_token", ""),
+	}
+	var probs []Problem
+	for _, s := range channelSpecs {
+		sec, ok := obj[s.Section].(map[string]any)
+		if !ok {
+			continue
+		}
+		ch := channelFromMap(&s, sec)
+		probs = append(probs, checkChannel(&s, s.Section, ch)...)
+		a.Channels = append(a.Channels, ch)
+	}
+	if len(probs) > 0 {
+		return nil, &AnswersError{Problems: probs}
+	}
+	return a, nil
+}
+
+// channelFromMap reads a section (answers or provider file) that passed the schema.
+func channelFromMap(s *channelSpec, m map[string]any) ChannelAnswers {
+	enabled := true
+	if v, ok := m["enabled"].(bool); ok {
+		enabled = v
+	}
+	return ChannelAnswers{
+		Name:              s.Name,
+		Enabled:           enabled,
+		PublicBaseURL:     str(m, "public_base_url", ""),
+		AccountID:         str(m, s.IDKey, ""),
+		Token:             str(m, s.TokenKey, ""),
+		VerifyToken:       str(m, "verify_token", ""),
+		AppSecret:         str(m, "app_secret", ""),
+		BusinessAccountID: str(m, "business_account_id", ""),
+		APIVersion:        str(m, "api_version", DefaultAPIVersion),
+		APIBaseURL:        str(m, "api_base_url", s.DefaultBaseURL),
+	}
+}
+
+// checkChannel checks what the schema cannot say well: URLs that parse.
+func checkChannel(s *channelSpec, prefix string, ch ChannelAnswers) []Problem {
+	var probs []Problem
+	for _, kv := range [][2]string{{"public_base_url", ch.PublicBaseURL}, {"api_base_url", ch.APIBaseURL}} {
+		if kv[1] == "" || IsRef(kv[1]) {
+			continue
+		}
+		if msg := checkURL(kv[1]); msg != "" {
+			probs = append(probs, Problem{Path: join(prefix, kv[0]), Message: msg, Fix: urlFix})
+		}
+	}
+	return probs
+}
+
+const urlFix = "use an https URL such as https://bot.example.com (http is accepted only for localhost, 127.0.0.1 and [::1])"
+
+// checkURL returns what is wrong with a public or API base URL, or "".
+func checkURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return fmt.Sprintf("%q is not a URL", s)
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLocalhost(u.Hostname()):
+	case u.Scheme == "http":
+		return fmt.Sprintf("%q is not https", s)
+	default:
+		return fmt.Sprintf("%q: scheme must be https", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Sprintf("%q: a base URL has no query, fragment or user info", s)
+	}
+	return ""
+}
+
+func isLocalhost(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+func str(m map[string]any, key, def string) string {
+	if v, ok := m[key].(string); ok {
+		return v
+	}
+	return def
+}
+
+func join(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	if key == "" {
+		return prefix
+	}
+	return prefix + "." + key
+}
+
+var plainKeyRE = regexp.MustCompile(`^[A-Za-z0-9_$-]+$`)
+
+// pathSeg writes one key of a JSON path: as it is when plain, quoted otherwise (an empty key, a
+// key with dots or spaces).
+func pathSeg(k string) string {
+	if plainKeyRE.MatchString(k) {
+		return k
+	}
+	return strconv.Quote(k)
+}
+
+var refRE = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
+
+// IsRef reports whether s is a ${NAME} reference.
+func IsRef(s string) bool { return refRE.MatchString(s) }
+
+// RefName returns NAME of a ${NAME} reference, or "".
+func RefName(s string) string {
+	if m := refRE.FindStringSubmatch(s); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// syntaxProblem turns a JSON syntax error into a problem with line and column.
+func syntaxProblem(data []byte, err error) Problem {
+	msg := err.Error()
+	var se *json.SyntaxError
+	var off int64 = -1
+	if e, ok := asSyntax(err); ok {
+		se, off = e, e.Offset
+	}
+	path := "(root)"
+	if se != nil && off >= 0 {
+		line, col := lineCol(data, max(int(off)-1, 0)) // Offset is just past the bad byte
+		path = fmt.Sprintf("(line %d, column %d)", line, col)
+		msg = se.Error()
+	}
+	return Problem{Path: path, Message: "invalid JSON: " + msg, Fix: "fix the syntax (a missing comma or quote, or a trailing comma)"}
+}
+
+func asSyntax(err error) (*json.SyntaxError, bool) {
+	for err != nil {
+		if se, ok := err.(*json.SyntaxError); ok {
+			return se, true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return nil, false
+		}
+		err = u.Unwrap()
+	}
+	return nil, false
+}
+
+// lineCol converts a byte offset into a 1-based line and column.
+func lineCol(data []byte, off int) (int, int) {
+	if off > len(data) {
+		off = len(data)
+	}
+	line, col := 1, 1
+	for _, c := range data[:off] {
+		if c == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// schemaProblems flattens a jsonschema validation error into problems, one per leaf, with
+// paths prefixed by prefix. base names the object validated: "" for answers, a channel name for
+// a provider file.
+func schemaProblems(err error, prefix, base string) []Problem {
+	if err == nil {
+		return nil
+	}
+	ve, ok := err.(*jsonschema.ValidationError)
+	if !ok {
+		return []Problem{{Path: "(root)", Message: err.Error()}}
+	}
+	var probs []Problem
+	seen := map[string]bool{}
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		for _, p := range leafProblems(e, prefix, base) {
+			if k := p.String(); !seen[k] {
+				seen[k] = true
+				probs = append(probs, p)
+			}
+		}
+	}
+	walk(ve)
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Path < probs[j].Path })
+	return probs
+}
+
+func leafProblems(e *jsonschema.ValidationError, prefix, base string) []Problem {
+	loc := ""
+	for _, t := range e.InstanceLocation {
+		loc = join(loc, pathSeg(t))
+	}
+	obj := join(base, loc) // the object's logical location, for knownKeys and fixFor
+	path := join(prefix, loc)
+	if path == "" {
+		path = "(root)"
+	}
+	key, parent := "", base
+	if n := len(e.InstanceLocation); n > 0 {
+		key = e.InstanceLocation[n-1]
+		parent = join(base, strings.Join(e.InstanceLocation[:n-1], "."))
+	}
+	switch k := e.ErrorKind.(type) {
+	case *kind.Required:
+		var probs []Problem
+		for _, m := range k.Missing {
+			probs = append(probs, Problem{Path: join(prefix, join(loc, pathSeg(m))), Message: "required", Fix: fixFor(obj, m)})
+		}
+		return probs
+	case *kind.AdditionalProperties:
+		var probs []Problem
+		for _, p := range k.Properties {
+			fix := "remove it"
+			if s := closest(p, knownKeys(obj)); s != "" {
+				fix = fmt.Sprintf("did you mean %q? Fix the spelling or remove it", s)
+			}
+			probs = append(probs, Problem{Path: join(prefix, join(loc, pathSeg(p))), Message: "unknown key", Fix: fix})
+		}
+		return probs
+	case *kind.Type:
+		return []Problem{{Path: path, Message: fmt.Sprintf("wrong type: got %s, want %s", k.Got, strings.Join(k.Want, " or ")), Fix: typeFix(k.Want)}}
+	case *kind.MinLength:
+		return []Problem{{Path: path, Message: "empty", Fix: fixFor(parent, key)}}
+	case *kind.Pattern:
+		if strings.TrimSpace(k.Got) == "" {
+			return []Problem{{Path: path, Message: "empty", Fix: fixFor(parent, key)}}
+		}
+		return []Problem{patternProblem(path, key, k.Got)}
+	default:
+		return []Problem{{Path: path, Message: e.ErrorKind.LocalizedString(nil)}}
+	}
+}
+
+func patternProblem(path, key, got string) Problem {
+	switch key {
+	case "public_base_url", "api_base_url":
+		msg := checkURL(got)
+		if msg == "" {
+			msg = fmt.Sprintf("%q is not a valid base URL", got)
+		}
+		return Problem{Path: path, Message: msg, Fix: urlFix}
+	case "tenant", "team":
+		return Problem{Path: path, Message: fmt.Sprintf("%q is not a valid name", got),
+			Fix: "use 1 to 63 lowercase letters, digits, - or _, starting with a letter or digit (it becomes part of the webhook URL and a directory name)"}
+	case "api_version":
+		return Problem{Path: path, Message: fmt.Sprintf("%q is not a Graph API version", got), Fix: "write it like v21.0"}
+	case "api_token":
+		return Problem{Path: path, Message: "too short or contains spaces", Fix: "use at least 16 printable characters, a ${NAME} reference, or leave it out to get a random one"}
+	default: // ids
+		return Problem{Path: path, Message: fmt.Sprintf("%q is not a numeric id", got), Fix: "copy the numeric id from the Meta dashboard, or write a ${NAME} reference"}
+	}
+}
+
+func typeFix(want []string) string {
+	if len(want) == 1 {
+		switch want[0] {
+		case "string":
+			return "write the value in double quotes"
+		case "boolean":
+			return "write true or false, without quotes"
+		case "object":
+			return "write an object: { ... }"
+		}
+	}
+	return ""
+}
+
+// fixFor tells where to find a required value.
+func fixFor(section, key string) string {
+	switch key {
+	case "public_base_url":
+		return "add the https URL at which Meta reaches this server, such as https://bot.example.com"
+	case "phone_number_id":
+		return "add the Phone number ID from WhatsApp Manager (or the app dashboard's WhatsApp > API Setup)"
+	case "page_id":
+		return "add the Facebook Page id (Page > About > Page transparency, or the app dashboard's Messenger settings)"
+	case "ig_account_id":
+		return "add the Instagram professional account id (the app dashboard's Instagram settings)"
+	case "access_token":
+		if section == "messaging-instagram" || section == "instagram" {
+			return "add the Instagram access token, preferably as a ${NAME} reference such as ${INSTAGRAM_TOKEN}"
+		}
+		return "add a system user access token, preferably as a ${NAME} reference such as ${WHATSAPP_TOKEN}"
+	case "page_access_token":
+		return "add the Page access token, preferably as a ${NAME} reference such as ${MESSENGER_PAGE_TOKEN}"
+	case "verify_token":
+		return "add a long random string; you paste the same string into the Meta app dashboard"
+	case "app_secret":
+		return "add the App secret from the Meta app dashboard (App settings > Basic), preferably as ${META_APP_SECRET}"
+	}
+	return "add it"
+}
+
+// knownKeys lists the keys allowed in the object at loc ("" is the top level).
+func knownKeys(loc string) []string {
+	if loc == "" {
+		keys := []string{"$schema", "tenant", "team", "api_token"}
+		for _, s := range channelSpecs {
+			keys = append(keys, s.Section)
+		}
+		return keys
+	}
+	for _, s := range channelSpecs {
+		if loc == s.Section || loc == s.Name {
+			return s.Keys
+		}
+	}
+	return nil
+}
+
+// closest returns the known key nearest to k, if it is near enough to be a typo.
+func closest(k string, known []string) string {
+	best, bestD := "", 3
+	for _, c := range known {
+		if d := editDistance(k, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

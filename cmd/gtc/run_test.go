@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func noEnv(string) string { return "" }
+
+// TestExitCodes drives run directly: testscript only tells zero from non-zero.
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	example := "../../answers.example.json"
+	bad := map[string]string{
+		"missing key":  `{"messaging-whatsapp": {"public_base_url": "https://a.example", "access_token": "t", "verify_token": "v", "app_secret": "s"}}`,
+		"unknown key":  `{"tenantt": "acme"}`,
+		"wrong type":   `{"tenant": 7}`,
+		"http URL":     `{"messaging-whatsapp": {"public_base_url": "http://a.example", "phone_number_id": "1", "access_token": "t", "verify_token": "v", "app_secret": "s"}}`,
+		"empty secret": `{"messaging-whatsapp": {"public_base_url": "https://a.example", "phone_number_id": "1", "access_token": "t", "verify_token": "v", "app_secret": ""}}`,
+		"not JSON":     `{`,
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		want       int
+		wantStderr string
+	}{
+		{"no command", nil, 2, "Usage:"},
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"serve", []string{"serve"}, 2, "gtc serve: not implemented yet (milestone 2)"},
+		{"version", []string{"version"}, 0, ""},
+		{"setup ok", []string{"setup", "--answers", example, filepath.Join(dir, "ok")}, 0, ""},
+		{"setup flags after dir", []string{"setup", filepath.Join(dir, "ok2"), "--answers", example, "--team", "sales"}, 0, ""},
+		{"setup two dirs", []string{"setup", "--answers", example, "a", "b"}, 2, "one bundle directory"},
+		{"setup bad flag", []string{"setup", "--nope"}, 2, "flag provided but not defined"},
+		{"setup no answers, no terminal", []string{"setup", filepath.Join(dir, "x")}, 2, "--answers FILE is required when stdin is not a terminal"},
+		{"setup answers file missing", []string{"setup", "--answers", filepath.Join(dir, "nope.json"), filepath.Join(dir, "x")}, 2, "no such file"},
+	}
+	for name, content := range bad {
+		tests = append(tests, struct {
+			name       string
+			args       []string
+			want       int
+			wantStderr string
+		}{"bad answers: " + name, []string{"setup", "--answers", write(strings.ReplaceAll(name, " ", "_")+".json", content), filepath.Join(dir, "bad")}, 2, "the bundle was not touched"})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			got := run(tt.args, strings.NewReader(""), &stdout, &stderr, noEnv)
+			if got != tt.want {
+				t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", got, tt.want, stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stderr %q does not contain %q", stderr.String(), tt.wantStderr)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad")); !os.IsNotExist(err) {
+		t.Errorf("bad answers created the bundle directory (stat: %v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ok2", "providers", "acme", "sales", "whatsapp.json")); err != nil {
+		t.Errorf("--team after the directory was not applied: %v", err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var stdout bytes.Buffer
+	if code := run([]string{"version"}, nil, &stdout, &bytes.Buffer{}, noEnv); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.HasPrefix(stdout.String(), "gtc ") {
+		t.Errorf("version output %q", stdout.String())
+	}
+}
+
+// terminal is stdin that says it is a terminal, so that setup asks its questions.
+type terminal struct{ *strings.Reader }
+
+func (terminal) IsTerminal() bool { return true }
+
+func TestSetupInteractive(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bundle")
+	answers := strings.Join([]string{
+		"acme",                    // tenant
+		"",                        // team: default
+		"https://bot.example.com", // public base URL
+		"",                        // app secret: ${META_APP_SECRET}
+		"",                        // enable WhatsApp: yes
+		"123456789012345",         // phone number id
+		"",                        // access token: ${WHATSAPP_TOKEN}
+		"typed-verify-token",      // verify token
+		"",                        // business account id: none
+		"maybe",                   // enable Messenger? (not an answer: asked again)
+		"y",                       // enable Messenger
+		"112233445566778",         // page id
+		"${PAGE_TOKEN}",           // page token
+		"page-verify",             // verify token
+		"n",                       // enable Instagram
+	}, "\n") + "\n"
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"setup", dir}, terminal{strings.NewReader(answers)}, &stdout, &stderr, noEnv)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"Tenant [default]: ",
+		"WhatsApp access token [${WHATSAPP_TOKEN}]: ",
+		"Please answer y or n.",
+		"callback URL:   https://bot.example.com/webhook/whatsapp/acme/default\n",
+		"verify token:   typed-verify-token\n",
+		"callback URL:   https://bot.example.com/webhook/messenger/acme/default\n",
+		"verify token:   page-verify\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "providers", "acme", "default", "messenger.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"page_access_token": "${PAGE_TOKEN}"`, `"app_secret": "${META_APP_SECRET}"`, `"page_id": "112233445566778"`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("messenger.json lacks %s:\n%s", want, data)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "providers", "acme", "default", "instagram.json")); !os.IsNotExist(err) {
+		t.Errorf("instagram.json written though Instagram was declined")
+	}
+}
+
+func TestSetupInteractiveBadAnswers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bundle")
+	// An http URL and an empty phone number id: reported as for a file, exit 2.
+	answers := "acme\nsupport\nhttp://bot.example.com\n\n\n\n\n\n\nn\nn\n"
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"setup", dir}, terminal{strings.NewReader(answers)}, &stdout, &stderr, noEnv)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\nstderr:\n%s", code, stderr.String())
+	}
+	for _, want := range []string{
+		`messaging-whatsapp.public_base_url: "http://bot.example.com" is not https`,
+		`messaging-whatsapp.phone_number_id: empty; add the Phone number ID`,
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the bundle was created")
+	}
+}
+
+func TestSetupInteractiveEOF(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"setup", filepath.Join(t.TempDir(), "b")}, terminal{strings.NewReader("acme\n")}, &stdout, &stderr, noEnv)
+	if code != 2 || !strings.Contains(stderr.String(), "input ended before every question was answered") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}

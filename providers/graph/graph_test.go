@@ -1,0 +1,122 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+const secretToken = "EAAG-super-secret-token"
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		want    *Error // nil: success
+		wantMsg string
+	}{
+		{name: "ok", status: 200, body: `{"id":"123","display_phone_number":"+1 555"}`},
+		{
+			name:   "invalid token",
+			status: 401,
+			body:   `{"error":{"message":"Invalid OAuth access token - Cannot parse access token","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AbC123"}}`,
+			want: &Error{HTTPStatus: 401, Code: 190, Subcode: 463, Type: "OAuthException",
+				Message: "Invalid OAuth access token - Cannot parse access token", TraceID: "AbC123"},
+			wantMsg: "graph API: HTTP 401, code 190 (subcode 463), OAuthException: Invalid OAuth access token - Cannot parse access token (fbtrace_id AbC123)",
+		},
+		{
+			name:    "unknown object",
+			status:  400,
+			body:    `{"error":{"message":"Unsupported get request.","type":"GraphMethodException","code":100,"fbtrace_id":"X"}}`,
+			want:    &Error{HTTPStatus: 400, Code: 100, Type: "GraphMethodException", Message: "Unsupported get request.", TraceID: "X"},
+			wantMsg: "graph API: HTTP 400, code 100, GraphMethodException: Unsupported get request. (fbtrace_id X)",
+		},
+		{
+			name:    "not an envelope",
+			status:  502,
+			body:    "<html>bad gateway</html>",
+			want:    &Error{HTTPStatus: 502, Message: "<html>bad gateway</html>"},
+			wantMsg: "graph API: HTTP 502: <html>bad gateway</html>",
+		},
+		{
+			name:    "empty body",
+			status:  500,
+			want:    &Error{HTTPStatus: 500, Message: "Internal Server Error"},
+			wantMsg: "graph API: HTTP 500: Internal Server Error",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var gotPath, gotAuth string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				gotPath, gotAuth = r.URL.Path, r.Header.Get("Authorization")
+				if r.Method != http.MethodGet {
+					t.Errorf("method = %s, want GET", r.Method)
+				}
+				w.WriteHeader(tt.status)
+				w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+
+			err := Check(context.Background(), srv.Client(), srv.URL+"/", "v21.0", "123456789012345", secretToken)
+			if gotPath != "/v21.0/123456789012345" {
+				t.Errorf("path = %q, want /v21.0/123456789012345", gotPath)
+			}
+			if gotAuth != "Bearer "+secretToken {
+				t.Errorf("Authorization = %q", gotAuth)
+			}
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Check = %v, want nil", err)
+				}
+				return
+			}
+			var ge *Error
+			if !errors.As(err, &ge) {
+				t.Fatalf("Check = %v (%T), want *Error", err, err)
+			}
+			if *ge != *tt.want {
+				t.Errorf("error = %+v, want %+v", *ge, *tt.want)
+			}
+			if ge.Error() != tt.wantMsg {
+				t.Errorf("Error() = %q\nwant      %q", ge.Error(), tt.wantMsg)
+			}
+			if strings.Contains(ge.Error(), secretToken) {
+				t.Errorf("Error() contains the token: %q", ge.Error())
+			}
+		})
+	}
+}
+
+func TestCheckTransportErrorHidesToken(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close() // nothing listens any more
+	err := Check(context.Background(), nil, base, "v21.0", "42", secretToken)
+	if err == nil {
+		t.Fatal("Check against a closed server succeeded")
+	}
+	if strings.Contains(err.Error(), secretToken) {
+		t.Errorf("error contains the token: %v", err)
+	}
+}
+
+func TestCheckEmptyID(t *testing.T) {
+	if err := Check(context.Background(), nil, "https://graph.facebook.com", "v21.0", "", "t"); err == nil {
+		t.Fatal("Check with an empty id succeeded")
+	}
+}
+
+func TestURL(t *testing.T) {
+	got := URL("https://graph.facebook.com/", "v21.0", "123", "messages")
+	if want := "https://graph.facebook.com/v21.0/123/messages"; got != want {
+		t.Errorf("URL = %q, want %q", got, want)
+	}
+	if got := URL("http://127.0.0.1:9/proxy", "v21.0", "a/b"); got != "http://127.0.0.1:9/proxy/v21.0/a%2Fb" {
+		t.Errorf("URL = %q", got)
+	}
+}
