@@ -1,0 +1,137 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/flowgate/flowgate/engine"
+	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/store"
+)
+
+const flow = `
+name: f
+window_fallback: {name: reopen, language: en}
+nodes:
+  - {id: hello, type: reply, config: {message: "hello"}}
+triggers:
+  - {type: message, keywords: [hi], target: hello}
+`
+
+// fakeSender accepts messages, or refuses the first ones with the given errors.
+type fakeSender struct {
+	refuse []error
+	sent   []msg.Message
+}
+
+func (f *fakeSender) Send(_ context.Context, m *msg.Message) ([]string, error) {
+	if len(f.refuse) > 0 {
+		err := f.refuse[0]
+		f.refuse = f.refuse[1:]
+		return nil, err
+	}
+	f.sent = append(f.sent, *m)
+	return []string{fmt.Sprintf("wamid.%d", len(f.sent))}, nil
+}
+
+// parseJSON is a stand-in provider parser: the body is a JSON list of events.
+func parseJSON(body []byte) ([]msg.Event, error) {
+	var evs []msg.Event
+	err := json.Unmarshal(body, &evs)
+	return evs, err
+}
+
+func setup(t *testing.T, now time.Time) (*Pipeline, *Channel, *fakeSender) {
+	t.Helper()
+	f, ds := engine.ParseFlow("f.yaml", []byte(flow))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	tpl := engine.Template{Name: "reopen", Language: "en", Category: "utility"}
+	e, ds := engine.New(engine.Config{Flows: []*engine.Flow{f}, Templates: []engine.Template{tpl}, Settings: engine.DefaultSettings()})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	clock := func() time.Time { return now }
+	p := &Pipeline{Engine: e, Store: store.NewMem(clock), Now: clock}
+	s := &fakeSender{}
+	return p, &Channel{Name: msg.WhatsApp, Tenant: "acme", Team: "support", Parse: parseJSON, Sender: s}, s
+}
+
+func TestAcceptDropsDuplicates(t *testing.T) {
+	now := time.Unix(1767603600, 0)
+	p, ch, _ := setup(t, now)
+	body, _ := json.Marshal([]msg.Event{
+		{Kind: msg.KindText, ID: "wamid.a", From: "1", Account: "9", Text: "hi", Time: now},
+		{Kind: msg.KindText, ID: "wamid.b", From: "1", Account: "9", Text: "hi", Time: now},
+	})
+	ctx := context.Background()
+	evs, dups, err := p.Accept(ctx, ch, body)
+	if err != nil || len(evs) != 2 || dups != 0 {
+		t.Fatalf("first delivery: %d events, %d dups, %v", len(evs), dups, err)
+	}
+	evs, dups, err = p.Accept(ctx, ch, body)
+	if err != nil || len(evs) != 0 || dups != 2 {
+		t.Fatalf("redelivery: %d events, %d dups, %v", len(evs), dups, err)
+	}
+	if _, _, err := p.Accept(ctx, ch, []byte("{")); err == nil {
+		t.Error("unparseable body accepted")
+	}
+}
+
+// TestProcessRecordsAndFallsBack: a reply goes out and is recorded in the state; when the
+// channel refuses a message because the window closed, the fallback template goes out instead.
+func TestProcessRecordsAndFallsBack(t *testing.T) {
+	now := time.Unix(1767603600, 0)
+	p, ch, s := setup(t, now)
+	ctx := context.Background()
+	ev := msg.Event{Kind: msg.KindText, ID: "wamid.a", From: "1", Account: "9", Text: "hi", Time: now}
+	rep, err := p.Process(ctx, ch, &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.sent) != 1 || s.sent[0].Text == nil || s.sent[0].Text.Body != "hello" || len(rep.Outcomes) != 1 {
+		t.Fatalf("sent %+v, outcomes %+v", s.sent, rep.Outcomes)
+	}
+	st, err := p.State(ctx, rep.Conversation)
+	if err != nil || len(st.Outbox) != 1 || st.Outbox[0].ID != "wamid.1" || st.Outbox[0].Node != "hello" {
+		t.Fatalf("state %+v, %v", st, err)
+	}
+
+	s.refuse = []error{fmt.Errorf("send: %w", msg.ErrWindowClosed)}
+	ev.ID = "wamid.b"
+	rep, err = p.Process(ctx, ch, &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Outcomes) != 2 || !errors.Is(rep.Outcomes[0].Err, msg.ErrWindowClosed) || rep.Outcomes[1].Err != nil {
+		t.Fatalf("outcomes %+v", rep.Outcomes)
+	}
+	if got := s.sent[len(s.sent)-1]; got.Template == nil || got.Template.Name != "reopen" {
+		t.Fatalf("fallback %+v", got)
+	}
+}
+
+// TestSendErrorIsReported: a permanent send error is in the report and the state is saved.
+func TestSendErrorIsReported(t *testing.T) {
+	now := time.Unix(1767603600, 0)
+	p, ch, s := setup(t, now)
+	boom := errors.New("graph error 100")
+	s.refuse = []error{boom}
+	ev := msg.Event{Kind: msg.KindText, ID: "wamid.a", From: "1", Account: "9", Text: "hi", Time: now}
+	rep, err := p.Process(context.Background(), ch, &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Outcomes) != 1 || !errors.Is(rep.Outcomes[0].Err, boom) || len(s.sent) != 0 {
+		t.Fatalf("outcomes %+v", rep.Outcomes)
+	}
+	st, _ := p.State(context.Background(), rep.Conversation)
+	if st.LastMessageTime != now.Unix() {
+		t.Errorf("state not saved: %+v", st)
+	}
+}
