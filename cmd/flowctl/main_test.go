@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowgate/flowgate/bundle"
+)
+
+// flowctl runs the command in-process and returns its exit code and output.
+func flowctl(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut, func(string) string { return "" })
+	return code, out.String(), errOut.String()
+}
+
+func TestValidateExamples(t *testing.T) {
+	code, out, errOut := flowctl(t, "validate", "../../flows")
+	if code != 0 || out != "" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "0 error(s), 0 warning(s)") {
+		t.Errorf("stderr: %s", errOut)
+	}
+}
+
+// TestValidateInvalid runs every invalid flow of the engine's testdata through the command:
+// each is rejected (exit 1) with exactly the diagnostics of its golden file.
+func TestValidateInvalid(t *testing.T) {
+	files, err := filepath.Glob("../../engine/testdata/invalid/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no invalid flows: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if filepath.Base(f) == "template_channel.yaml" {
+				// Checked against Messenger's limits in the engine's tests; flowctl has no
+				// Messenger provider until milestone 2 and says so instead.
+				code, out, _ := flowctl(t, "validate", f)
+				if code != 1 || !strings.Contains(out, `no provider for channel "messenger"`) {
+					t.Errorf("exit %d: %s", code, out)
+				}
+				return
+			}
+			golden, err := os.ReadFile(strings.TrimSuffix(f, ".yaml") + ".golden")
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, out, _ := flowctl(t, "validate", f)
+			want := strings.ReplaceAll(string(golden), "testdata/invalid/", "../../engine/testdata/invalid/")
+			if strings.Contains(want, ": error: ") && code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			if !strings.Contains(want, ": error: ") && code != 0 {
+				t.Errorf("exit %d for warnings only, want 0", code)
+			}
+			if out != want {
+				t.Errorf("output:\n%s\nwant:\n%s", out, want)
+			}
+		})
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"graph"}, {"graph", "--format", "svg", "x.yaml"}, {"test", "--run", "("}} {
+		if code, _, _ := flowctl(t, args...); code != 2 {
+			t.Errorf("flowctl %q: exit %d, want 2", args, code)
+		}
+	}
+}
+
+// TestTestExamples replays the shipped cases through the command, as make test does.
+func TestTestExamples(t *testing.T) {
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	code, out, errOut := flowctl(t, "test", "--bundle", "../..", "--junit", junit, "../../testdata/cases")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasSuffix(last, " passed, 0 failed") || strings.HasPrefix(last, "0 passed") {
+		t.Errorf("last line %q", last)
+	}
+	data, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suite struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+	}
+	if err := xml.Unmarshal(data, &suite); err != nil || suite.Tests != len(lines)-1 || suite.Failures != 0 {
+		t.Errorf("junit: %+v %v", suite, err)
+	}
+}
+
+// TestTestFailing: a wrong expectation exits 1 and shows the step and the diff.
+func TestTestFailing(t *testing.T) {
+	dir := t.TempDir()
+	c := filepath.Join(dir, "wrong.test.yaml")
+	if err := os.WriteFile(c, []byte("name: wrong\nsteps:\n  - send: {text: menu}\n    expect:\n      - text: hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := flowctl(t, "test", "--bundle", "../..", c)
+	if code != 1 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"FAIL wrong", `step 1: send "menu"`, "- text: hello", "+ interactive: {type: button, buttons: [help, status, human]}", "0 passed, 1 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = flowctl(t, "test", "--bundle", "../..", "--run", "^nothing$", c)
+	if code != 0 || !strings.Contains(out, "0 passed, 0 failed") {
+		t.Errorf("--run filter: exit %d\n%s", code, out)
+	}
+}
+
+// TestFreshBundle: a bundle made by gtc setup validates, and its seeded cases pass.
+func TestFreshBundle(t *testing.T) {
+	answers, err := os.ReadFile("../../answers.example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if _, err := bundle.Setup(context.Background(), answers, dir, bundle.SetupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := flowctl(t, "validate", dir); code != 0 {
+		t.Fatalf("validate: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := flowctl(t, "test", "--bundle", dir)
+	if code != 0 || strings.HasPrefix(lastLine(out), "0 passed") {
+		t.Fatalf("test: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestGraph(t *testing.T) {
+	for _, format := range []string{"mermaid", "dot"} {
+		t.Run(format, func(t *testing.T) {
+			code, out, errOut := flowctl(t, "graph", "../../flows/handle_button.yaml", "--format", format)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			golden := filepath.Join("testdata", "handle_button."+format)
+			if os.Getenv("UPDATE_GOLDEN") != "" {
+				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != string(want) {
+				t.Errorf("graph differs from %s (UPDATE_GOLDEN=1 to rewrite):\n%s", golden, out)
+			}
+		})
+	}
+}

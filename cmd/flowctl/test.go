@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/flowgate/flowgate/bundle"
+	"github.com/flowgate/flowgate/engine"
+	"github.com/flowgate/flowgate/flowtest"
+	"github.com/flowgate/flowgate/providers"
+)
+
+// test replays test cases. Exit 0 when all pass, 1 when any fails, 2 on usage or load errors.
+func test(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("flowctl test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("bundle", ".", "the bundle whose flows the cases run against (a bundle, or a directory with flows/)")
+	runRE := fs.String("run", "", "run only the cases whose name matches this regular expression")
+	update := fs.Bool("update", false, "write each step's actual messages into its case as the expectations")
+	junit := fs.String("junit", "", "also write a JUnit XML report to this file")
+	verbose := fs.Bool("v", false, "print every step's trace")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: flowctl test [--bundle DIR] [--run REGEX] [--update] [--junit FILE] [-v] [PATH...]\n\nPATH is a case file (*.test.yaml) or a directory of them (default: DIR/tests).")
+		fs.PrintDefaults()
+	}
+	paths, err := parse(fs, args)
+	if err != nil {
+		return 2
+	}
+	var filter *regexp.Regexp
+	if *runRE != "" {
+		if filter, err = regexp.Compile(*runRE); err != nil {
+			fmt.Fprintf(stderr, "flowctl test: --run: %v\n", err)
+			return 2
+		}
+	}
+	opts, ok := loadOptions(*dir, stdout, stderr, getenv)
+	if !ok {
+		return 2
+	}
+	if len(paths) == 0 {
+		paths = []string{filepath.Join(*dir, "tests")}
+	}
+	files, err := flowtest.FindCases(paths...)
+	if err != nil {
+		fmt.Fprintf(stderr, "flowctl test: %v\n", err)
+		return 2
+	}
+	var cases []*flowtest.Case
+	for _, f := range files {
+		c, err := flowtest.LoadCase(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "%v\n", err)
+			return 2
+		}
+		if filter == nil || filter.MatchString(c.Name) {
+			cases = append(cases, c)
+		}
+	}
+	ctx := context.Background()
+	var results []*flowtest.Result
+	for _, c := range cases {
+		r := flowtest.Run(ctx, c, opts)
+		results = append(results, r)
+		if *update {
+			changed, err := flowtest.Update(r)
+			if err != nil {
+				fmt.Fprintf(stderr, "flowctl test: %v\n", err)
+				return 2
+			}
+			if changed {
+				fmt.Fprintf(stderr, "updated %s\n", c.File)
+			}
+		}
+	}
+	flowtest.Print(stdout, results, *verbose)
+	if *junit != "" {
+		if err := flowtest.WriteJUnit(*junit, results); err != nil {
+			fmt.Fprintf(stderr, "flowctl test: %v\n", err)
+			return 2
+		}
+	}
+	for _, r := range results {
+		if !r.Passed() && !*update {
+			return 1
+		}
+	}
+	return 0
+}
+
+// loadOptions loads the flows the cases run against: a bundle, or a directory whose flows/
+// holds flow files (as this repository's own examples do).
+func loadOptions(dir string, stdout, stderr io.Writer, getenv func(string) string) (flowtest.Options, bool) {
+	var opts flowtest.Options
+	var ds engine.Diagnostics
+	if bundle.IsBundle(dir) {
+		b, bds := bundle.LoadWith(dir, bundle.LoadOptions{Getenv: getenv, Limits: providers.Limits(), Offline: true})
+		ds = bds
+		opts = flowtest.Options{
+			Config: engine.Config{Flows: b.Flows, Templates: b.Templates, Settings: b.Settings, Limits: providers.Limits()},
+			Tenant: b.DefaultTenant, Team: b.DefaultTeam, DedupTTL: b.DedupTTL,
+		}
+	} else {
+		flowsDir := filepath.Join(dir, bundle.FlowsDir)
+		if _, err := os.Stat(flowsDir); err != nil {
+			fmt.Fprintf(stderr, "flowctl test: %s is not a bundle and has no flows/ directory\n", dir)
+			return opts, false
+		}
+		cfg, fds := bundle.FlowsConfig(providers.Limits(), flowsDir)
+		ds = fds
+		opts = flowtest.Options{Config: cfg}
+	}
+	if ds.HasErrors() {
+		for _, d := range ds {
+			fmt.Fprintln(stderr, d)
+		}
+		return opts, false
+	}
+	return opts, true
+}
