@@ -7,11 +7,11 @@ import (
 	"io/fs"
 )
 
-//go:embed flows testdata/cases
+//go:embed flows testdata/cases schema/*.json
 var seed embed.FS
 
-// Seed returns the example files: flows/*.yaml, flows/templates.yaml and testdata/cases/ (test
-// cases and the recorded webhooks they replay).
+// Seed returns the example files: flows/*.yaml, flows/templates.yaml, testdata/cases/ (test
+// cases and the recorded webhooks they replay) and the JSON Schemas editors check them with.
 func Seed() fs.FS {
 	return seed
 }

@@ -36,6 +36,7 @@ const (
 	TemplatesFile = "templates.yaml"
 	ProvidersDir  = "providers"
 	TestsDir      = "tests"
+	SchemaDir     = "schema"
 )
 
 // nameRE is what a tenant or team name must look like: it is part of URLs and paths.

@@ -469,6 +469,17 @@ func seedFiles(seed fs.FS) ([]*planned, error) {
 	if err := walk("testdata/cases", TestsDir, func(string) bool { return true }); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
+	// The JSON Schemas, so that the editor lines at the top of flows and cases resolve inside
+	// the bundle: flows/x.yaml names ../schema/flow.schema.json as in this repository; cases
+	// sit one level higher here than in testdata/cases, so their line loses one "../".
+	if err := walk("schema", SchemaDir, func(p string) bool { return strings.HasSuffix(p, ".json") }); err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	for _, p := range plan {
+		if strings.HasPrefix(p.rel, TestsDir+"/") && strings.Count(p.rel, "/") == 1 {
+			p.data = bytes.Replace(p.data, []byte("$schema=../../schema/"), []byte("$schema=../schema/"), 1)
+		}
+	}
 	return plan, nil
 }
 

@@ -140,7 +140,8 @@ func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
 
 // seeded DIR checks that the bundle in DIR holds every example file of flowgate.Seed() where
 // setup puts it, byte for byte: flows/*.yaml in flows/, flows/templates.yaml as templates.yaml,
-// testdata/cases/** in tests/. It does not depend on the examples' names.
+// testdata/cases/** in tests/ (with the editor's schema line one directory shorter), schema/ in
+// schema/. It does not depend on the examples' names.
 func cmdSeeded(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: seeded DIR")
@@ -160,10 +161,15 @@ func cmdSeeded(ts *testscript.TestScript, neg bool, args []string) {
 			dst = p
 		case strings.HasPrefix(p, "testdata/cases/"):
 			dst = path.Join("tests", strings.TrimPrefix(p, "testdata/cases/"))
+		case strings.HasPrefix(p, "schema/"):
+			dst = p
 		default:
 			return nil
 		}
 		want, _ := fs.ReadFile(seed, p)
+		if strings.HasPrefix(dst, "tests/") {
+			want = bytes.Replace(want, []byte("$schema=../../schema/"), []byte("$schema=../schema/"), 1)
+		}
 		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(dst)))
 		if err != nil {
 			ts.Fatalf("%s: not seeded from %s: %v", dst, p, err)
