@@ -17,6 +17,8 @@ import (
 // interpolations, templates against templates.yaml, content against each channel's limits,
 // cycles that never wait, and unreachable nodes (warnings). The engine is returned even when
 // there are errors, so that callers can report everything; it must not be run then.
+// New compiles the flows in place (node steps, indexes): a Flow belongs to the Engine built
+// from it, and building a second Engine from the same Flows replaces what the first one runs.
 func New(cfg Config) (*Engine, Diagnostics) {
 	var ds Diagnostics
 	e := &Engine{
@@ -49,7 +51,7 @@ func New(cfg Config) (*Engine, Diagnostics) {
 	if cfg.Settings.FallbackTemplate != nil {
 		tc := cfg.Settings.FallbackTemplate
 		d := diags{cfg.SettingsFile, &ds}
-		e.fallback = c.fallback(compiler{d}, d, nil, nil, tc, "window.fallback_template", nil)
+		e.fallback = c.fallback(compiler{d: d}, d, nil, nil, tc, "window.fallback_template", nil)
 	}
 	if name := cfg.Settings.DefaultFlow; name != "" {
 		if f := e.flows[name]; f == nil {
@@ -86,7 +88,7 @@ func (c *checker) index(f *Flow) {
 // flow compiles one flow's nodes and triggers.
 func (c *checker) flow(f *Flow) {
 	d := diags{f.File, c.list}
-	cc := compiler{d}
+	cc := compiler{d: d, src: f.src}
 	if f.Start != "" && f.index[f.Start] == nil {
 		d.errorf(at(f.root, "start"), "start: no node %q in flow %q", f.Start, f.Name)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
@@ -88,51 +89,82 @@ var envNames = map[string]bool{
 
 // compiler compiles the expressions of one file, reporting errors at their YAML position.
 type compiler struct {
-	d diags
+	d   diags
+	src []byte // the file's text, to place errors inside block scalars; nil when unknown
 }
 
 // bool compiles an expression that must yield a bool. n is the YAML scalar holding it.
 func (c compiler) bool(src string, n *yaml.Node, what string) *vm.Program {
-	p, err := expr.Compile(src, expr.Env(Env{}), expr.AsBool())
-	if err != nil {
-		c.d.errorf(exprPos(n, err), "%s: %s", what, exprMsg(err))
-		return nil
-	}
-	return p
+	return c.compile(src, n, 0, what, expr.AsBool())
 }
 
 // any compiles an expression of any type.
 func (c compiler) any(src string, n *yaml.Node, what string) *vm.Program {
-	p, err := expr.Compile(src, expr.Env(Env{}))
+	return c.compile(src, n, 0, what)
+}
+
+// compile compiles src, which starts off bytes into the value of the YAML scalar n, and
+// reports an error at its place in the file.
+func (c compiler) compile(src string, n *yaml.Node, off int, what string, opts ...expr.Option) *vm.Program {
+	p, err := expr.Compile(src, append([]expr.Option{expr.Env(Env{})}, opts...)...)
 	if err != nil {
-		c.d.errorf(exprPos(n, err), "%s: %s", what, exprMsg(err))
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			off += byteOffset(src, fe.From)
+		}
+		c.d.errorf(c.scalarPos(n, off), "%s: %s", what, exprMsg(err))
 		return nil
 	}
 	return p
 }
 
-// exprPos maps an expr error position inside the scalar n to a file position.
-func exprPos(n *yaml.Node, err error) Pos {
+// byteOffset converts an offset in runes into src to one in bytes.
+func byteOffset(src string, runes int) int {
+	for i := range src {
+		if runes <= 0 {
+			return i
+		}
+		runes--
+	}
+	return len(src)
+}
+
+// scalarPos is the file position of the byte offset off within the value of the YAML scalar n.
+// A quoted scalar's text starts after its quote; a block scalar's on the line after its
+// indicator, at the block's indentation. (Escapes in quoted scalars and the folding of
+// multi-line flow and folded scalars are not undone: positions there are approximate.)
+func (c compiler) scalarPos(n *yaml.Node, off int) Pos {
 	if n == nil {
 		return Pos{}
 	}
-	p := Pos{n.Line, n.Column}
-	var fe *file.Error
-	if !errors.As(err, &fe) {
-		return p
+	v := n.Value
+	off = min(max(off, 0), len(v))
+	before := v[:off]
+	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+		col := n.Column + utf8.RuneCountInString(before)
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			col++
+		}
+		return Pos{n.Line, col}
 	}
-	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-		p.Col++
+	line := n.Line + 1
+	if n.Style&yaml.LiteralStyle != 0 {
+		line += strings.Count(before, "\n")
 	}
-	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-		p.Line++
-		p.Col = n.Column + 2
+	start := strings.LastIndexByte(before, '\n') + 1
+	return Pos{line, c.blockIndent(n) + 1 + utf8.RuneCountInString(before[start:])}
+}
+
+// blockIndent is the indentation of the block scalar n's text: that of its first non-blank
+// line in the source, or a guess when the source is unknown.
+func (c compiler) blockIndent(n *yaml.Node) int {
+	lines := strings.Split(string(c.src), "\n")
+	for i := n.Line; i < len(lines); i++ { // lines[n.Line] is the line after the indicator
+		if l := strings.TrimRight(lines[i], " \t\r"); l != "" {
+			return len(l) - len(strings.TrimLeft(l, " "))
+		}
 	}
-	if fe.Line > 1 {
-		p.Line += fe.Line - 1
-	}
-	p.Col += fe.Column
-	return p
+	return n.Column + 1
 }
 
 // exprMsg is expr's message without its source snippet, which the position replaces, and with
@@ -203,15 +235,10 @@ func (c compiler) text(s string, n *yaml.Node, what string) text {
 		case isIdent(src) && !envNames[src]:
 			t.parts = append(t.parts, part{name: src, src: src})
 		default:
-			// Errors point into the expression: offset the scalar's column to where src starts.
-			at := n
-			if n != nil {
-				shifted := *n
-				off := len(s) - len(rest) + i + 2 + len(rest[i+2:i+j]) - len(strings.TrimLeft(rest[i+2:i+j], " \t"))
-				shifted.Column += utf8.RuneCountInString(s[:off])
-				at = &shifted
-			}
-			if p := c.any(src, at, what+": {{ "+src+" }}"); p != nil {
+			// Errors point into the expression: src starts off bytes into the scalar.
+			inner := rest[i+2 : i+j]
+			off := len(s) - len(rest) + i + 2 + len(inner) - len(strings.TrimLeftFunc(inner, unicode.IsSpace))
+			if p := c.compile(src, n, off, what+": {{ "+src+" }}"); p != nil {
 				t.parts = append(t.parts, part{prog: p, src: src})
 			}
 		}

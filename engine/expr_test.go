@@ -21,7 +21,7 @@ func testRun(st *State, ev *msg.Event) *run {
 // compileText compiles s as an interpolated string, returning its diagnostics.
 func compileText(s string) (text, Diagnostics) {
 	var ds Diagnostics
-	t := compiler{diags{"test.yaml", &ds}}.text(s, nil, "text")
+	t := compiler{d: diags{"test.yaml", &ds}}.text(s, nil, "text")
 	return t, ds
 }
 
@@ -141,7 +141,7 @@ func TestExpressionEnv(t *testing.T) {
 	}
 	for _, c := range cases {
 		var ds Diagnostics
-		p := compiler{diags{"test.yaml", &ds}}.bool(c.expr, nil, "expression")
+		p := compiler{d: diags{"test.yaml", &ds}}.bool(c.expr, nil, "expression")
 		if len(ds) > 0 {
 			t.Errorf("%s: %s", c.expr, diagLines(ds))
 			continue
@@ -171,9 +171,37 @@ func TestExpressionErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		var ds Diagnostics
-		compiler{diags{"test.yaml", &ds}}.bool(c.expr, nil, "expression")
+		compiler{d: diags{"test.yaml", &ds}}.bool(c.expr, nil, "expression")
 		if len(ds) != 1 || !strings.Contains(ds[0].Message, c.want) {
 			t.Errorf("%q: diagnostics %v, want one saying %q", c.expr, ds, c.want)
 		}
+	}
+}
+
+// TestExpressionPositions places expression errors at the offending name, in every scalar
+// style, including on later lines of block scalars.
+func TestExpressionPositions(t *testing.T) {
+	const head = "name: p\nnodes:\n  - id: a\n    type: reply\n    config:\n"
+	const tail = "triggers:\n  - {type: any, target: a}\n"
+	cases := []struct{ name, config, want string }{
+		{"plain", "      message: Hi {{ contact.nam }}\n", "p.yaml:6:30:"},
+		{"quoted", "      message: \"Hi {{ contact.nam }}\"\n", "p.yaml:6:31:"},
+		{"literal", "      message: |\n        Hi {{ contact.nam }}\n", "p.yaml:7:23:"},
+		{"literal second line", "      message: |\n        Hello\n        Hi {{ contact.nam }}\n", "p.yaml:8:23:"},
+		{"literal deeper indent", "      message: |\n\n            Hi {{ contact.nam }}\n", "p.yaml:8:27:"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := head + c.config + tail
+			_, ds := load(t, Config{Settings: DefaultSettings()}, map[string][]byte{"p.yaml": []byte(src)}, []string{"p.yaml"})
+			if len(ds) != 1 || !strings.HasPrefix(ds[0].String(), c.want) {
+				t.Errorf("diagnostics:\n%swant one at %s", diagLines(ds), c.want)
+			}
+		})
+	}
+	const branch = "name: p\nnodes:\n  - id: a\n    type: branch\n    config:\n      conditions:\n        - expression: |\n            true &&\n            contact.nam == ''\n          next: b\n  - {id: b, type: end}\ntriggers:\n  - {type: any, target: a}\n"
+	_, ds := load(t, Config{Settings: DefaultSettings()}, map[string][]byte{"p.yaml": []byte(branch)}, []string{"p.yaml"})
+	if len(ds) != 1 || !strings.HasPrefix(ds[0].String(), "p.yaml:9:21:") {
+		t.Errorf("multi-line condition:\n%swant one at p.yaml:9:21", diagLines(ds))
 	}
 }

@@ -22,6 +22,7 @@ type Flow struct {
 	File string `yaml:"-"`
 
 	root     *yaml.Node       // the document, for positions
+	src      []byte           // the file's text, for positions inside block scalars
 	index    map[string]*Node // nodes by id
 	fallback *fallback        // compiled WindowFallback
 }

@@ -32,7 +32,7 @@ func ParseFlow(path string, data []byte) (*Flow, Diagnostics) {
 	if ds = append(ds, s.Check(path, &root)...); ds.HasErrors() {
 		return nil, ds
 	}
-	f := &Flow{File: path, root: &root}
+	f := &Flow{File: path, root: &root, src: data}
 	if err := root.Decode(f); err != nil {
 		d.decodeErrs(Pos{1, 1}, "", err)
 		return nil, ds

@@ -353,6 +353,17 @@ func TestWindowRefused(t *testing.T) {
 			{at: time.Minute, ev: &msg.Event{Kind: msg.KindStatus, Status: &msg.Status{MessageID: "out.1", State: msg.StatusFailed, WindowClosed: true}},
 				sends: []msg.Message{nodeFB}, from: []string{"notify/tell"}, trace: []TraceKind{TraceStatus, TraceFallback}, check: closed(true)},
 		}},
+		{name: "failed status with 131047 for a template is only recorded", flows: []string{`
+name: notify
+start: remind
+window_fallback: {name: reopen, language: en}
+nodes:
+  - {id: remind, type: template, config: {name: order_update, language: en, components: [{type: body, parameters: [{type: text, text: "{{customer}}"}, {type: text, text: "{{order_id}}"}]}]}}
+`}, state: State{Vars: vars}, turns: []turn{
+			{start: "notify", sends: []msg.Message{nodeFB}},
+			{at: time.Minute, ev: &msg.Event{Kind: msg.KindStatus, Status: &msg.Status{MessageID: "out.1", State: msg.StatusFailed, WindowClosed: true}},
+				trace: []TraceKind{TraceStatus, TraceWindowClosed}},
+		}},
 		{name: "failed status for another reason", flows: []string{windowFlows["node fallback"]}, state: State{LastMessageTime: open.LastMessageTime, Vars: vars}, turns: []turn{
 			{start: "notify", sends: []msg.Message{text}},
 			{ev: status("out.1", msg.StatusFailed), check: closed(false)},
@@ -411,6 +422,10 @@ func TestSessionExpiry(t *testing.T) {
 			ask,
 			{at: 5 * time.Minute, ev: textEv("hi"), sends: []msg.Message{textMsg("Please send a number, Ann.")}, wait: "ask/get_age",
 				check: timer(t0.Add(10 * time.Minute))}, // the timeout counts from the first prompt, retries included
+		}},
+		{name: "a session that expired before the input timeout is not timed out", flows: []string{inputFlow}, config: func(c *Config) { c.Settings.SessionTimeout = 5 * time.Minute }, turns: []turn{
+			{ev: textEv("age"), sends: []msg.Message{textMsg("How old are you?")}, wait: "ask/get_age"},
+			{at: 11 * time.Minute, tick: true, trace: []TraceKind{TraceExpired}}, // one late tick, as after flowctl's advance
 		}},
 		{name: "tick expires a wait without timeout", flows: []string{routeFlow}, config: func(c *Config) { c.Settings.SessionTimeout = time.Hour }, turns: []turn{
 			{ev: textEv("ask"), wait: "route/ask", check: func(t *testing.T, st *State, _ *Result) {

@@ -182,7 +182,10 @@ func (e *Engine) Start(ctx context.Context, conv Conversation, st *State, flow, 
 	if node != "" {
 		n = f.index[node]
 	}
-	if n == nil {
+	switch {
+	case n == nil && node == "":
+		return nil, fmt.Errorf("start: flow %q has no start node; name one", flow)
+	case n == nil:
 		return nil, fmt.Errorf("start: flow %q has no node %q", flow, node)
 	}
 	r := e.newRun(ctx, conv, st, nil, now)
@@ -208,6 +211,11 @@ func (e *Engine) Start(ctx context.Context, conv Conversation, st *State, flow, 
 // node's on_timeout; a session idle past session_timeout is cleared.
 func (e *Engine) Tick(ctx context.Context, conv Conversation, st *State, now time.Time) *Result {
 	r := e.newRun(ctx, conv, st, nil, now)
+	// A session that expired before the input timed out drops the wait first, as a host that
+	// ticks at every NextTimer would have; a late tick (flowctl's advance) must agree.
+	if exp := e.sessionEnd(st); exp > 0 && exp < st.Timeout {
+		r.expire()
+	}
 	if st.Waiting() && st.Timeout > 0 && now.Unix() >= st.Timeout {
 		n := e.waitingNode(st)
 		r.clearWait()
@@ -229,10 +237,7 @@ func (e *Engine) NextTimer(st *State) time.Time {
 	if !st.Waiting() {
 		return time.Time{}
 	}
-	var at int64
-	if e.settings.SessionTimeout > 0 {
-		at = st.Active + int64(e.settings.SessionTimeout/time.Second)
-	}
+	at := e.sessionEnd(st)
 	if st.Timeout > 0 && (at == 0 || st.Timeout < at) {
 		at = st.Timeout
 	}
@@ -294,11 +299,15 @@ func (r *run) status(s *msg.Status) {
 			return
 		}
 		// The refused message itself is gone; rebuild what the node sent to decide the fallback.
-		var m msg.Message
+		// Nodes other than reply and template nodes send texts (retry and handoff messages).
+		m := msg.Message{Text: &msg.Text{}}
 		if f := r.e.flows[rec.Flow]; f != nil {
 			if n := f.index[rec.Node]; n != nil {
-				if rs, ok := n.step.(*replyStep); ok {
-					m = buildReply(rs.cfg, r.strs(rs.texts))
+				switch s := n.step.(type) {
+				case *replyStep:
+					m = buildReply(s.cfg, r.strs(s.texts))
+				case *templateStep:
+					m = msg.Message{Template: buildTemplate(s.fb.cfg, r.strs(s.fb.texts))}
 				}
 			}
 		}
@@ -367,8 +376,9 @@ func (r *run) windowOpen() bool {
 	return r.now.Before(end)
 }
 
-// tagWindow is how long after the user's last message a Messenger/Instagram message tag lets a
-// message out: HUMAN_AGENT for 7 days, the others without limit.
+// tagAllowed reports whether the node's message tag lets a message out after the window: on
+// Messenger and Instagram, HUMAN_AGENT for 7 days after the user's last message, the other
+// tags without limit.
 func (r *run) tagAllowed(tag string) bool {
 	if tag == "" || r.conv.Channel == msg.WhatsApp {
 		return false
@@ -476,10 +486,19 @@ func (r *run) expire() {
 	if !st.Waiting() || r.e.settings.SessionTimeout <= 0 {
 		return
 	}
-	if r.now.Unix()-st.Active >= int64(r.e.settings.SessionTimeout/time.Second) {
+	if r.now.Unix() >= r.e.sessionEnd(st) {
 		r.tracef(TraceExpired, st.Flow+"/"+st.Node, "idle since %s", time.Unix(st.Active, 0).UTC().Format(time.RFC3339))
 		r.clearWait()
 	}
+}
+
+// sessionEnd is when a wait expires for inactivity (Unix seconds), or zero without a session
+// timeout.
+func (e *Engine) sessionEnd(st *State) int64 {
+	if e.settings.SessionTimeout <= 0 {
+		return 0
+	}
+	return st.Active + int64(e.settings.SessionTimeout/time.Second)
 }
 
 func (e *Engine) waitingNode(st *State) *Node {

@@ -81,7 +81,8 @@ type caseRun struct {
 	seq   int
 }
 
-// Run replays one case.
+// Run replays one case. It builds the case's engine from opts.Config, compiling its flows in
+// place (see engine.New), so cases that share a Config must not run concurrently.
 func Run(ctx context.Context, c *Case, opts Options) *Result {
 	start := time.Now()
 	res := &Result{Case: c}

@@ -94,6 +94,11 @@ func (p *Pipeline) Accept(ctx context.Context, ch *Channel, body []byte) (events
 // Process routes one accepted event through its conversation and sends the replies.
 func (p *Pipeline) Process(ctx context.Context, ch *Channel, ev *msg.Event) (*Report, error) {
 	conv := engine.Conversation{Tenant: ch.Tenant, Team: ch.Team, Channel: ch.Name, Account: ev.Account, User: ev.From}
+	if ev.From == "" {
+		// Account-level events (template reviews, app errors) belong to no conversation: there
+		// is no state to load or save and nobody to answer.
+		return &Report{Conversation: conv, Trace: []engine.TraceEntry{{Kind: engine.TraceIgnored, Detail: fmt.Sprintf("%s event for no user", ev.Kind)}}}, nil
+	}
 	return p.with(ctx, ch, conv, func(st *engine.State, now time.Time) (*engine.Result, error) {
 		return p.Engine.Handle(ctx, conv, st, ev, now), nil
 	})

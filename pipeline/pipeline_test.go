@@ -135,3 +135,30 @@ func TestSendErrorIsReported(t *testing.T) {
 		t.Errorf("state not saved: %+v", st)
 	}
 }
+
+// TestProcessWithoutUser: account-level events (template reviews, app errors) belong to no
+// conversation; processing them must not load or save a conversation with an empty user.
+func TestProcessWithoutUser(t *testing.T) {
+	now := time.Unix(1767603600, 0)
+	p, ch, s := setup(t, now)
+	ctx := context.Background()
+	for _, ev := range []msg.Event{
+		{Kind: msg.KindTemplate, ID: "t1:APPROVED", Account: "9", TemplateStatus: &msg.TemplateStatus{Event: "APPROVED", Name: "reopen"}},
+		{Kind: msg.KindError, Account: "9", Errors: []msg.Error{{Code: 131000}}},
+	} {
+		rep, err := p.Process(ctx, ch, &ev)
+		if err != nil {
+			t.Fatalf("%s: %v", ev.Kind, err)
+		}
+		if len(rep.Outcomes) != 0 || len(rep.Trace) == 0 {
+			t.Errorf("%s: report %+v", ev.Kind, rep)
+		}
+	}
+	if len(s.sent) != 0 {
+		t.Errorf("sent %+v", s.sent)
+	}
+	convs, err := p.Store.(*store.Mem).Conversations(ctx)
+	if err != nil || len(convs) != 0 {
+		t.Errorf("conversations saved: %+v, %v", convs, err)
+	}
+}

@@ -169,3 +169,25 @@ func TestGraph(t *testing.T) {
 		})
 	}
 }
+
+// TestTestUpdate: --update rewrites a case's expectations and reports the case as it runs
+// afterwards; a case that still fails (here an unused mock, which --update cannot fix) exits 1.
+func TestTestUpdate(t *testing.T) {
+	dir := t.TempDir()
+	fixable := filepath.Join(dir, "fixable.test.yaml")
+	if err := os.WriteFile(fixable, []byte("name: fixable\nsteps:\n  - send: {text: menu}\n    expect:\n      - text: hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := flowctl(t, "test", "--bundle", "../..", "--update", fixable)
+	if code != 0 || !strings.Contains(out, "ok  fixable") || !strings.Contains(out, "1 passed, 0 failed") || !strings.Contains(errOut, "updated "+fixable) {
+		t.Errorf("fixable case: exit %d\n%s%s", code, out, errOut)
+	}
+	broken := filepath.Join(dir, "broken.test.yaml")
+	if err := os.WriteFile(broken, []byte("name: broken\nhttp_mocks:\n  - {url: \"https://api.example.com/x\"}\nsteps:\n  - send: {text: menu}\n    expect:\n      - text: hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = flowctl(t, "test", "--bundle", "../..", "--update", broken)
+	if code != 1 || !strings.Contains(out, "FAIL broken") || !strings.Contains(out, "was never used") || strings.Contains(out, "- text: hello") {
+		t.Errorf("broken case: exit %d\n%s%s", code, out, errOut)
+	}
+}
