@@ -50,6 +50,7 @@ type Problem struct {
 	Fix     string
 }
 
+// String is the problem as gtc setup prints it: "path: message; fix".
 func (p Problem) String() string {
 	s := p.Path + ": " + p.Message
 	if p.Fix != "" {
@@ -63,6 +64,7 @@ type AnswersError struct {
 	Problems []Problem
 }
 
+// Error lists every problem, one per line.
 func (e *AnswersError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "answers: %d problem(s):", len(e.Problems))
@@ -193,24 +195,31 @@ func ParseAnswers(data []byte) (*Answers, error) {
 	if err != nil {
 		return nil, &AnswersError{Problems: []Problem{syntaxProblem(data, err)}}
 	}
-	if probs := schemaProblems(root.Validate(inst), "", ""); len(probs) > 0 {
-		return nil, &AnswersError{Problems: probs}
-	}
-	// The schema passed: the document is an object whose values have the right types.
-	obj := inst.(map[string]any)
+	probs := schemaProblems(root.Validate(inst), "", "")
+	// Even when the schema failed, the sections that are objects are read (a value of the wrong
+	// type reads as absent) so that the URL checks below report their problems in the same run.
+	obj, _ := inst.(map[string]any)
 	a := &Answers{
 		Tenant:   str(obj, "tenant", "default"),
 		Team:     str(obj, "team", "default"),
 		APIToken: str(obj, "api_token", ""),
 	}
-	var probs []Problem
+	seen := map[string]bool{}
+	for _, p := range probs {
+		seen[p.String()] = true
+	}
 	for _, s := range channelSpecs {
 		sec, ok := obj[s.Section].(map[string]any)
 		if !ok {
 			continue
 		}
 		ch := channelFromMap(&s, sec)
-		probs = append(probs, checkChannel(&s, s.Section, ch)...)
+		for _, p := range checkChannel(&s, s.Section, ch) {
+			if !seen[p.String()] { // the schema's URL pattern may have said the same
+				seen[p.String()] = true
+				probs = append(probs, p)
+			}
+		}
 		a.Channels = append(a.Channels, ch)
 	}
 	if len(probs) > 0 {
@@ -269,8 +278,11 @@ func checkURL(s string) string {
 	default:
 		return fmt.Sprintf("%q: scheme must be https", s)
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Sprintf("%q: a base URL has no query, fragment or user info", s)
+	if u.User != nil { // it may hold a password: not echoed
+		return "a base URL has no user info (user:password@)"
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Sprintf("%q: a base URL has no query or fragment", s)
 	}
 	return ""
 }

@@ -85,7 +85,7 @@ func TestParseAnswersProblems(t *testing.T) {
 		{"http on [::1] is fine", wa(ok + `, "api_base_url": "http://[::1]:9999/graph"`), nil},
 		{"a reference as URL is fine", wa(ok + `, "api_base_url": "${GRAPH_URL}"`), nil},
 		{"URL with a query", wa(ok + `, "api_base_url": "https://graph.example.com/?x=1"`),
-			[]string{`messaging-whatsapp.api_base_url: "https://graph.example.com/?x=1": a base URL has no query, fragment or user info; ` + urlFix}},
+			[]string{`messaging-whatsapp.api_base_url: "https://graph.example.com/?x=1": a base URL has no query or fragment; ` + urlFix}},
 		{"empty secret", wa(strings.Replace(ok, `"access_token": "${T}"`, `"access_token": ""`, 1)),
 			[]string{"messaging-whatsapp.access_token: empty; add a system user access token, preferably as a ${NAME} reference such as ${WHATSAPP_TOKEN}"}},
 		{"blank verify token", wa(strings.Replace(ok, `"verify_token": "v"`, `"verify_token": "  "`, 1)),
@@ -175,4 +175,25 @@ func FuzzAnswers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAnswersProblemsAllAtOnce: problems the schema finds, problems of the URLs it lets
+// through, and problems of --tenant and --team come back together, not one run at a time.
+func TestAnswersProblemsAllAtOnce(t *testing.T) {
+	answers := []byte(`{"tenantt": "acme", "messaging-whatsapp": {"public_base_url": "https://user:hunter2@bot.example.com", "phone_number_id": "1", "access_token": "t", "verify_token": "v", "app_secret": "s"}}`)
+	_, err := Setup(t.Context(), answers, t.TempDir(), SetupOptions{Tenant: "Bad Name", Seed: testSeed})
+	var ae *AnswersError
+	if !errors.As(err, &ae) {
+		t.Fatalf("err = %v", err)
+	}
+	var paths []string
+	for _, p := range ae.Problems {
+		paths = append(paths, p.Path)
+	}
+	if got := strings.Join(paths, " "); got != "tenantt messaging-whatsapp.public_base_url --tenant" {
+		t.Errorf("problems at %q:\n%v", got, ae)
+	}
+	if strings.Contains(ae.Error(), "hunter2") {
+		t.Errorf("the URL's password is printed:\n%v", ae)
+	}
 }

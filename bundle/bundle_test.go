@@ -513,3 +513,78 @@ func snapshot(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// TestSetupDisabledChannelOddFile: a disabled channel's provider file that is JSON but not an
+// object (null, a list) is not the answers' to rewrite: setup keeps it, and never panics.
+func TestSetupDisabledChannelOddFile(t *testing.T) {
+	for _, content := range []string{"null", "[]", `"x"`, "{"} {
+		t.Run(content, func(t *testing.T) {
+			dir := setupExample(t, SetupOptions{})
+			p := filepath.Join(dir, "providers", "acme", "support", "messenger.json")
+			if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Setup(context.Background(), readExample(t), dir, SetupOptions{Seed: testSeed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Changed() {
+				t.Errorf("changes: %+v", rep.Changes)
+			}
+			if got, _ := os.ReadFile(p); string(got) != content {
+				t.Errorf("file rewritten to %q", got)
+			}
+		})
+	}
+}
+
+// TestSetupKeepsDotenvLine: .env changes "only when it must": a FLOWGATE_API_TOKEN line
+// written in another style (export, quotes) that holds the token already is left alone.
+func TestSetupKeepsDotenvLine(t *testing.T) {
+	dir := setupExample(t, SetupOptions{})
+	envPath := filepath.Join(dir, ".env")
+	data, err := os.ReadFile(envPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, _ := parseDotenv(data)
+	mine := "# mine\nexport FLOWGATE_API_TOKEN=\"" + vals[APITokenVar] + "\"\n"
+	if err := os.WriteFile(envPath, []byte(mine), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Setup(context.Background(), readExample(t), dir, SetupOptions{Seed: testSeed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Changed() {
+		t.Errorf("changes: %+v", rep.Changes)
+	}
+	if got, _ := os.ReadFile(envPath); string(got) != mine {
+		t.Errorf(".env rewritten:\n%s", got)
+	}
+}
+
+// TestSetupQuotedLiteralAPIToken: a literal api_token that starts and ends with a quote is
+// served as written, not with its quotes stripped by the .env reader.
+func TestSetupQuotedLiteralAPIToken(t *testing.T) {
+	var m map[string]any
+	if err := json.Unmarshal(readExample(t), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{`'quoted-admin-token'`, `"quoted-admin-token"`} {
+		m["api_token"] = tok
+		answers, _ := json.Marshal(m)
+		dir := filepath.Join(t.TempDir(), "b")
+		if _, err := Setup(context.Background(), answers, dir, SetupOptions{Seed: testSeed}); err != nil {
+			t.Fatal(err)
+		}
+		b, ds := Load(dir, fullEnv)
+		if ds.HasErrors() || b.APIToken != tok {
+			t.Errorf("api token %q, want %q (%v)", b.APIToken, tok, ds)
+		}
+		rep, err := Setup(context.Background(), answers, dir, SetupOptions{Seed: testSeed})
+		if err != nil || rep.Changed() {
+			t.Errorf("second run: %v %+v", err, rep.Changes)
+		}
+	}
+}

@@ -92,7 +92,7 @@ func setDotenv(data []byte, key, value string) []byte {
 		t := strings.TrimPrefix(strings.TrimSpace(l), "export ")
 		if k, _, ok := strings.Cut(t, "="); ok && strings.TrimSpace(k) == key && !found {
 			found = true
-			fmt.Fprintf(&out, "%s=%s\n", key, value)
+			fmt.Fprintf(&out, "%s=%s\n", key, dotenvValue(value))
 			continue
 		}
 		out.WriteString(l)
@@ -101,7 +101,19 @@ func setDotenv(data []byte, key, value string) []byte {
 		}
 	}
 	if !found {
-		fmt.Fprintf(&out, "%s=%s\n", key, value)
+		fmt.Fprintf(&out, "%s=%s\n", key, dotenvValue(value))
 	}
 	return out.Bytes()
+}
+
+// dotenvValue writes v so that parseDotenv reads it back as v: a value that itself starts and
+// ends with the same quote would lose those quotes, so it is wrapped in the other kind.
+func dotenvValue(v string) string {
+	if len(v) >= 2 && v[0] == v[len(v)-1] && (v[0] == '"' || v[0] == '\'') {
+		if v[0] == '"' {
+			return "'" + v + "'"
+		}
+		return `"` + v + `"`
+	}
+	return v
 }

@@ -117,24 +117,27 @@ type planned struct {
 // *AnswersError, and then nothing in dir has been touched.
 func Setup(ctx context.Context, answers []byte, dir string, opts SetupOptions) (*SetupReport, error) {
 	a, err := ParseAnswers(answers)
-	if err != nil {
+	var probs []Problem
+	var ae *AnswersError
+	switch {
+	case errors.As(err, &ae):
+		probs = ae.Problems // reported together with the flags' problems
+	case err != nil:
 		return nil, err
 	}
-	var probs []Problem
-	if opts.Tenant != "" {
-		if !ValidName(opts.Tenant) {
-			probs = append(probs, Problem{Path: "--tenant", Message: fmt.Sprintf("%q is not a valid name", opts.Tenant), Fix: "use lowercase letters, digits, - or _"})
+	for _, f := range []struct{ flag, val string }{{"--tenant", opts.Tenant}, {"--team", opts.Team}} {
+		if f.val != "" && !ValidName(f.val) {
+			probs = append(probs, Problem{Path: f.flag, Message: fmt.Sprintf("%q is not a valid name", f.val), Fix: "use lowercase letters, digits, - or _"})
 		}
-		a.Tenant = opts.Tenant
-	}
-	if opts.Team != "" {
-		if !ValidName(opts.Team) {
-			probs = append(probs, Problem{Path: "--team", Message: fmt.Sprintf("%q is not a valid name", opts.Team), Fix: "use lowercase letters, digits, - or _"})
-		}
-		a.Team = opts.Team
 	}
 	if len(probs) > 0 {
 		return nil, &AnswersError{Problems: probs}
+	}
+	if opts.Tenant != "" {
+		a.Tenant = opts.Tenant
+	}
+	if opts.Team != "" {
+		a.Team = opts.Team
 	}
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", dir)
@@ -323,11 +326,11 @@ func makePlan(dir string, a *Answers, seed fs.FS, rnd io.Reader) ([]*planned, er
 			vals, _ := parseDotenv(old)
 			cur, has := vals[APITokenVar]
 			switch {
-			case literal != "" && cur != literal:
+			case literal != "" && cur == literal, literal == "" && has && cur != "":
+				return old, true // the token is there already: the line stays as its author wrote it
+			case literal != "":
 				cur = literal
-			case literal == "" && has && cur != "":
-				// keep the token already there
-			case literal == "":
+			default:
 				cur = generated
 			}
 			base := old
@@ -373,7 +376,7 @@ func makePlan(dir string, a *Answers, seed fs.FS, rnd io.Reader) ([]*planned, er
 				return nil, false
 			}
 			m, keys, err := decodeOrdered(old)
-			if err != nil {
+			if err != nil || m == nil { // not a JSON object (null decodes to a nil map): not ours to edit
 				return nil, false
 			}
 			if _, ok := m["enabled"]; !ok {

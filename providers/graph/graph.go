@@ -1,10 +1,11 @@
 // Package graph holds what every call to Meta's Graph API shares, whichever channel makes it:
-// the versioned URL, bearer authentication and Meta's error envelope. The channel packages
-// (providers/whatsapp, providers/messenger, providers/instagram) build their requests on it, and
-// gtc setup --check uses Check to see whether a channel's credentials work.
+// the versioned URL, bearer authentication and Meta's error envelope. The channel packages build
+// their URLs with URL (providers/whatsapp does; its client keeps its own, richer error type with
+// retry classes), and gtc setup --check uses Check to see whether a channel's credentials work.
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,8 +33,9 @@ type Error struct {
 	TraceID    string
 }
 
-// Error renders the error as Meta reported it. It never contains the access token: the token
-// travels only in the Authorization header, which no part of the text is taken from.
+// Error renders the error as Meta reported it. It never contains the access token: Meta may echo
+// a malformed token in its message (and a proxy the Authorization header in its error page), so
+// Check removes the token from the response before it is parsed.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "graph API: HTTP %d", e.HTTPStatus)
@@ -80,7 +82,7 @@ func ParseError(status int, body []byte) *Error {
 	}
 	excerpt := strings.TrimSpace(string(body))
 	if len(excerpt) > 200 {
-		excerpt = excerpt[:200] + "..."
+		excerpt = strings.ToValidUTF8(excerpt[:200], "") + "..."
 	}
 	if excerpt == "" {
 		excerpt = http.StatusText(status)
@@ -121,12 +123,19 @@ func Check(ctx context.Context, hc *http.Client, baseURL, version, id, token str
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		return err // names the URL, never a header
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
+	// Redact before parsing, so that no field and no cut excerpt keeps any part of the token.
+	if token != "" {
+		body = bytes.ReplaceAll(body, []byte(token), []byte(redacted))
+	}
 	return ParseError(resp.StatusCode, body)
 }
+
+// redacted stands in for the token wherever a response echoed it.
+const redacted = "[redacted]"

@@ -120,3 +120,43 @@ func TestURL(t *testing.T) {
 		t.Errorf("URL = %q", got)
 	}
 }
+
+// TestCheckRedactsEchoedToken: Meta echoes a malformed token in its error message ("Malformed
+// access token EAAG..."), and a proxy's error page may echo the Authorization header. Neither
+// may carry the token into the error, which gtc setup --check prints.
+func TestCheckRedactsEchoedToken(t *testing.T) {
+	long := strings.Repeat("x", 185) + secretToken // the token straddles the excerpt's cut
+	for name, tc := range map[string]struct {
+		status int
+		body   string
+	}{
+		"graph message": {400, `{"error":{"message":"Malformed access token ` + secretToken + `","type":"OAuthException","code":190,"fbtrace_id":"T"}}`},
+		"error type":    {400, `{"error":{"message":"bad","type":"` + secretToken + `","code":190}}`},
+		"proxy page":    {502, "<html>Authorization: Bearer " + secretToken + "</html>"},
+		"cut excerpt":   {502, long},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			err := Check(context.Background(), srv.Client(), srv.URL, "v21.0", "42", secretToken)
+			if err == nil {
+				t.Fatal("Check succeeded")
+			}
+			var ge *Error
+			if !errors.As(err, &ge) {
+				t.Fatalf("%v is not an *Error", err)
+			}
+			for _, s := range []string{err.Error(), ge.Message, ge.Type, ge.TraceID} {
+				if strings.Contains(s, secretToken[:12]) {
+					t.Errorf("the token leaks: %q", s)
+				}
+			}
+			if !strings.Contains(err.Error(), "[redacted]") {
+				t.Errorf("error %q does not say what was removed", err)
+			}
+		})
+	}
+}

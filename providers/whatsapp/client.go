@@ -9,11 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sync/atomic"
 	"time"
 
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/providers/graph"
 )
 
 // maxResponseBody caps how much of a Graph API response is read.
@@ -55,7 +55,7 @@ func (c *Client) Limiter() *Limiter { return c.limiter }
 
 // MessagesURL is the endpoint messages are posted to.
 func (c *Client) MessagesURL() string {
-	return c.cfg.BaseURL + "/" + c.cfg.APIVersion + "/" + url.PathEscape(c.cfg.PhoneNumberID) + "/messages"
+	return graph.URL(c.cfg.BaseURL, c.cfg.APIVersion, c.cfg.PhoneNumberID, "messages")
 }
 
 // Send renders m, paces it and posts each of its requests, retrying throttle and transient
@@ -92,7 +92,7 @@ func (c *Client) Check(ctx context.Context) error {
 	if err := c.configured(); err != nil {
 		return err
 	}
-	u := c.cfg.BaseURL + "/" + c.cfg.APIVersion + "/" + url.PathEscape(c.cfg.PhoneNumberID)
+	u := graph.URL(c.cfg.BaseURL, c.cfg.APIVersion, c.cfg.PhoneNumberID)
 	if _, err := c.roundTrip(ctx, http.MethodGet, u, nil); err != nil {
 		return fmt.Errorf("whatsapp: checking phone number %s: %w", c.cfg.PhoneNumberID, err)
 	}
@@ -219,6 +219,11 @@ func (c *Client) roundTrip(ctx context.Context, method, u string, body []byte) (
 		return nil, e
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Redact the body before it is parsed and cut to a snippet, so that no piece of an
+		// echoed token survives the cut; then every field, for good measure.
+		if token != "" {
+			data = bytes.ReplaceAll(data, []byte(token), []byte(redactedText))
+		}
 		e := parseError(resp.StatusCode, resp.Header, data)
 		e.redact(token)
 		return nil, e

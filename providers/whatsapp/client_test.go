@@ -641,3 +641,28 @@ func TestErrorText(t *testing.T) {
 		t.Errorf("token in %q", tok.Error())
 	}
 }
+
+// TestClientRedactsTokenInCutSnippet: a proxy's error page that echoes the token is cut to a
+// short snippet for the error text; the cut must not leave a piece of the token behind.
+func TestClientRedactsTokenInCutSnippet(t *testing.T) {
+	page := strings.Repeat("x", 160) + " Authorization: Bearer " + testToken
+	g := newFakeGraph(t, reply{status: 403, body: page})
+	c := newTestClient(g, newFakeClock(), io.Discard, nil)
+	_, err := c.Send(context.Background(), textMsg())
+	if err == nil {
+		t.Fatal("Send succeeded")
+	}
+	if strings.Contains(err.Error(), testToken[:10]) {
+		t.Errorf("a piece of the token leaks: %v", err)
+	}
+}
+
+// TestRetryAfterHuge: a Retry-After too large for a time.Duration still means "not soon" (the
+// client then gives up within its retry budget) rather than wrapping around to a short wait.
+func TestRetryAfterHuge(t *testing.T) {
+	for _, v := range []string{"99999999999", "9223372036854775807"} {
+		if d := parseRetryAfter(v, time.Now()); d < 24*time.Hour {
+			t.Errorf("Retry-After %s = %v", v, d)
+		}
+	}
+}

@@ -244,7 +244,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		if s <= 0 {
 			return 0
 		}
-		return time.Duration(s) * time.Second
+		const maxRetryAfter = 7 * 24 * time.Hour // far beyond any retry budget; no overflow
+		return time.Duration(min(s, int(maxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
@@ -254,12 +255,15 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// redactedText stands in for the access token wherever Meta or a proxy echoed it.
+const redactedText = "[redacted]"
+
 // redact removes the secret from every text field of e.
 func (e *Error) redact(secret string) {
 	if secret == "" {
 		return
 	}
-	r := func(s string) string { return strings.ReplaceAll(s, secret, "[redacted]") }
+	r := func(s string) string { return strings.ReplaceAll(s, secret, redactedText) }
 	e.Title, e.Message, e.Details, e.Type, e.TraceID = r(e.Title), r(e.Message), r(e.Details), r(e.Type), r(e.TraceID)
 	if e.Err != nil && strings.Contains(e.Err.Error(), secret) {
 		e.Err = redactedError{msg: r(e.Err.Error()), cause: e.Err}
