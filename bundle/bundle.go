@@ -181,7 +181,7 @@ func LoadWith(dir string, opts LoadOptions) (*Bundle, engine.Diagnostics) {
 // templates come from the first templates.yaml found beside the flows or one directory up. The
 // engine is built with default settings and the channels' limits (nil skips content checks).
 func LoadFlows(limits map[string]msg.Limits, paths ...string) (*engine.Engine, []*engine.Flow, engine.Diagnostics) {
-	cfg, ds := FlowsConfig(limits, paths...)
+	cfg, ds := flowsConfig(limits, paths...)
 	eng, eds := engine.New(cfg)
 	ds = append(ds, eds...)
 	if ds.HasErrors() {
@@ -190,10 +190,9 @@ func LoadFlows(limits map[string]msg.Limits, paths ...string) (*engine.Engine, [
 	return eng, cfg.Flows, ds
 }
 
-// FlowsConfig reads flow files as LoadFlows does and returns the engine configuration they make
-// (default settings), without building the engine: for callers that build their own, such as
-// flowctl test.
-func FlowsConfig(limits map[string]msg.Limits, paths ...string) (engine.Config, engine.Diagnostics) {
+// flowsConfig reads the flow files and templates of LoadFlows into an engine configuration with
+// default settings.
+func flowsConfig(limits map[string]msg.Limits, paths ...string) (engine.Config, engine.Diagnostics) {
 	var ds engine.Diagnostics
 	var files []string
 	tplPath := ""

@@ -18,13 +18,14 @@ import (
 // cycles that never wait, and unreachable nodes (warnings). The engine is returned even when
 // there are errors, so that callers can report everything; it must not be run then.
 // New compiles the flows in place (node steps, indexes): a Flow belongs to the Engine built
-// from it, and building a second Engine from the same Flows replaces what the first one runs.
+// from it. For the same flows with another HTTP client, use WithHTTP rather than a second New.
 func New(cfg Config) (*Engine, Diagnostics) {
 	var ds Diagnostics
 	e := &Engine{
 		flows:    map[string]*Flow{},
 		settings: cfg.Settings,
 		http:     cfg.HTTP,
+		limits:   cfg.Limits,
 		optOut:   upperSet(cfg.Settings.OptOutKeywords),
 		optIn:    upperSet(cfg.Settings.OptInKeywords),
 	}

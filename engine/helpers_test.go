@@ -21,7 +21,17 @@ func testLimits() map[string]msg.Limits {
 			ListRows: 10, ListSections: 10, ListButton: 20, RowTitle: 24, RowDescription: 72,
 			SectionTitle: 24, ListBody: 4096, HeaderText: 60, FooterText: 60, Caption: 1024,
 			InteractiveHeader: true, Location: true},
-		msg.Messenger: {Templates: false, Text: 2000},
+		msg.Messenger: {Templates: false, Tags: true, Text: 2000},
+	}
+}
+
+// channelPolicies are the window policies of the three channels without any size limit: WhatsApp
+// falls back to templates, Messenger and Instagram use message tags.
+func channelPolicies(c *Config) {
+	c.Limits = map[string]msg.Limits{
+		msg.WhatsApp:  {Templates: true},
+		msg.Messenger: {Tags: true},
+		msg.Instagram: {Tags: true},
 	}
 }
 

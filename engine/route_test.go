@@ -389,7 +389,7 @@ triggers:
 	tagged.Tag = "HUMAN_AGENT"
 	wrote := func(ago time.Duration) State { return State{LastMessageTime: t0.Add(-ago).Unix()} }
 	startIn := func(name, channel string, st State, sends ...msg.Message) runCase {
-		return runCase{name: name, flows: []string{flow}, channel: channel, state: st, turns: []turn{{start: "agent", sends: sends}}}
+		return runCase{name: name, flows: []string{flow}, config: channelPolicies, channel: channel, state: st, turns: []turn{{start: "agent", sends: sends}}}
 	}
 	runCases(t, []runCase{
 		startIn("within 24h no tag is needed", msg.Messenger, wrote(time.Hour), textMsg("An agent replies")),
@@ -397,7 +397,7 @@ triggers:
 		startIn("HUMAN_AGENT on Instagram", msg.Instagram, wrote(3*24*time.Hour), tagged),
 		startIn("not after 7 days", msg.Messenger, wrote(7*24*time.Hour)),
 		startIn("not on WhatsApp", msg.WhatsApp, wrote(3*24*time.Hour)),
-		{name: "untagged after 24h", flows: []string{flow}, channel: msg.Messenger, state: wrote(25 * time.Hour), turns: []turn{
+		{name: "untagged after 24h", flows: []string{flow}, config: channelPolicies, channel: msg.Messenger, state: wrote(25 * time.Hour), turns: []turn{
 			{start: "agent/untagged", trace: []TraceKind{TraceWindowClosed}},
 		}},
 	})
@@ -496,6 +496,7 @@ nodes:
   - {id: tell, type: reply, config: {message: "Hello"}}
 `
 	bundle := func(c *Config) {
+		channelPolicies(c)
 		c.Settings.FallbackTemplate = &TemplateConfig{Name: "reopen", Language: "en"}
 	}
 	closed := State{LastMessageTime: t0.Add(-25 * time.Hour).Unix()}

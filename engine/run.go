@@ -20,8 +20,18 @@ type Engine struct {
 	settings Settings
 	fallback *fallback // the bundle's window.fallback_template
 	http     HTTPClient
+	limits   map[string]msg.Limits
 	optOut   map[string]bool
 	optIn    map[string]bool
+}
+
+// WithHTTP returns a copy of the engine whose http nodes call c. The copy shares the compiled
+// flows, which runs never modify, so both may run at once: flowctl test gives each case its
+// own mocks this way.
+func (e *Engine) WithHTTP(c HTTPClient) *Engine {
+	cp := *e
+	cp.http = c
+	return &cp
 }
 
 // Flow returns the flow with the given name, or nil.
@@ -380,7 +390,7 @@ func (r *run) windowOpen() bool {
 // Messenger and Instagram, HUMAN_AGENT for 7 days after the user's last message, the other
 // tags without limit.
 func (r *run) tagAllowed(tag string) bool {
-	if tag == "" || r.conv.Channel == msg.WhatsApp {
+	if l, ok := r.e.limits[r.conv.Channel]; tag == "" || !ok || !l.Tags {
 		return false
 	}
 	if tag == "HUMAN_AGENT" {
@@ -410,8 +420,8 @@ func (r *run) send(n *Node, m msg.Message, tag string, own *fallback) bool {
 	if fb == nil {
 		fb = r.e.fallback
 	}
-	if r.conv.Channel != msg.WhatsApp {
-		fb = nil // only WhatsApp has templates; elsewhere a closed window means a tag or nothing
+	if l, ok := r.e.limits[r.conv.Channel]; ok && !l.Templates {
+		fb = nil // a channel without templates: a closed window means a tag or nothing
 	}
 	if fb == nil {
 		r.tracef(TraceWindowClosed, r.nodeID(), "%s message not sent: window closed and no fallback template", m.Type())

@@ -12,8 +12,8 @@ import (
 	"github.com/flowgate/flowgate/providers"
 )
 
-// exampleConfig loads the example flows of flows/ and their templates.
-func exampleConfig(t *testing.T) engine.Config {
+// exampleEngine builds the engine of the example flows of flows/ and their templates.
+func exampleEngine(t *testing.T) *engine.Engine {
 	t.Helper()
 	files, err := filepath.Glob("../flows/*.yaml")
 	if err != nil || len(files) == 0 {
@@ -37,23 +37,29 @@ func exampleConfig(t *testing.T) engine.Config {
 			t.Fatal(err)
 		}
 	}
-	return cfg
+	e, ds := engine.New(cfg)
+	if err := ds.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // TestExampleCases replays every case in testdata/cases against the example flows: the cases
-// that ship with Flowgate and seed new bundles must pass.
+// that ship with Flowgate and seed new bundles must pass. They run in parallel on one engine,
+// as gtc serve runs conversations.
 func TestExampleCases(t *testing.T) {
 	files, err := FindCases("../testdata/cases")
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Config: exampleConfig(t)}
+	opts := Options{Engine: exampleEngine(t)}
 	for _, f := range files {
 		c, err := LoadCase(f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
 			r := Run(context.Background(), c, opts)
 			if !r.Passed() {
 				var b bytes.Buffer

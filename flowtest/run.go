@@ -21,9 +21,9 @@ import (
 
 // Options configure how cases run.
 type Options struct {
-	// Config is the bundle's engine configuration; each case gets its own engine built from
-	// it, with the case's http_mocks as its HTTP client.
-	Config   engine.Config
+	// Engine runs the bundle's flows; each case runs a copy whose HTTP client answers from the
+	// case's http_mocks (engine.WithHTTP).
+	Engine   *engine.Engine
 	Tenant   string
 	Team     string
 	DedupTTL time.Duration
@@ -81,8 +81,7 @@ type caseRun struct {
 	seq   int
 }
 
-// Run replays one case. It builds the case's engine from opts.Config, compiling its flows in
-// place (see engine.New), so cases that share a Config must not run concurrently.
+// Run replays one case. Cases share nothing but the compiled engine, so they may run at once.
 func Run(ctx context.Context, c *Case, opts Options) *Result {
 	start := time.Now()
 	res := &Result{Case: c}
@@ -134,12 +133,10 @@ func setup(ctx context.Context, c *Case, opts Options) (*caseRun, error) {
 		clk.t = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	}
 	r := &caseRun{c: c, opts: opts, clk: clk, graph: &graphAPI{}, mocks: &httpMocks{mocks: c.HTTPMocks, used: make([]int, len(c.HTTPMocks))}}
-	cfg := opts.Config
-	cfg.HTTP = r.mocks
-	eng, ds := engine.New(cfg)
-	if err := ds.Err(); err != nil {
-		return nil, fmt.Errorf("flows: %w", err)
+	if opts.Engine == nil {
+		return nil, fmt.Errorf("no flows to run the case against")
 	}
+	eng := opts.Engine.WithHTTP(r.mocks)
 	r.store = store.NewMem(clk.Now)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r.pipe = &pipeline.Pipeline{Engine: eng, Store: r.store, Now: clk.Now, Log: quiet, DedupTTL: opts.DedupTTL}

@@ -43,7 +43,7 @@ func runCase(t *testing.T, path string) *Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Run(context.Background(), c, Options{Config: exampleConfig(t)})
+	return Run(context.Background(), c, Options{Engine: exampleEngine(t)})
 }
 
 func printed(r *Result, verbose bool) string {

@@ -109,19 +109,16 @@ func loadOptions(dir string, stdout, stderr io.Writer, getenv func(string) strin
 	if bundle.IsBundle(dir) {
 		b, bds := bundle.LoadWith(dir, bundle.LoadOptions{Getenv: getenv, Limits: providers.Limits(), Offline: true})
 		ds = bds
-		opts = flowtest.Options{
-			Config: engine.Config{Flows: b.Flows, Templates: b.Templates, Settings: b.Settings, Limits: providers.Limits()},
-			Tenant: b.DefaultTenant, Team: b.DefaultTeam, DedupTTL: b.DedupTTL,
-		}
+		opts = flowtest.Options{Engine: b.Engine, Tenant: b.DefaultTenant, Team: b.DefaultTeam, DedupTTL: b.DedupTTL}
 	} else {
 		flowsDir := filepath.Join(dir, bundle.FlowsDir)
 		if _, err := os.Stat(flowsDir); err != nil {
 			fmt.Fprintf(stderr, "flowctl test: %s is not a bundle and has no flows/ directory\n", dir)
 			return opts, false
 		}
-		cfg, fds := bundle.FlowsConfig(providers.Limits(), flowsDir)
+		eng, _, fds := bundle.LoadFlows(providers.Limits(), flowsDir)
 		ds = fds
-		opts = flowtest.Options{Config: cfg}
+		opts = flowtest.Options{Engine: eng}
 	}
 	if ds.HasErrors() {
 		for _, d := range ds {

@@ -146,7 +146,8 @@ var ErrWindowClosed = errors.New("customer-service window closed")
 type Limits struct {
 	Text              int // characters in a text message (counted in runes; bytes when TextBytes)
 	TextBytes         bool
-	Templates         bool // approved templates (WhatsApp only)
+	Templates         bool // approved templates (WhatsApp only); they also go out after the window
+	Tags              bool // message tags let a message out after the window (Messenger, Instagram)
 	Buttons           int  // reply buttons in one message
 	ButtonTitle       int
 	ButtonBody        int // body text of a button message
