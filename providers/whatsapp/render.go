@@ -199,7 +199,7 @@ func Render(m *msg.Message) ([]Request, error) {
 	if m.To == "" {
 		return nil, invalid("%s message without a recipient", m.Type())
 	}
-	base := sendRequest{MessagingProduct: "whatsapp", RecipientType: "individual", To: m.To}
+	base := sendRequest{MessagingProduct: "whatsapp", RecipientType: "individual", To: recipient(m.To)}
 	if m.ReplyTo != "" {
 		base.Context = &sendContext{MessageID: m.ReplyTo}
 	}
@@ -621,4 +621,17 @@ func renderLocation(l *msg.Location) (*sendLocation, error) {
 		return nil, invalid("location %v,%v out of range", l.Latitude, l.Longitude)
 	}
 	return &sendLocation{Latitude: l.Latitude, Longitude: l.Longitude, Name: l.Name, Address: l.Address}, nil
+}
+
+// recipient writes a phone number the way the Cloud API wants it: with "+" and the country
+// code. Webhooks give the user's number without the "+", and a number sent without one gets the
+// business number's country code prepended (reference 2.1). Anything that is not a bare number
+// (already "+"-prefixed, formatted, or a business-scoped user id) is sent as given.
+func recipient(to string) string {
+	for i := 0; i < len(to); i++ {
+		if to[i] < '0' || to[i] > '9' {
+			return to
+		}
+	}
+	return "+" + to
 }

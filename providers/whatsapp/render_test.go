@@ -489,3 +489,28 @@ func TestRenderInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestRecipientPlus: a bare number from a webhook is sent with "+", so that Meta does not
+// prepend the business number's country code; other recipients go as given.
+func TestRecipientPlus(t *testing.T) {
+	for to, want := range map[string]string{
+		"16505551234":     "+16505551234",
+		"+16505551234":    "+16505551234",
+		"+1 650-555-1234": "+1 650-555-1234",
+		"US.1234":         "US.1234",
+	} {
+		reqs, err := Render(&msg.Message{To: to, Text: &msg.Text{Body: "hi"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			To string `json:"to"`
+		}
+		if err := json.Unmarshal(reqs[0].Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		if body.To != want {
+			t.Errorf("to %q rendered as %q, want %q", to, body.To, want)
+		}
+	}
+}
