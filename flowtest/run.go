@@ -139,7 +139,7 @@ func setup(ctx context.Context, c *Case, opts Options) (*caseRun, error) {
 	eng := opts.Engine.WithHTTP(r.mocks)
 	r.store = store.NewMem(clk.Now)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r.pipe = &pipeline.Pipeline{Engine: eng, Store: r.store, Now: clk.Now, Log: quiet, DedupTTL: opts.DedupTTL}
+	r.pipe = &pipeline.Pipeline{Engine: eng, Store: r.store, Inbox: r.store, Now: clk.Now, Log: quiet, DedupTTL: opts.DedupTTL}
 	client := whatsapp.NewClient(whatsapp.Config{
 		PhoneNumberID: account,
 		AccessToken:   "flowctl-test-token",
@@ -266,7 +266,7 @@ func (r *caseRun) step(ctx context.Context, i int, s *Step) StepResult {
 
 // deliver sends a webhook body through the pipeline, as the server's handler and worker would.
 func (r *caseRun) deliver(ctx context.Context, body []byte) ([]*pipeline.Report, error) {
-	events, dups, err := r.pipe.Accept(ctx, r.ch, body)
+	_, dups, err := r.pipe.Accept(ctx, r.ch, body)
 	if err != nil {
 		return nil, err
 	}
@@ -274,8 +274,8 @@ func (r *caseRun) deliver(ctx context.Context, body []byte) ([]*pipeline.Report,
 	if dups > 0 {
 		reps = append(reps, &pipeline.Report{Duplicate: true, Trace: []engine.TraceEntry{{Kind: "duplicate", Detail: fmt.Sprintf("%d event(s) seen before: dropped", dups)}}})
 	}
-	for i := range events {
-		ev := &events[i]
+	for _, it := range r.store.Take() {
+		ev := &it.Event
 		if ev.IsMessage() && ev.Time.After(r.clk.t) {
 			r.clk.t = ev.Time
 		}

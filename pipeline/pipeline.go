@@ -1,8 +1,10 @@
-// Package pipeline is the path every inbound event takes, shared by gtc serve and flowctl test:
-// parse the webhook, drop events already seen, load the conversation, route and run it through
-// the engine, send the replies (answering a closed window with the fallback template), record
-// what went out and save the conversation. The server adds HTTP and durable queues around it;
-// flowctl test drives it with recorded webhooks, a virtual clock and a fake Graph API.
+// Package pipeline is the path every inbound event takes, shared by gtc serve and flowctl test.
+// Accept parses a webhook and queues its events in the Inbox, dropping those already seen, in
+// one atomic step of the storage; Process then loads an event's conversation, routes and runs
+// it through the engine, sends the replies (answering a closed window with the fallback
+// template), records what went out and saves the conversation. The server adds HTTP, a Redis
+// Inbox and Store, and workers around it; flowctl test drives it with recorded webhooks, a
+// memory store, a virtual clock and a fake Graph API.
 package pipeline
 
 import (
@@ -16,14 +18,29 @@ import (
 	"github.com/flowgate/flowgate/engine/msg"
 )
 
-// Store keeps conversation state and remembers which events were already handled.
+// Store keeps conversation state.
 type Store interface {
-	// Seen records key for ttl and reports whether it was recorded before.
-	Seen(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	// Load returns the encoded state of a conversation, nil when it has none.
 	Load(ctx context.Context, c engine.Conversation) ([]byte, error)
 	// Save stores the encoded state of a conversation for ttl.
 	Save(ctx context.Context, c engine.Conversation, data []byte, ttl time.Duration) error
+}
+
+// Item is an accepted event waiting to be processed, with the channel account it came from.
+type Item struct {
+	Channel string // msg.WhatsApp, msg.Messenger, msg.Instagram
+	Tenant  string
+	Team    string
+	Key     string // the deduplication key; empty for events that carry no id
+	Event   msg.Event
+}
+
+// Inbox holds accepted events until a worker processes them. Add queues the items whose keys
+// were not recorded within ttl and records those keys, in one atomic step: when the write fails
+// nothing is queued and nothing is recorded, so the webhook is answered 503 and Meta's
+// redelivery is admitted whole. Items with an empty key are always queued.
+type Inbox interface {
+	Add(ctx context.Context, items []Item, ttl time.Duration) (dups int, err error)
 }
 
 // Sender sends a message through a channel's API and returns the ids the channel gave it.
@@ -45,6 +62,7 @@ type Channel struct {
 type Pipeline struct {
 	Engine   *engine.Engine
 	Store    Store
+	Inbox    Inbox
 	Now      func() time.Time
 	Log      *slog.Logger
 	DedupTTL time.Duration // how long an event id is remembered (default 168h)
@@ -67,28 +85,39 @@ type Report struct {
 	Kept         bool // kept for a human agent
 }
 
-// Accept parses a webhook body from ch and drops the events already seen. What it returns is
-// what the server enqueues and flowctl test processes. Duplicates are counted in dups.
-func (p *Pipeline) Accept(ctx context.Context, ch *Channel, body []byte) (events []msg.Event, dups int, err error) {
-	all, err := ch.Parse(body)
+// Accept parses a webhook body from ch and queues its events in the Inbox, dropping those seen
+// within DedupTTL (by message id). It returns how many were queued and how many were
+// duplicates. A parse error means the body is bad (answer 4xx); an Inbox error means nothing
+// was queued (answer 503 so that Meta retries).
+func (p *Pipeline) Accept(ctx context.Context, ch *Channel, body []byte) (queued, dups int, err error) {
+	events, err := ch.Parse(body)
 	if err != nil {
-		return nil, 0, fmt.Errorf("parse %s webhook: %w", ch.Name, err)
+		return 0, 0, fmt.Errorf("parse %s webhook: %w", ch.Name, err)
 	}
-	for _, ev := range all {
-		if ev.ID != "" {
-			seen, err := p.Store.Seen(ctx, "seen:"+ch.Name+":"+ev.Account+":"+ev.ID, p.dedupTTL())
-			if err != nil {
-				return nil, 0, fmt.Errorf("deduplicate %s: %w", ev.ID, err)
-			}
-			if seen {
-				dups++
-				p.log().Debug("duplicate event dropped", "channel", ch.Name, "id", ev.ID)
-				continue
-			}
-		}
-		events = append(events, ev)
+	if len(events) == 0 {
+		return 0, 0, nil
 	}
-	return events, dups, nil
+	items := make([]Item, len(events))
+	for i, ev := range events {
+		items[i] = Item{Channel: ch.Name, Tenant: ch.Tenant, Team: ch.Team, Key: DedupKey(ch.Name, &ev), Event: ev}
+	}
+	dups, err = p.Inbox.Add(ctx, items, p.dedupTTL())
+	if err != nil {
+		return 0, 0, fmt.Errorf("queue %d %s event(s): %w", len(items), ch.Name, err)
+	}
+	if dups > 0 {
+		p.log().Debug("duplicate events dropped", "channel", ch.Name, "count", dups)
+	}
+	return len(items) - dups, dups, nil
+}
+
+// DedupKey is the key an event is deduplicated by: channel, business account and the
+// provider's event id. Events without an id get none and are never dropped.
+func DedupKey(channel string, ev *msg.Event) string {
+	if ev.ID == "" {
+		return ""
+	}
+	return channel + ":" + ev.Account + ":" + ev.ID
 }
 
 // Process routes one accepted event through its conversation and sends the replies.

@@ -1,15 +1,17 @@
-package pipeline
+package pipeline_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/store"
 )
 
@@ -45,7 +47,7 @@ func parseJSON(body []byte) ([]msg.Event, error) {
 	return evs, err
 }
 
-func setup(t *testing.T, now time.Time) (*Pipeline, *Channel, *fakeSender) {
+func setup(t *testing.T, now time.Time) (*pipeline.Pipeline, *pipeline.Channel, *store.Mem, *fakeSender) {
 	t.Helper()
 	f, ds := engine.ParseFlow("f.yaml", []byte(flow))
 	if ds.HasErrors() {
@@ -57,29 +59,62 @@ func setup(t *testing.T, now time.Time) (*Pipeline, *Channel, *fakeSender) {
 		t.Fatal(ds)
 	}
 	clock := func() time.Time { return now }
-	p := &Pipeline{Engine: e, Store: store.NewMem(clock), Now: clock}
+	m := store.NewMem(clock)
+	p := &pipeline.Pipeline{Engine: e, Store: m, Inbox: m, Now: clock}
 	s := &fakeSender{}
-	return p, &Channel{Name: msg.WhatsApp, Tenant: "acme", Team: "support", Parse: parseJSON, Sender: s}, s
+	return p, &pipeline.Channel{Name: msg.WhatsApp, Tenant: "acme", Team: "support", Parse: parseJSON, Sender: s}, m, s
 }
 
 func TestAcceptDropsDuplicates(t *testing.T) {
 	now := time.Unix(1767603600, 0)
-	p, ch, _ := setup(t, now)
+	p, ch, m, _ := setup(t, now)
 	body, _ := json.Marshal([]msg.Event{
 		{Kind: msg.KindText, ID: "wamid.a", From: "1", Account: "9", Text: "hi", Time: now},
 		{Kind: msg.KindText, ID: "wamid.b", From: "1", Account: "9", Text: "hi", Time: now},
+		{Kind: msg.KindError, Account: "9"}, // no id: never a duplicate
 	})
 	ctx := context.Background()
-	evs, dups, err := p.Accept(ctx, ch, body)
-	if err != nil || len(evs) != 2 || dups != 0 {
-		t.Fatalf("first delivery: %d events, %d dups, %v", len(evs), dups, err)
+	queued, dups, err := p.Accept(ctx, ch, body)
+	if err != nil || queued != 3 || dups != 0 {
+		t.Fatalf("first delivery: %d queued, %d dups, %v", queued, dups, err)
 	}
-	evs, dups, err = p.Accept(ctx, ch, body)
-	if err != nil || len(evs) != 0 || dups != 2 {
-		t.Fatalf("redelivery: %d events, %d dups, %v", len(evs), dups, err)
+	items := m.Take()
+	if len(items) != 3 || items[0].Event.ID != "wamid.a" || items[0].Tenant != "acme" || items[0].Key != "whatsapp:9:wamid.a" {
+		t.Fatalf("inbox %+v", items)
+	}
+	queued, dups, err = p.Accept(ctx, ch, body)
+	if err != nil || queued != 1 || dups != 2 {
+		t.Fatalf("redelivery: %d queued, %d dups, %v", queued, dups, err)
+	}
+	if items := m.Take(); len(items) != 1 || items[0].Event.Kind != msg.KindError {
+		t.Fatalf("inbox after redelivery %+v", items)
 	}
 	if _, _, err := p.Accept(ctx, ch, []byte("{")); err == nil {
 		t.Error("unparseable body accepted")
+	}
+}
+
+// failingInbox is an inbox whose storage is down.
+type failingInbox struct{}
+
+func (failingInbox) Add(context.Context, []pipeline.Item, time.Duration) (int, error) {
+	return 0, errors.New("connection refused")
+}
+
+// TestAcceptInboxDown: when the inbox cannot be written, Accept fails (the server answers 503)
+// and nothing is recorded as seen, so Meta's redelivery is accepted whole.
+func TestAcceptInboxDown(t *testing.T) {
+	now := time.Unix(1767603600, 0)
+	p, ch, m, _ := setup(t, now)
+	body, _ := json.Marshal([]msg.Event{{Kind: msg.KindText, ID: "wamid.a", From: "1", Account: "9", Text: "hi", Time: now}})
+	ctx := context.Background()
+	p.Inbox = failingInbox{}
+	if _, _, err := p.Accept(ctx, ch, body); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("err = %v", err)
+	}
+	p.Inbox = m
+	if queued, dups, err := p.Accept(ctx, ch, body); err != nil || queued != 1 || dups != 0 {
+		t.Fatalf("redelivery: %d queued, %d dups, %v", queued, dups, err)
 	}
 }
 
@@ -87,7 +122,7 @@ func TestAcceptDropsDuplicates(t *testing.T) {
 // channel refuses a message because the window closed, the fallback template goes out instead.
 func TestProcessRecordsAndFallsBack(t *testing.T) {
 	now := time.Unix(1767603600, 0)
-	p, ch, s := setup(t, now)
+	p, ch, _, s := setup(t, now)
 	ctx := context.Background()
 	ev := msg.Event{Kind: msg.KindText, ID: "wamid.a", From: "1", Account: "9", Text: "hi", Time: now}
 	rep, err := p.Process(ctx, ch, &ev)
@@ -119,7 +154,7 @@ func TestProcessRecordsAndFallsBack(t *testing.T) {
 // TestSendErrorIsReported: a permanent send error is in the report and the state is saved.
 func TestSendErrorIsReported(t *testing.T) {
 	now := time.Unix(1767603600, 0)
-	p, ch, s := setup(t, now)
+	p, ch, _, s := setup(t, now)
 	boom := errors.New("graph error 100")
 	s.refuse = []error{boom}
 	ev := msg.Event{Kind: msg.KindText, ID: "wamid.a", From: "1", Account: "9", Text: "hi", Time: now}
@@ -140,7 +175,7 @@ func TestSendErrorIsReported(t *testing.T) {
 // conversation; processing them must not load or save a conversation with an empty user.
 func TestProcessWithoutUser(t *testing.T) {
 	now := time.Unix(1767603600, 0)
-	p, ch, s := setup(t, now)
+	p, ch, _, s := setup(t, now)
 	ctx := context.Background()
 	for _, ev := range []msg.Event{
 		{Kind: msg.KindTemplate, ID: "t1:APPROVED", Account: "9", TemplateStatus: &msg.TemplateStatus{Event: "APPROVED", Name: "reopen"}},

@@ -1,6 +1,6 @@
-// Package store keeps conversation state and the set of webhook events already seen. Mem keeps
-// them in memory for flowctl and local runs; the Redis store (milestone 2) keeps them for
-// gtc serve. Both implement pipeline.Store.
+// Package store keeps conversation state and the inbox of accepted events with the keys of those
+// already seen. Mem keeps them in memory for flowctl and local runs; the Redis store (milestone
+// 2) keeps them for gtc serve. Both implement pipeline.Store and pipeline.Inbox.
 package store
 
 import (
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/engine"
+	"github.com/flowgate/flowgate/pipeline"
 )
 
 // Mem is an in-memory store. It is safe for concurrent use. Expiry follows the clock passed
@@ -19,7 +20,13 @@ type Mem struct {
 	mu    sync.Mutex
 	state map[engine.Conversation]entry
 	seen  map[string]time.Time // event key → expiry
+	inbox []pipeline.Item
 }
+
+var (
+	_ pipeline.Store = (*Mem)(nil)
+	_ pipeline.Inbox = (*Mem)(nil)
+)
 
 type entry struct {
 	data    []byte
@@ -31,16 +38,31 @@ func NewMem(now func() time.Time) *Mem {
 	return &Mem{now: now, state: map[engine.Conversation]entry{}, seen: map[string]time.Time{}}
 }
 
-// Seen records an event key for ttl and reports whether it was already recorded.
-func (m *Mem) Seen(_ context.Context, key string, ttl time.Duration) (bool, error) {
+// Add queues the items whose keys were not recorded within ttl and records their keys.
+func (m *Mem) Add(_ context.Context, items []pipeline.Item, ttl time.Duration) (dups int, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	if exp, ok := m.seen[key]; ok && now.Before(exp) {
-		return true, nil
+	for _, it := range items {
+		if it.Key != "" {
+			if exp, ok := m.seen[it.Key]; ok && now.Before(exp) {
+				dups++
+				continue
+			}
+			m.seen[it.Key] = now.Add(ttl)
+		}
+		m.inbox = append(m.inbox, it)
 	}
-	m.seen[key] = now.Add(ttl)
-	return false, nil
+	return dups, nil
+}
+
+// Take removes and returns the queued items, oldest first.
+func (m *Mem) Take() []pipeline.Item {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	items := m.inbox
+	m.inbox = nil
+	return items
 }
 
 // Load returns a conversation's encoded state, or nil for a new conversation.
