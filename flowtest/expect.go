@@ -48,12 +48,6 @@ type MediaExpect struct {
 	Caption string `yaml:"caption,omitempty"`
 }
 
-// sent is an outbound message as the fake Graph API received it.
-type sent struct {
-	msg     msg.Message
-	request []byte // the (first) request body
-}
-
 // describe is the expectation that an outbound message matches exactly: what --update writes
 // and what a failure shows as the actual message.
 func describe(m *msg.Message) Expectation {
@@ -108,8 +102,8 @@ func templateParams(t *msg.Template) []string {
 }
 
 // mismatch says why s does not meet e, or "" when it does.
-func (e *Expectation) mismatch(s *sent) string {
-	m := &s.msg
+func (e *Expectation) mismatch(s *Sent) string {
+	m := &s.Message
 	got := describe(m)
 	var why []string
 	if e.Text != nil && (got.Text == nil || *got.Text != *e.Text) {
@@ -162,7 +156,7 @@ func (e *Expectation) mismatch(s *sent) string {
 	}
 	if e.Request != nil {
 		var body any
-		if err := json.Unmarshal(s.request, &body); err != nil {
+		if err := json.Unmarshal(s.Request, &body); err != nil {
 			why = append(why, "request body is not JSON")
 		} else if path := subset(normalize(e.Request), body, "request"); path != "" {
 			why = append(why, path)

@@ -3,8 +3,6 @@ package flowtest
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,9 +12,7 @@ import (
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
-	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/providers/whatsapp"
-	"github.com/flowgate/flowgate/store"
 )
 
 // Options configure how cases run.
@@ -41,7 +37,7 @@ type Result struct {
 type StepResult struct {
 	Index   int
 	Desc    string
-	sent    []sent
+	sent    []Sent
 	Trace   []engine.TraceEntry
 	Errors  []string // sends that failed for good
 	Failure string   // the diff or mismatch, empty when the step passed
@@ -67,18 +63,11 @@ const (
 	defaultContact = "16505551234"
 )
 
-// caseRun is the state of one running case.
+// caseRun is one running case: its session and its mocks.
 type caseRun struct {
+	*Session
 	c     *Case
-	opts  Options
-	clk   *clock
-	graph *graphAPI
 	mocks *httpMocks
-	pipe  *pipeline.Pipeline
-	ch    *pipeline.Channel
-	conv  engine.Conversation
-	store *store.Mem
-	seq   int
 }
 
 // Run replays one case. Cases share nothing but the compiled engine, so they may run at once.
@@ -110,10 +99,14 @@ func orGET(m string) string {
 	return strings.ToUpper(m)
 }
 
-// setup builds the case's world: virtual clock, memory store, fake Graph API, engine and pipeline.
+// setup builds the case's session: virtual clock, memory store, fake Graph API, the engine with
+// the case's http mocks, and the initial variables.
 func setup(ctx context.Context, c *Case, opts Options) (*caseRun, error) {
 	if c.Channel != "" && c.Channel != msg.WhatsApp {
 		return nil, fmt.Errorf("channel %q: flowctl test replays WhatsApp cases for now", c.Channel)
+	}
+	if opts.Engine == nil {
+		return nil, fmt.Errorf("no flows to run the case against")
 	}
 	account, contact, first, err := c.firstWebhook()
 	if err != nil {
@@ -125,45 +118,20 @@ func setup(ctx context.Context, c *Case, opts Options) (*caseRun, error) {
 	if c.Contact != "" {
 		contact = c.Contact
 	}
-	clk := &clock{t: first}
+	at := first
 	if c.Clock != "" {
-		clk.t, _ = time.Parse(time.RFC3339, c.Clock)
+		at, _ = time.Parse(time.RFC3339, c.Clock)
 	}
-	if clk.t.IsZero() {
-		clk.t = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	if at.IsZero() {
+		at = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC) // a Monday morning
 	}
-	r := &caseRun{c: c, opts: opts, clk: clk, graph: &graphAPI{}, mocks: &httpMocks{mocks: c.HTTPMocks, used: make([]int, len(c.HTTPMocks))}}
-	if opts.Engine == nil {
-		return nil, fmt.Errorf("no flows to run the case against")
-	}
-	eng := opts.Engine.WithHTTP(r.mocks)
-	r.store = store.NewMem(clk.Now)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r.pipe = &pipeline.Pipeline{Engine: eng, Store: r.store, Inbox: r.store, Now: clk.Now, Log: quiet, DedupTTL: opts.DedupTTL}
-	client := whatsapp.NewClient(whatsapp.Config{
-		PhoneNumberID: account,
-		AccessToken:   "flowctl-test-token",
-		BaseURL:       "https://graph.flowctl.test",
-		HTTPClient:    &http.Client{Transport: r.graph},
-		Clock:         clk,
-		Jitter:        func(time.Duration) time.Duration { return 0 },
-		Logger:        quiet,
+	r := &caseRun{c: c, mocks: &httpMocks{mocks: c.HTTPMocks, used: make([]int, len(c.HTTPMocks))}}
+	r.Session = NewSession(SessionOptions{
+		Engine: opts.Engine, HTTP: r.mocks, Tenant: opts.Tenant, Team: opts.Team, DedupTTL: opts.DedupTTL,
+		Account: account, Contact: contact, Clock: at,
 	})
-	tenant, team := opts.Tenant, opts.Team
-	if tenant == "" {
-		tenant = "default"
-	}
-	if team == "" {
-		team = "default"
-	}
-	r.ch = &pipeline.Channel{Name: msg.WhatsApp, Tenant: tenant, Team: team, Parse: whatsapp.Parse, Sender: client}
-	r.conv = engine.Conversation{Tenant: tenant, Team: team, Channel: msg.WhatsApp, Account: account, User: contact}
 	if len(c.Vars) > 0 {
-		data, err := (&engine.State{Vars: c.Vars}).Encode()
-		if err != nil {
-			return nil, fmt.Errorf("vars: %w", err)
-		}
-		if err := r.store.Save(ctx, r.conv, data, 30*24*time.Hour); err != nil {
+		if err := r.SetVars(ctx, c.Vars); err != nil {
 			return nil, err
 		}
 	}
@@ -204,50 +172,32 @@ func (c *Case) path(p string) string {
 // step runs one step and checks its expectations.
 func (r *caseRun) step(ctx context.Context, i int, s *Step) StepResult {
 	sr := StepResult{Index: i + 1}
-	r.graph.errors = append([]GraphMock(nil), s.Graph...)
-	var reports []*pipeline.Report
+	r.FailSends(s.Graph)
+	var t *Turn
 	var err error
 	switch {
 	case s.Webhook != "":
 		sr.Desc = "webhook " + s.Webhook
 		var body []byte
 		if body, err = os.ReadFile(r.c.path(s.Webhook)); err == nil {
-			reports, err = r.deliver(ctx, body)
+			t, err = r.Deliver(ctx, body)
 		}
 	case s.Send != nil:
 		sr.Desc = "send " + s.Send.describe()
-		var body []byte
-		if body, err = r.synth(s.Send); err == nil {
-			reports, err = r.deliver(ctx, body)
-		}
+		t, err = r.Say(ctx, s.Send)
 	case s.Start != nil:
 		sr.Desc = "start " + s.Start.Flow
-		var rep *pipeline.Report
-		if rep, err = r.pipe.Start(ctx, r.ch, r.conv.Account, r.conv.User, s.Start.Flow, s.Start.Node, s.Start.Vars); rep != nil {
-			reports = append(reports, rep)
-		}
+		t, err = r.Start(ctx, s.Start.Flow, s.Start.Node, s.Start.Vars)
 	case s.Advance != "":
 		sr.Desc = "advance " + s.Advance
 		d, _ := time.ParseDuration(s.Advance)
-		r.clk.t = r.clk.t.Add(d)
-		reports, err = r.fireTimers(ctx)
+		t, err = r.Advance(ctx, d)
 	}
-	for _, rep := range reports {
-		sr.Trace = append(sr.Trace, rep.Trace...)
-		for _, o := range rep.Outcomes {
-			if o.Err != nil {
-				sr.Errors = append(sr.Errors, fmt.Sprintf("%s %s/%s: %v", o.Send.Message.Type(), o.Send.Flow, o.Send.Node, o.Err))
-				continue
-			}
-			var body []byte
-			if len(o.IDs) > 0 {
-				body = r.graph.bodies[o.IDs[0]]
-			}
-			sr.sent = append(sr.sent, sent{msg: o.Send.Message, request: body})
-		}
+	if t != nil {
+		sr.Trace, sr.Errors, sr.sent = t.Trace, t.Errors, t.Sent
 	}
 	for _, m := range sr.sent {
-		sr.actual = append(sr.actual, describe(&m.msg))
+		sr.actual = append(sr.actual, describe(&m.Message))
 	}
 	if err != nil {
 		sr.Failure = err.Error()
@@ -262,81 +212,6 @@ func (r *caseRun) step(ctx context.Context, i int, s *Step) StepResult {
 		}
 	}
 	return sr
-}
-
-// deliver sends a webhook body through the pipeline, as the server's handler and worker would.
-func (r *caseRun) deliver(ctx context.Context, body []byte) ([]*pipeline.Report, error) {
-	_, dups, err := r.pipe.Accept(ctx, r.ch, body)
-	if err != nil {
-		return nil, err
-	}
-	var reps []*pipeline.Report
-	if dups > 0 {
-		reps = append(reps, &pipeline.Report{Duplicate: true, Trace: []engine.TraceEntry{{Kind: "duplicate", Detail: fmt.Sprintf("%d event(s) seen before: dropped", dups)}}})
-	}
-	for _, it := range r.store.Take() {
-		ev := &it.Event
-		if ev.IsMessage() && ev.Time.After(r.clk.t) {
-			r.clk.t = ev.Time
-		}
-		rep, err := r.pipe.Process(ctx, r.ch, ev)
-		if err != nil {
-			return reps, err
-		}
-		reps = append(reps, rep)
-	}
-	return reps, nil
-}
-
-// fireTimers ticks every conversation whose timers are due at the virtual time.
-func (r *caseRun) fireTimers(ctx context.Context) ([]*pipeline.Report, error) {
-	convs, err := r.store.Conversations(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var reps []*pipeline.Report
-	for _, conv := range convs {
-		due, err := r.pipe.Due(ctx, conv)
-		if err != nil {
-			return reps, err
-		}
-		if due.IsZero() || due.After(r.clk.t) {
-			continue
-		}
-		rep, err := r.pipe.Tick(ctx, r.ch, conv)
-		if err != nil {
-			return reps, err
-		}
-		reps = append(reps, rep)
-	}
-	return reps, nil
-}
-
-// synth builds the webhook body of a send step.
-func (r *caseRun) synth(s *SendStep) ([]byte, error) {
-	r.seq++
-	ev := &msg.Event{
-		Channel: msg.WhatsApp,
-		Account: r.conv.Account,
-		From:    r.conv.User,
-		ID:      fmt.Sprintf("wamid.flowctl.in.%d", r.seq),
-		Time:    r.clk.t,
-		Contact: msg.Contact{Name: s.Name},
-	}
-	switch {
-	case s.Button != "":
-		ev.Kind, ev.Button = msg.KindButton, &msg.Reply{ID: s.Button, Title: s.Button}
-	case s.List != "":
-		ev.Kind, ev.List = msg.KindList, &msg.ListReply{ID: s.List, Title: s.List}
-	case s.Location != nil:
-		l := s.Location
-		ev.Kind, ev.Location = msg.KindLocation, &msg.Location{Latitude: l.Latitude, Longitude: l.Longitude, Name: l.Name, Address: l.Address}
-	case s.Image != "":
-		ev.Kind, ev.Media = msg.KindMedia, &msg.Media{Type: "image", ID: s.Image, MimeType: "image/jpeg", Caption: s.Caption}
-	default:
-		ev.Kind, ev.Text = msg.KindText, s.Text
-	}
-	return whatsapp.WebhookBody(ev)
 }
 
 func (s *SendStep) describe() string {
@@ -355,7 +230,7 @@ func (s *SendStep) describe() string {
 
 // checkState compares the conversation with a state expectation.
 func (r *caseRun) checkState(ctx context.Context, want *StateExpect) string {
-	st, err := r.pipe.State(ctx, r.conv)
+	st, err := r.State(ctx)
 	if err != nil {
 		return err.Error()
 	}
@@ -387,7 +262,7 @@ func (r *caseRun) checkState(ctx context.Context, want *StateExpect) string {
 
 // diff compares the expected messages with the sent ones, and renders them side by side when
 // they differ: "  " lines match, "- " lines are expected, "+ " lines are what was sent.
-func diff(want []Expectation, got []sent) string {
+func diff(want []Expectation, got []Sent) string {
 	ok := len(want) == len(got)
 	whys := make([]string, len(want))
 	for i := range want {
@@ -411,7 +286,7 @@ func diff(want []Expectation, got []sent) string {
 	for i := 0; i < n; i++ {
 		switch {
 		case i < len(want) && i < len(got) && whys[i] == "":
-			fmt.Fprintf(&b, "  %s\n", yamlLine(describe(&got[i].msg)))
+			fmt.Fprintf(&b, "  %s\n", yamlLine(describe(&got[i].Message)))
 		default:
 			if i < len(want) {
 				fmt.Fprintf(&b, "- %s", yamlLine(want[i]))
@@ -421,7 +296,7 @@ func diff(want []Expectation, got []sent) string {
 				b.WriteByte('\n')
 			}
 			if i < len(got) {
-				fmt.Fprintf(&b, "+ %s\n", yamlLine(describe(&got[i].msg)))
+				fmt.Fprintf(&b, "+ %s\n", yamlLine(describe(&got[i].Message)))
 			}
 		}
 	}
