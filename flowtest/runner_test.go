@@ -196,3 +196,21 @@ func TestBadCase(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestAdvanceFiresTimersOnTime: one long advance fires the input timeout at its own time (10
+// minutes in, while the window is open), not at the end of the advance (when it is closed).
+func TestAdvanceFiresTimersOnTime(t *testing.T) {
+	path := writeCase(t, `name: long advance
+steps:
+  - send: {text: join}
+    expect:
+      - text: "Welcome to Acme! Let's set up your account. What's your name?"
+  - advance: 25h
+    expect:
+      - text: "No rush. Send *join* whenever you're ready to continue."
+    state: {node: ""}
+`)
+	if r := runCase(t, path); !r.Passed() {
+		t.Fatal(printed(r, true))
+	}
+}

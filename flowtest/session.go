@@ -181,22 +181,24 @@ func (s *Session) Start(ctx context.Context, flow, node string, vars map[string]
 	return s.turn([]*pipeline.Report{rep}), err
 }
 
-// Advance moves the virtual clock and fires the timers that are then due (input timeouts,
-// session expiry).
+// maxTimers bounds the timers one Advance fires, against flows whose timers re-arm forever.
+const maxTimers = 1000
+
+// Advance moves the virtual clock forward by d, firing each timer that falls due on the way
+// (input timeouts, session expiry) at its own time, in time order, as a server would.
 func (s *Session) Advance(ctx context.Context, d time.Duration) (*Turn, error) {
-	s.clk.t = s.clk.t.Add(d)
-	convs, err := s.store.Conversations(ctx)
-	if err != nil {
-		return nil, err
-	}
+	end := s.clk.t.Add(d)
 	var reps []*pipeline.Report
-	for _, conv := range convs {
-		due, err := s.pipe.Due(ctx, conv)
+	for range maxTimers {
+		conv, due, err := s.nextTimer(ctx)
 		if err != nil {
 			return s.turn(reps), err
 		}
-		if due.IsZero() || due.After(s.clk.t) {
-			continue
+		if due.IsZero() || due.After(end) {
+			break
+		}
+		if due.After(s.clk.t) {
+			s.clk.t = due
 		}
 		rep, err := s.pipe.Tick(ctx, s.ch, conv)
 		if err != nil {
@@ -204,7 +206,28 @@ func (s *Session) Advance(ctx context.Context, d time.Duration) (*Turn, error) {
 		}
 		reps = append(reps, rep)
 	}
+	s.clk.t = end
 	return s.turn(reps), nil
+}
+
+// nextTimer finds the conversation whose timer is due first, and when.
+func (s *Session) nextTimer(ctx context.Context) (engine.Conversation, time.Time, error) {
+	convs, err := s.store.Conversations(ctx)
+	if err != nil {
+		return engine.Conversation{}, time.Time{}, err
+	}
+	var first engine.Conversation
+	var at time.Time
+	for _, conv := range convs {
+		due, err := s.pipe.Due(ctx, conv)
+		if err != nil {
+			return first, at, err
+		}
+		if !due.IsZero() && (at.IsZero() || due.Before(at)) {
+			first, at = conv, due
+		}
+	}
+	return first, at, nil
 }
 
 // turn collects what the reports sent, with the request bodies the fake Graph API received.

@@ -4,6 +4,7 @@
 //	flowctl validate [PATH...]
 //	flowctl test [--bundle DIR] [--run REGEX] [--update] [--junit FILE] [-v] [PATH...]
 //	flowctl graph FLOW.yaml [--format mermaid|dot]
+//	flowctl chat [--bundle DIR] [--channel whatsapp] [--contact NUMBER] [--name NAME] [-v]
 package main
 
 import (
@@ -14,7 +15,7 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 }
 
 const usage = `usage: flowctl <command> [arguments]
@@ -23,6 +24,7 @@ commands:
   validate [PATH...]     check flow files, directories of flows or a bundle (default: .)
   test [PATH...]         replay test cases against a bundle's flows
   graph FLOW.yaml        draw a flow as a mermaid or dot diagram
+  chat                   talk to a bundle's flows in the terminal, as a user would
   version                print the version
 
 Run flowctl <command> -h for a command's flags.
@@ -33,7 +35,7 @@ var version = "dev"
 
 // run is flowctl without the process around it, so that tests drive it directly. It returns
 // the exit code: 0 success, 1 failure (invalid flows, failing cases), 2 usage or load errors.
-func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -45,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return test(args[1:], stdout, stderr, getenv)
 	case "graph":
 		return graph(args[1:], stdout, stderr)
+	case "chat":
+		return chat(args[1:], stdin, stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintf(stdout, "flowctl %s\n", version)
 		return 0

@@ -16,7 +16,7 @@ import (
 func flowctl(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(args, &out, &errOut, func(string) string { return "" })
+	code := run(args, strings.NewReader(""), &out, &errOut, func(string) string { return "" })
 	return code, out.String(), errOut.String()
 }
 
@@ -189,5 +189,46 @@ func TestTestUpdate(t *testing.T) {
 	code, out, errOut = flowctl(t, "test", "--bundle", "../..", "--update", broken)
 	if code != 1 || !strings.Contains(out, "FAIL broken") || !strings.Contains(out, "was never used") || strings.Contains(out, "- text: hello") {
 		t.Errorf("broken case: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestChat talks to the example flows as a user would: a number picks a button or a list row,
+// /advance moves the clock, /start starts a flow as the API does, /state shows the wait.
+func TestChat(t *testing.T) {
+	script := strings.Join([]string{
+		"hi", "1", // menu, then Get Help
+		"support", "1", // list: Track my order
+		"join", "/state", // onboarding waits for the name
+		"/advance 25h", // the input times out
+		"/state",
+		"/start check_window", // the window is closed now: the template goes out
+		"/start nope",
+		"/advance soon",
+		"/quit",
+		"never read",
+	}, "\n")
+	var out, errOut bytes.Buffer
+	code := run([]string{"chat", "--bundle", "../..", "--name", "Ann"}, strings.NewReader(script), &out, &errOut, func(string) string { return "" })
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	got := out.String()
+	for _, want := range []string{
+		"bot: What would you like to do?\n     [1] Get Help\n     [2] Check Status\n     [3] Talk to Human\n",
+		"bot: Here's how I can help",
+		"[1] Track my order: See where your parcel is right now",
+		"bot: You can track your order",
+		"waiting at onboarding/get_name",
+		"bot: No rush. Send *join* whenever you're ready to continue.\n> not waiting",
+		"bot: [template follow_up (en)]",
+		`(error: start: no flow "nope")`,
+		"usage: /advance DURATION",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("chat output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "never read") {
+		t.Error("input after /quit was read")
 	}
 }

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/flowtest"
+	"github.com/flowgate/flowgate/pipeline"
+)
+
+const chatHelp = `Type a message and press enter. Pick a button or a list row by its number.
+  /advance DURATION   move the clock (90s, 25h, 1h30m) and fire due timers
+  /start FLOW [NODE]  start a flow, as the API does
+  /state              where the conversation waits, and its variables
+  /quit               leave (so does end of input)
+`
+
+// chat lets an author talk to the flows in the terminal as a user would. It runs the same
+// simulated conversation as flowctl test (pipeline, memory store, fake Graph API, virtual
+// clock); http nodes call the real services.
+func chat(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("flowctl chat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("bundle", ".", "the bundle to talk to (a bundle, or a directory with flows/)")
+	channel := fs.String("channel", msg.WhatsApp, "whatsapp (messenger and instagram arrive with their providers)")
+	contact := fs.String("contact", "16505551234", "your phone number, as the flows see it")
+	name := fs.String("name", "", "your profile name, as the flows see it (contact.name)")
+	verbose := fs.Bool("v", false, "print what the engine did after each message")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: flowctl chat [--bundle DIR] [--channel whatsapp] [--contact NUMBER] [--name NAME] [-v]")
+		fs.PrintDefaults()
+	}
+	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
+		fs.Usage()
+		return 2
+	}
+	if *channel != msg.WhatsApp {
+		fmt.Fprintf(stderr, "flowctl chat: channel %q: only whatsapp for now\n", *channel)
+		return 2
+	}
+	opts, ok := loadOptions(*dir, stdout, stderr, getenv)
+	if !ok {
+		return 2
+	}
+	s := flowtest.NewSession(flowtest.SessionOptions{
+		Engine: opts.Engine, HTTP: pipeline.HTTPClient{}, Tenant: opts.Tenant, Team: opts.Team, DedupTTL: opts.DedupTTL,
+		Account: "100000000000001", Contact: *contact, Clock: time.Now().UTC().Truncate(time.Second),
+	})
+	c := &chatter{s: s, out: stdout, name: *name, verbose: *verbose}
+	fmt.Fprintf(stdout, "Talking to %s as %s on %s. /help for commands.\n", *dir, *contact, *channel)
+	ctx := context.Background()
+	in := bufio.NewScanner(stdin)
+	for {
+		fmt.Fprint(stdout, "> ")
+		if !in.Scan() {
+			fmt.Fprintln(stdout)
+			break
+		}
+		if !c.line(ctx, strings.TrimSpace(in.Text())) {
+			break
+		}
+	}
+	if err := in.Err(); err != nil {
+		fmt.Fprintf(stderr, "flowctl chat: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// chatter is one chat: the session and the choices the last interactive message offered.
+type chatter struct {
+	s       *flowtest.Session
+	out     io.Writer
+	name    string
+	verbose bool
+	choices []choice
+}
+
+// choice is a numbered button or list row the user can pick.
+type choice struct {
+	id   string
+	list bool
+}
+
+// line handles one line of input; it reports false when the chat should end.
+func (c *chatter) line(ctx context.Context, text string) bool {
+	var t *flowtest.Turn
+	var err error
+	fields := strings.Fields(text)
+	switch {
+	case text == "":
+		return true
+	case text == "/quit" || text == "/exit":
+		return false
+	case text == "/help":
+		fmt.Fprint(c.out, chatHelp)
+		return true
+	case text == "/state":
+		c.state(ctx)
+		return true
+	case fields[0] == "/advance":
+		d, perr := time.ParseDuration(strings.Join(fields[1:], ""))
+		if len(fields) < 2 || perr != nil || d < 0 {
+			fmt.Fprintln(c.out, "usage: /advance DURATION, such as 90s, 25h or 1h30m")
+			return true
+		}
+		t, err = c.s.Advance(ctx, d)
+		fmt.Fprintf(c.out, "(the clock is now %s)\n", c.s.Now().Format(time.RFC3339))
+	case fields[0] == "/start":
+		if len(fields) < 2 || len(fields) > 3 {
+			fmt.Fprintln(c.out, "usage: /start FLOW [NODE]")
+			return true
+		}
+		node := ""
+		if len(fields) == 3 {
+			node = fields[2]
+		}
+		t, err = c.s.Start(ctx, fields[1], node, nil)
+	case strings.HasPrefix(text, "/"):
+		fmt.Fprintf(c.out, "unknown command %s; /help lists them\n", fields[0])
+		return true
+	default:
+		t, err = c.s.Say(ctx, c.input(text))
+	}
+	if t != nil {
+		c.show(t)
+	}
+	if err != nil {
+		fmt.Fprintf(c.out, "(error: %v)\n", err)
+	}
+	return true
+}
+
+// input turns a line into the user's message: a number picks a button or row of the last
+// interactive message, anything else is text.
+func (c *chatter) input(text string) *flowtest.SendStep {
+	if n, err := strconv.Atoi(text); err == nil && n >= 1 && n <= len(c.choices) {
+		ch := c.choices[n-1]
+		if ch.list {
+			return &flowtest.SendStep{List: ch.id, Name: c.name}
+		}
+		return &flowtest.SendStep{Button: ch.id, Name: c.name}
+	}
+	return &flowtest.SendStep{Text: text, Name: c.name}
+}
+
+// show prints what the bot sent, numbering the choices of an interactive message.
+func (c *chatter) show(t *flowtest.Turn) {
+	if c.verbose {
+		for _, e := range t.Trace {
+			fmt.Fprintf(c.out, "  . %s\n", e)
+		}
+	}
+	for _, s := range t.Sent {
+		c.message(&s.Message)
+	}
+	for _, e := range t.Errors {
+		fmt.Fprintf(c.out, "(send failed: %s)\n", e)
+	}
+}
+
+func (c *chatter) message(m *msg.Message) {
+	switch {
+	case m.Text != nil:
+		fmt.Fprintf(c.out, "bot: %s\n", m.Text.Body)
+	case m.Interactive != nil:
+		im := m.Interactive
+		if im.Header != nil && im.Header.Text != "" {
+			fmt.Fprintf(c.out, "bot: *%s*\n     %s\n", im.Header.Text, im.Body)
+		} else {
+			fmt.Fprintf(c.out, "bot: %s\n", im.Body)
+		}
+		if im.Footer != "" {
+			fmt.Fprintf(c.out, "     _%s_\n", im.Footer)
+		}
+		c.choices = c.choices[:0]
+		for _, b := range im.Buttons {
+			c.choices = append(c.choices, choice{id: b.ID})
+			fmt.Fprintf(c.out, "     [%d] %s\n", len(c.choices), b.Title)
+		}
+		for _, sec := range im.Sections {
+			if sec.Title != "" {
+				fmt.Fprintf(c.out, "     %s\n", sec.Title)
+			}
+			for _, r := range sec.Rows {
+				c.choices = append(c.choices, choice{id: r.ID, list: true})
+				if r.Description != "" {
+					fmt.Fprintf(c.out, "     [%d] %s: %s\n", len(c.choices), r.Title, r.Description)
+				} else {
+					fmt.Fprintf(c.out, "     [%d] %s\n", len(c.choices), r.Title)
+				}
+			}
+		}
+	case m.Template != nil:
+		var params []string
+		for _, comp := range m.Template.Components {
+			for _, p := range comp.Parameters {
+				switch {
+				case p.Payload != "":
+					params = append(params, "payload "+p.Payload)
+				case p.Media != nil:
+					params = append(params, p.Media.Type+" "+p.Media.Link+p.Media.ID)
+				default:
+					params = append(params, p.Text)
+				}
+			}
+		}
+		fmt.Fprintf(c.out, "bot: [template %s (%s)] %s\n", m.Template.Name, m.Template.Language, strings.Join(params, " | "))
+	case m.Media != nil:
+		fmt.Fprintf(c.out, "bot: [%s %s%s] %s\n", m.Media.Type, m.Media.Link, m.Media.ID, m.Media.Caption)
+	case m.Location != nil:
+		l := m.Location
+		fmt.Fprintf(c.out, "bot: [location %g, %g] %s %s\n", l.Latitude, l.Longitude, l.Name, l.Address)
+	default:
+		fmt.Fprintf(c.out, "bot: [%s]\n", m.Type())
+	}
+}
+
+// state prints where the conversation waits and its variables.
+func (c *chatter) state(ctx context.Context) {
+	st, err := c.s.State(ctx)
+	if err != nil {
+		fmt.Fprintf(c.out, "(error: %v)\n", err)
+		return
+	}
+	switch {
+	case st.Handoff != "":
+		fmt.Fprintf(c.out, "in handoff to %s\n", st.Handoff)
+	case st.Waiting():
+		fmt.Fprintf(c.out, "waiting at %s/%s\n", st.Flow, st.Node)
+	default:
+		fmt.Fprintln(c.out, "not waiting")
+	}
+	if st.OptedOut {
+		fmt.Fprintln(c.out, "opted out")
+	}
+	for _, k := range sortedKeys(st.Vars) {
+		fmt.Fprintf(c.out, "  vars.%s = %v\n", k, st.Vars[k])
+	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
