@@ -85,3 +85,26 @@ func FuzzDecodeState(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseTemplates feeds templates.yaml parsing arbitrary input: it must never panic, and
+// every template it returns without an error has a name and a language.
+func FuzzParseTemplates(f *testing.F) {
+	for _, p := range []string{"../flows/templates.yaml", "testdata/templates.yaml"} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ts, ds := ParseTemplates("templates.yaml", data)
+		if ds.HasErrors() {
+			return
+		}
+		for _, tpl := range ts {
+			if tpl.Name == "" || tpl.Language == "" {
+				t.Fatalf("accepted a template without name or language: %+v", tpl)
+			}
+		}
+	})
+}
