@@ -1,7 +1,7 @@
 // Package graph holds what every call to Meta's Graph API shares, whichever channel makes it:
 // the versioned URL, bearer authentication and Meta's error envelope. The channel packages build
-// their URLs with URL (providers/whatsapp does; its client keeps its own, richer error type with
-// retry classes), and gtc setup --check uses Check to see whether a channel's credentials work.
+// their URLs with URL and read errors with ParseError (providers/whatsapp adds its retry classes
+// on top), and gtc setup --check uses Check to see whether a channel's credentials work.
 package graph
 
 import (
@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -30,6 +31,8 @@ type Error struct {
 	Subcode    int
 	Type       string
 	Message    string
+	Title      string // error_user_title, else Message without its "(#code) " prefix
+	Details    string // error_data.details (WhatsApp), else error_user_msg
 	TraceID    string
 }
 
@@ -57,38 +60,100 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// envelope is Meta's error body.
+// envelope is Meta's error body. Codes are numbers, but a string in their place must not make
+// the whole error unreadable; error_data is an object in WhatsApp errors and a string in some
+// older Graph errors.
 type envelope struct {
 	Error *struct {
-		Message   string `json:"message"`
-		Type      string `json:"type"`
-		Code      int    `json:"code"`
-		Subcode   int    `json:"error_subcode"`
-		FBTraceID string `json:"fbtrace_id"`
+		Message   string    `json:"message"`
+		Type      string    `json:"type"`
+		Code      lenient   `json:"code"`
+		Subcode   lenient   `json:"error_subcode"`
+		UserTitle string    `json:"error_user_title"`
+		UserMsg   string    `json:"error_user_msg"`
+		FBTraceID string    `json:"fbtrace_id"`
+		ErrorData ErrorData `json:"error_data"`
 	} `json:"error"`
 }
 
-// ParseError reads a non-2xx response's body into an *Error.
+// lenient is an integer written as a JSON number or as a string holding one.
+type lenient int
+
+func (n *lenient) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		b = []byte(s)
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil // informative only: an unreadable code is no code
+	}
+	*n = lenient(v)
+	return nil
+}
+
+// ErrorData is Meta's error_data, in API errors and in webhook errors alike: {"details": ...},
+// or a plain string in some older Graph errors.
+type ErrorData struct{ Details string }
+
+// UnmarshalJSON reads either form; anything else leaves Details empty rather than failing.
+func (d *ErrorData) UnmarshalJSON(b []byte) error {
+	if json.Unmarshal(b, &d.Details) == nil {
+		return nil
+	}
+	var o struct {
+		Details string `json:"details"`
+	}
+	_ = json.Unmarshal(b, &o) // anything else is tolerated: it is informative only
+	d.Details = o.Details
+	return nil
+}
+
+// ParseError reads a non-2xx response's body into an *Error. A body that is not Meta's envelope
+// (a proxy's HTML page) gives an Error whose Message is an excerpt of it.
 func ParseError(status int, body []byte) *Error {
 	e := &Error{HTTPStatus: status}
 	var env envelope
 	if err := json.Unmarshal(body, &env); err == nil && env.Error != nil {
-		e.Code = env.Error.Code
-		e.Subcode = env.Error.Subcode
-		e.Type = env.Error.Type
-		e.Message = env.Error.Message
-		e.TraceID = env.Error.FBTraceID
+		ge := env.Error
+		e.Code, e.Subcode = int(ge.Code), int(ge.Subcode)
+		e.Type, e.Message, e.TraceID = ge.Type, ge.Message, ge.FBTraceID
+		e.Title = ge.UserTitle
+		if e.Title == "" {
+			e.Title = stripCodePrefix(ge.Message)
+		}
+		e.Details = ge.ErrorData.Details
+		if e.Details == "" {
+			e.Details = ge.UserMsg
+		}
 		return e
 	}
-	excerpt := strings.TrimSpace(string(body))
-	if len(excerpt) > 200 {
-		excerpt = strings.ToValidUTF8(excerpt[:200], "") + "..."
+	e.Message = Excerpt(body)
+	if e.Message == "" {
+		e.Message = http.StatusText(status)
 	}
-	if excerpt == "" {
-		excerpt = http.StatusText(status)
-	}
-	e.Message = excerpt
 	return e
+}
+
+// stripCodePrefix turns "(#130429) Rate limit hit" into "Rate limit hit".
+func stripCodePrefix(s string) string {
+	if strings.HasPrefix(s, "(#") {
+		if i := strings.Index(s, ") "); i > 0 {
+			return s[i+2:]
+		}
+	}
+	return s
+}
+
+// Excerpt is the start of an unexpected response body for an error text: white space folded,
+// at most 200 bytes, cut on a character boundary.
+func Excerpt(b []byte) string {
+	const n = 200
+	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "..."
+	}
+	return s
 }
 
 // URL joins the Graph API base URL, the version and the path segments:

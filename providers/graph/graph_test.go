@@ -25,14 +25,14 @@ func TestCheck(t *testing.T) {
 			status: 401,
 			body:   `{"error":{"message":"Invalid OAuth access token - Cannot parse access token","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AbC123"}}`,
 			want: &Error{HTTPStatus: 401, Code: 190, Subcode: 463, Type: "OAuthException",
-				Message: "Invalid OAuth access token - Cannot parse access token", TraceID: "AbC123"},
+				Message: "Invalid OAuth access token - Cannot parse access token", Title: "Invalid OAuth access token - Cannot parse access token", TraceID: "AbC123"},
 			wantMsg: "graph API: HTTP 401, code 190 (subcode 463), OAuthException: Invalid OAuth access token - Cannot parse access token (fbtrace_id AbC123)",
 		},
 		{
 			name:    "unknown object",
 			status:  400,
 			body:    `{"error":{"message":"Unsupported get request.","type":"GraphMethodException","code":100,"fbtrace_id":"X"}}`,
-			want:    &Error{HTTPStatus: 400, Code: 100, Type: "GraphMethodException", Message: "Unsupported get request.", TraceID: "X"},
+			want:    &Error{HTTPStatus: 400, Code: 100, Type: "GraphMethodException", Message: "Unsupported get request.", Title: "Unsupported get request.", TraceID: "X"},
 			wantMsg: "graph API: HTTP 400, code 100, GraphMethodException: Unsupported get request. (fbtrace_id X)",
 		},
 		{
@@ -158,5 +158,29 @@ func TestCheckRedactsEchoedToken(t *testing.T) {
 				t.Errorf("error %q does not say what was removed", err)
 			}
 		})
+	}
+}
+
+// TestParseErrorLenient: string codes, error_data as a string or an object, user titles and
+// messages, and "(#code)" prefixes all land in their fields; a body that is not the envelope
+// becomes a folded excerpt.
+func TestParseErrorLenient(t *testing.T) {
+	cases := []struct {
+		body string
+		want Error
+	}{
+		{`{"error":{"message":"(#131047) Re-engagement message","code":"131047","error_data":{"messaging_product":"whatsapp","details":"24 hours have passed"}}}`,
+			Error{HTTPStatus: 400, Code: 131047, Message: "(#131047) Re-engagement message", Title: "Re-engagement message", Details: "24 hours have passed"}},
+		{`{"error":{"message":"(#10) Permission denied","code":10,"error_data":"permission missing","error_user_title":"Not allowed","fbtrace_id":"x"}}`,
+			Error{HTTPStatus: 400, Code: 10, Message: "(#10) Permission denied", Title: "Not allowed", Details: "permission missing", TraceID: "x"}},
+		{`{"error":{"message":"Bad","code":1,"error_user_msg":"Try later","error_data":[1]}}`,
+			Error{HTTPStatus: 400, Code: 1, Message: "Bad", Title: "Bad", Details: "Try later"}},
+		{"<html>\n  <body>Bad   gateway</body>\n</html>", Error{HTTPStatus: 400, Message: "<html> <body>Bad gateway</body> </html>"}},
+		{"", Error{HTTPStatus: 400, Message: "Bad Request"}},
+	}
+	for _, c := range cases {
+		if got := ParseError(400, []byte(c.body)); *got != c.want {
+			t.Errorf("ParseError(%q)\n got %+v\nwant %+v", c.body, *got, c.want)
+		}
 	}
 }

@@ -250,5 +250,5 @@ func parseSuccess(r Request, body []byte) (string, error) {
 		return sr.Messages[0].ID, nil
 	}
 	// Meta answered 2xx, so it may well have accepted the message: do not retry.
-	return "", &Error{HTTPStatus: http.StatusOK, Class: ClassPermanent, Message: "unexpected success response: " + snippet(body)}
+	return "", &Error{HTTPStatus: http.StatusOK, Class: ClassPermanent, Message: "unexpected success response: " + graph.Excerpt(body)}
 }

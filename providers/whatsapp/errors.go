@@ -1,7 +1,6 @@
 package whatsapp
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/providers/graph"
 )
 
 // Class says how to handle a Graph API error (reference section 3).
@@ -147,91 +147,18 @@ var codeClass = map[int]Class{
 	135000: ClassPermanent, 131014: ClassPermanent, 230: ClassPermanent, 551: ClassPermanent,
 }
 
-// graphErrorBody is Meta's error response.
-type graphErrorBody struct {
-	Error *struct {
-		Message   string    `json:"message"`
-		Type      string    `json:"type"`
-		Code      flexInt   `json:"code"`
-		Subcode   flexInt   `json:"error_subcode"`
-		UserTitle string    `json:"error_user_title"`
-		UserMsg   string    `json:"error_user_msg"`
-		TraceID   string    `json:"fbtrace_id"`
-		ErrorData errorData `json:"error_data"`
-	} `json:"error"`
-}
-
-// errorData is error_data, an object in WhatsApp errors and sometimes a string in older Graph
-// errors.
-type errorData struct {
-	Details string `json:"details"`
-}
-
-func (d *errorData) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		d.Details = s
-		return nil
-	}
-	var o struct {
-		Details string `json:"details"`
-	}
-	if err := json.Unmarshal(b, &o); err != nil {
-		return nil // tolerate anything else: it is informative only
-	}
-	d.Details = o.Details
-	return nil
-}
-
-// parseError builds the Error for a non-2xx response. body may be anything: an HTML error
-// page from a proxy gives an Error with the status only.
+// parseError builds the Error for a non-2xx response from Meta's envelope (graph.ParseError),
+// adding the retry class and Retry-After. body may be anything: an HTML error page from a
+// proxy gives an Error with the status and an excerpt.
 func parseError(status int, header http.Header, body []byte) *Error {
-	e := &Error{HTTPStatus: status}
-	var g graphErrorBody
-	if json.Unmarshal(body, &g) == nil && g.Error != nil {
-		ge := g.Error
-		e.Code = int(ge.Code)
-		e.Subcode = int(ge.Subcode)
-		e.Type = ge.Type
-		e.Message = ge.Message
-		e.Title = ge.UserTitle
-		if e.Title == "" {
-			e.Title = stripCodePrefix(ge.Message)
-		}
-		e.Details = ge.ErrorData.Details
-		if e.Details == "" {
-			e.Details = ge.UserMsg
-		}
-		e.TraceID = ge.TraceID
-	} else {
-		e.Message = snippet(body)
-	}
+	g := graph.ParseError(status, body)
+	e := &Error{HTTPStatus: status, Code: g.Code, Subcode: g.Subcode, Type: g.Type, Title: g.Title,
+		Message: g.Message, Details: g.Details, TraceID: g.TraceID}
 	e.Class = Classify(status, e.Code)
 	if header != nil {
 		e.RetryAfter = parseRetryAfter(header.Get("Retry-After"), time.Now())
 	}
 	return e
-}
-
-// stripCodePrefix turns "(#130429) Rate limit hit" into "Rate limit hit".
-func stripCodePrefix(s string) string {
-	if strings.HasPrefix(s, "(#") {
-		if i := strings.Index(s, ") "); i > 0 {
-			return s[i+2:]
-		}
-	}
-	return s
-}
-
-// snippet is the start of an unexpected response body, for the error text.
-func snippet(b []byte) string {
-	const n = 200
-	s := strings.ToValidUTF8(string(b), "?")
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		s = s[:n] + "..."
-	}
-	return strings.ToValidUTF8(s, "")
 }
 
 // parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
