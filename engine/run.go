@@ -544,3 +544,27 @@ func (f *Flow) start() *Node {
 	}
 	return nil
 }
+
+// Agent sends a human agent's message as the business, under the window rules: within the
+// window it goes out as it is; after it, on Messenger and Instagram with the HUMAN_AGENT tag
+// while that allows, else the bundle's window fallback template takes its place, or nothing
+// goes out and the trace says why.
+func (e *Engine) Agent(ctx context.Context, conv Conversation, st *State, m msg.Message, now time.Time) *Result {
+	r := e.newRun(ctx, conv, st, nil, now)
+	r.tracef(TraceAgent, "", "%s message from an agent", m.Type())
+	r.send(nil, m, "HUMAN_AGENT", nil)
+	return r.res
+}
+
+// Release ends a handoff: the bot answers the conversation's next events again.
+func (e *Engine) Release(ctx context.Context, conv Conversation, st *State, now time.Time) *Result {
+	r := e.newRun(ctx, conv, st, nil, now)
+	if st.Handoff == "" {
+		r.tracef(TraceHandoff, "", "not in handoff: nothing to release")
+		return r.res
+	}
+	r.tracef(TraceHandoff, "", "released from queue %s", st.Handoff)
+	st.Handoff = ""
+	st.Active = now.Unix()
+	return r.res
+}

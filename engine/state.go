@@ -74,6 +74,7 @@ const (
 	TraceOptIn        TraceKind = "opt_in"
 	TraceSuppressed   TraceKind = "suppressed" // nothing runs or goes out: opted out
 	TraceHandoff      TraceKind = "handoff"
+	TraceAgent        TraceKind = "agent" // a human agent's message, sent through the API
 	TraceStatus       TraceKind = "status"
 	TraceHTTP         TraceKind = "http"
 	TraceMissingVar   TraceKind = "missing_var"

@@ -80,6 +80,7 @@ func Run(ctx context.Context, c *Case, opts Options) *Result {
 		res.Duration = time.Since(start)
 		return res
 	}
+	defer r.Close()
 	for i := range c.Steps {
 		res.Steps = append(res.Steps, r.step(ctx, i, &c.Steps[i]))
 	}
@@ -99,7 +100,7 @@ func orGET(m string) string {
 	return strings.ToUpper(m)
 }
 
-// setup builds the case's session: virtual clock, memory store, fake Graph API, the engine with
+// setup builds the case's session: virtual clock, embedded store, fake Graph API, the engine with
 // the case's http mocks, and the initial variables.
 func setup(ctx context.Context, c *Case, opts Options) (*caseRun, error) {
 	if c.Channel != "" && c.Channel != msg.WhatsApp {
@@ -126,12 +127,16 @@ func setup(ctx context.Context, c *Case, opts Options) (*caseRun, error) {
 		at = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC) // a Monday morning
 	}
 	r := &caseRun{c: c, mocks: &httpMocks{mocks: c.HTTPMocks, used: make([]int, len(c.HTTPMocks))}}
-	r.Session = NewSession(SessionOptions{
+	r.Session, err = NewSession(SessionOptions{
 		Engine: opts.Engine, HTTP: r.mocks, Tenant: opts.Tenant, Team: opts.Team, DedupTTL: opts.DedupTTL,
 		Account: account, Contact: contact, Clock: at,
 	})
+	if err != nil {
+		return nil, err
+	}
 	if len(c.Vars) > 0 {
 		if err := r.SetVars(ctx, c.Vars); err != nil {
+			r.Close()
 			return nil, err
 		}
 	}

@@ -15,16 +15,17 @@ import (
 	"github.com/flowgate/flowgate/store"
 )
 
-// Session is one simulated conversation with a bundle's flows: the pipeline gtc serve runs, with
-// a memory store, a fake Graph API and a virtual clock. flowctl test drives one per case;
-// flowctl chat drives one from the terminal.
+// Session is one simulated conversation with a bundle's flows: the pipeline gtc serve runs,
+// with the embedded store, a fake Graph API and a virtual clock. flowctl test drives one per
+// case; flowctl chat drives one from the terminal. Close releases it.
 type Session struct {
 	clk   *clock
 	graph *graphAPI
 	pipe  *pipeline.Pipeline
 	ch    *pipeline.Channel
 	conv  engine.Conversation
-	store *store.Mem
+	store store.Store
+	close func() error
 	seq   int
 }
 
@@ -54,15 +55,18 @@ type Sent struct {
 }
 
 // NewSession starts a conversation on WhatsApp.
-func NewSession(o SessionOptions) *Session {
+func NewSession(o SessionOptions) (*Session, error) {
 	s := &Session{clk: &clock{t: o.Clock}, graph: &graphAPI{}}
 	eng := o.Engine
 	if o.HTTP != nil {
 		eng = eng.WithHTTP(o.HTTP)
 	}
-	s.store = store.NewMem(s.clk.Now)
+	st, closeStore, err := store.NewEmbedded(store.EmbeddedOptions{Now: s.clk.Now})
+	if err != nil {
+		return nil, fmt.Errorf("session store: %w", err)
+	}
+	s.store, s.close = st, closeStore
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s.pipe = &pipeline.Pipeline{Engine: eng, Store: s.store, Inbox: s.store, Now: s.clk.Now, Log: quiet, DedupTTL: o.DedupTTL}
 	client := whatsapp.NewClient(whatsapp.Config{
 		PhoneNumberID: o.Account,
 		AccessToken:   "flowctl-test-token",
@@ -79,31 +83,22 @@ func NewSession(o SessionOptions) *Session {
 	if team == "" {
 		team = "default"
 	}
-	s.ch = &pipeline.Channel{Name: msg.WhatsApp, Tenant: tenant, Team: team, Parse: whatsapp.Parse, Sender: client}
+	s.ch = &pipeline.Channel{Name: msg.WhatsApp, Tenant: tenant, Team: team, Account: o.Account, Parse: whatsapp.Parse, Sender: client}
+	s.pipe = pipeline.New(st, &pipeline.Bundle{Engine: eng, Channels: []*pipeline.Channel{s.ch}})
+	s.pipe.Now, s.pipe.Log, s.pipe.DedupTTL = s.clk.Now, quiet, o.DedupTTL
 	s.conv = engine.Conversation{Tenant: tenant, Team: team, Channel: msg.WhatsApp, Account: o.Account, User: o.Contact}
-	return s
+	return s, nil
 }
+
+// Close releases the session's store.
+func (s *Session) Close() error { return s.close() }
 
 // Now is the virtual time.
 func (s *Session) Now() time.Time { return s.clk.t }
 
 // SetVars gives the conversation variables before it starts.
 func (s *Session) SetVars(ctx context.Context, vars map[string]any) error {
-	st, err := s.pipe.State(ctx, s.conv)
-	if err != nil {
-		return err
-	}
-	if st.Vars == nil {
-		st.Vars = map[string]any{}
-	}
-	for k, v := range vars {
-		st.Vars[k] = v
-	}
-	data, err := st.Encode()
-	if err != nil {
-		return fmt.Errorf("vars: %w", err)
-	}
-	return s.store.Save(ctx, s.conv, data, 30*24*time.Hour)
+	return s.pipe.SetVars(ctx, s.ch, s.conv.User, vars)
 }
 
 // FailSends makes the fake Graph API answer the next sends with these errors, in order.
@@ -116,29 +111,26 @@ func (s *Session) State(ctx context.Context) (*engine.State, error) {
 	return s.pipe.State(ctx, s.conv)
 }
 
-// Deliver sends a webhook body through the pipeline, as the server's handler and worker would.
-// The clock moves forward to a later message's own timestamp.
+// Deliver sends a webhook body through the pipeline, as the server's handler and workers
+// would. The clock moves forward to the latest message timestamp in the body first.
 func (s *Session) Deliver(ctx context.Context, body []byte) (*Turn, error) {
+	if evs, err := s.ch.Parse(body); err == nil {
+		for _, ev := range evs {
+			if ev.IsMessage() && ev.Time.After(s.clk.t) {
+				s.clk.t = ev.Time
+			}
+		}
+	}
 	_, dups, err := s.pipe.Accept(ctx, s.ch, body)
 	if err != nil {
 		return nil, err
 	}
 	var reps []*pipeline.Report
 	if dups > 0 {
-		reps = append(reps, &pipeline.Report{Duplicate: true, Trace: []engine.TraceEntry{{Kind: "duplicate", Detail: fmt.Sprintf("%d event(s) seen before: dropped", dups)}}})
+		reps = append(reps, &pipeline.Report{Trace: []engine.TraceEntry{{Kind: "duplicate", Detail: fmt.Sprintf("%d event(s) seen before: dropped", dups)}}})
 	}
-	for _, it := range s.store.Take() {
-		ev := &it.Event
-		if ev.IsMessage() && ev.Time.After(s.clk.t) {
-			s.clk.t = ev.Time
-		}
-		rep, err := s.pipe.Process(ctx, s.ch, ev)
-		if err != nil {
-			return s.turn(reps), err
-		}
-		reps = append(reps, rep)
-	}
-	return s.turn(reps), nil
+	more, err := s.pipe.Drain(ctx)
+	return s.turn(append(reps, more...)), err
 }
 
 // Say sends a message from the user, rendered as the webhook WhatsApp would deliver.
@@ -174,7 +166,7 @@ func (s *Session) Say(ctx context.Context, in *SendStep) (*Turn, error) {
 
 // Start runs a flow for the user, as the API's start call does.
 func (s *Session) Start(ctx context.Context, flow, node string, vars map[string]any) (*Turn, error) {
-	rep, err := s.pipe.Start(ctx, s.ch, s.conv.Account, s.conv.User, flow, node, vars)
+	rep, err := s.pipe.Start(ctx, s.ch, s.conv.User, flow, node, vars)
 	if rep == nil {
 		return nil, err
 	}
@@ -190,7 +182,7 @@ func (s *Session) Advance(ctx context.Context, d time.Duration) (*Turn, error) {
 	end := s.clk.t.Add(d)
 	var reps []*pipeline.Report
 	for range maxTimers {
-		conv, due, err := s.nextTimer(ctx)
+		due, err := s.store.NextTimer(ctx)
 		if err != nil {
 			return s.turn(reps), err
 		}
@@ -200,34 +192,14 @@ func (s *Session) Advance(ctx context.Context, d time.Duration) (*Turn, error) {
 		if due.After(s.clk.t) {
 			s.clk.t = due
 		}
-		rep, err := s.pipe.Tick(ctx, s.ch, conv)
+		more, err := s.pipe.Drain(ctx)
+		reps = append(reps, more...)
 		if err != nil {
 			return s.turn(reps), err
 		}
-		reps = append(reps, rep)
 	}
 	s.clk.t = end
 	return s.turn(reps), nil
-}
-
-// nextTimer finds the conversation whose timer is due first, and when.
-func (s *Session) nextTimer(ctx context.Context) (engine.Conversation, time.Time, error) {
-	convs, err := s.store.Conversations(ctx)
-	if err != nil {
-		return engine.Conversation{}, time.Time{}, err
-	}
-	var first engine.Conversation
-	var at time.Time
-	for _, conv := range convs {
-		due, err := s.pipe.Due(ctx, conv)
-		if err != nil {
-			return first, at, err
-		}
-		if !due.IsZero() && (at.IsZero() || due.Before(at)) {
-			first, at = conv, due
-		}
-	}
-	return first, at, nil
 }
 
 // turn collects what the reports sent, with the request bodies the fake Graph API received.
@@ -235,6 +207,9 @@ func (s *Session) turn(reps []*pipeline.Report) *Turn {
 	t := &Turn{}
 	for _, rep := range reps {
 		t.Trace = append(t.Trace, rep.Trace...)
+		if rep.Err != nil {
+			t.Errors = append(t.Errors, rep.Err.Error())
+		}
 		for _, o := range rep.Outcomes {
 			if o.Err != nil {
 				t.Errors = append(t.Errors, fmt.Sprintf("%s %s/%s: %v", o.Send.Message.Type(), o.Send.Flow, o.Send.Node, o.Err))

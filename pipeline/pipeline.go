@@ -1,47 +1,35 @@
 // Package pipeline is the path every inbound event takes, shared by gtc serve and flowctl test.
-// Accept parses a webhook and queues its events in the Inbox, dropping those already seen, in
-// one atomic step of the storage; Process then loads an event's conversation, routes and runs
-// it through the engine, sends the replies (answering a closed window with the fallback
-// template), records what went out and saves the conversation. The server adds HTTP, a Redis
-// Inbox and Store, and workers around it; flowctl test drives it with recorded webhooks, a
-// memory store, a virtual clock and a fake Graph API.
+//
+// Accept parses a webhook and queues its events in the store, dropping those already seen, in
+// one atomic step per conversation. Workers then claim one conversation at a time (Run, or
+// Drain in tests), route the event through the engine, commit the new state together with the
+// replies still to send (the outbox), send them, and record the ids the channel gave them. A
+// worker that dies before the commit leaves the event to be processed again from the same
+// state; one that dies after it leaves the outbox to be sent again, so the only duplicate left
+// is a reply the channel accepted in the moment before the worker could record it.
 package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/store"
 )
 
-// Store keeps conversation state.
-type Store interface {
-	// Load returns the encoded state of a conversation, nil when it has none.
-	Load(ctx context.Context, c engine.Conversation) ([]byte, error)
-	// Save stores the encoded state of a conversation for ttl.
-	Save(ctx context.Context, c engine.Conversation, data []byte, ttl time.Duration) error
-}
+// ErrParse is wrapped by Accept's error when the body could not be parsed (answer 400); any
+// other error means nothing was queued (answer 503 so that Meta retries).
+var ErrParse = errors.New("unparseable webhook")
 
-// Item is an accepted event waiting to be processed, with the channel account it came from.
-type Item struct {
-	Channel string // msg.WhatsApp, msg.Messenger, msg.Instagram
-	Tenant  string
-	Team    string
-	Key     string // the deduplication key; empty for events that carry no id
-	Event   msg.Event
-}
-
-// Inbox holds accepted events until a worker processes them. Add queues the items whose keys
-// were not recorded within ttl and records those keys, in one atomic step: when the write fails
-// nothing is queued and nothing is recorded, so the webhook is answered 503 and Meta's
-// redelivery is admitted whole. Items with an empty key are always queued.
-type Inbox interface {
-	Add(ctx context.Context, items []Item, ttl time.Duration) (dups int, err error)
-}
+// ErrInvalid is wrapped by the error of an API call (Start, Reply, Release) that the flows
+// refused, such as a start of a flow or node that does not exist (answer 400).
+var ErrInvalid = errors.New("invalid request")
 
 // Sender sends a message through a channel's API and returns the ids the channel gave it.
 type Sender interface {
@@ -51,62 +39,132 @@ type Sender interface {
 // Channel is one channel account a bundle serves: how its webhooks parse and how its
 // messages go out.
 type Channel struct {
-	Name   string // msg.WhatsApp, msg.Messenger, msg.Instagram
-	Tenant string
-	Team   string
-	Parse  func(body []byte) ([]msg.Event, error)
-	Sender Sender
+	Name    string // msg.WhatsApp, msg.Messenger, msg.Instagram
+	Tenant  string
+	Team    string
+	Account string // the business account: phone number id, page id or Instagram account id
+	Parse   func(body []byte) ([]msg.Event, error)
+	Sender  Sender
+}
+
+// Bundle is what the pipeline runs: the engine and the channel accounts. A reload swaps it
+// whole (SetBundle); events in hand finish on the bundle they started with.
+type Bundle struct {
+	Engine   *engine.Engine
+	Channels []*Channel
+}
+
+// channel returns the channel account a conversation belongs to, or nil.
+func (b *Bundle) channel(conv engine.Conversation) *Channel {
+	for _, ch := range b.Channels {
+		if ch.Name == conv.Channel && ch.Tenant == conv.Tenant && ch.Team == conv.Team && (ch.Account == "" || ch.Account == conv.Account) {
+			return ch
+		}
+	}
+	return nil
 }
 
 // Pipeline processes events for one bundle.
 type Pipeline struct {
-	Engine   *engine.Engine
-	Store    Store
-	Inbox    Inbox
+	Store    store.Store
 	Now      func() time.Time
 	Log      *slog.Logger
 	DedupTTL time.Duration // how long an event id is remembered (default 168h)
 	StateTTL time.Duration // how long an idle conversation is kept (default 30 days)
+	Lease    time.Duration // how long a worker holds a conversation before it counts as dead (default 20s)
+	// MaxAttempts is how many times an event is claimed before it is dropped as poison
+	// (default 5): its workers died each time.
+	MaxAttempts int
+	// BusyWait bounds how long an API call waits for a worker to let go of its conversation
+	// (default 10s).
+	BusyWait time.Duration
+	// OnReport, when set, observes every claim processed (metrics).
+	OnReport func(*Report)
+
+	bundle atomic.Pointer[Bundle]
+	wake   chan int // shards with new work, for idle workers of this process
 }
+
+// New returns a Pipeline over s running b.
+func New(s store.Store, b *Bundle) *Pipeline {
+	p := &Pipeline{Store: s, wake: make(chan int, 64)}
+	p.bundle.Store(b)
+	return p
+}
+
+// SetBundle swaps the bundle that claims from now on run with.
+func (p *Pipeline) SetBundle(b *Bundle) { p.bundle.Store(b) }
+
+// Bundle returns the bundle in use.
+func (p *Pipeline) Bundle() *Bundle { return p.bundle.Load() }
 
 // Outcome is what happened to one outbound message.
 type Outcome struct {
 	Send engine.Send
 	IDs  []string // ids the channel gave the message
 	Err  error    // the send failed for good
+	Code int      // the channel's error code, when it gave one
 }
 
-// Report is what processing one event, start or timer produced.
+// Report is what processing one claim (event, timer, outbox or API call) produced.
 type Report struct {
 	Conversation engine.Conversation
-	Duplicate    bool // the event was seen before and not processed again
+	Kind         store.Kind
 	Outcomes     []Outcome
 	Trace        []engine.TraceEntry
-	Kept         bool // kept for a human agent
+	Kept         bool          // kept for a human agent
+	Resent       int           // messages sent again from a dead worker's outbox (possible duplicates)
+	Dropped      string        // why the event was dropped unprocessed (poison, no channel, panic)
+	Panicked     bool          // processing panicked (and was recovered)
+	Duration     time.Duration // from claim to commit or done
+	Err          error         // the claim failed (store error, lost lease); it will be retried
 }
 
-// Accept parses a webhook body from ch and queues its events in the Inbox, dropping those seen
-// within DedupTTL (by message id). It returns how many were queued and how many were
-// duplicates. A parse error means the body is bad (answer 4xx); an Inbox error means nothing
-// was queued (answer 503 so that Meta retries).
+// Accept parses a webhook body from ch and queues its events, dropping those seen within
+// DedupTTL (by message id). It returns how many were queued and how many were duplicates.
+// Events for no user (template reviews, account errors) are logged and not queued: there is
+// nobody to answer. The error wraps ErrParse for a bad body; any other error means nothing
+// was queued for at least one conversation (answer 503: Meta's redelivery is admitted whole,
+// less what was queued).
 func (p *Pipeline) Accept(ctx context.Context, ch *Channel, body []byte) (queued, dups int, err error) {
 	events, err := ch.Parse(body)
 	if err != nil {
-		return 0, 0, fmt.Errorf("parse %s webhook: %w", ch.Name, err)
+		return 0, 0, fmt.Errorf("%w: %s: %w", ErrParse, ch.Name, err)
 	}
-	if len(events) == 0 {
+	now := p.now()
+	items := make([]store.Item, 0, len(events))
+	for i := range events {
+		ev := &events[i]
+		if ev.From == "" {
+			p.log().Info("event for no user", "channel", ch.Name, "kind", ev.Kind, "account", ev.Account)
+			continue
+		}
+		if ev.Time.IsZero() && ev.IsMessage() {
+			ev.Time = now // no readable timestamp: it counts as received now
+		}
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return 0, 0, fmt.Errorf("encode %s event %s: %w", ch.Name, ev.ID, err)
+		}
+		conv := engine.Conversation{Tenant: ch.Tenant, Team: ch.Team, Channel: ch.Name, Account: ev.Account, User: ev.From}
+		if conv.Account == "" {
+			conv.Account = ch.Account
+		}
+		items = append(items, store.Item{Conv: conv, Key: DedupKey(ch.Name, ev), Data: data})
+	}
+	if len(items) == 0 {
 		return 0, 0, nil
 	}
-	items := make([]Item, len(events))
-	for i, ev := range events {
-		items[i] = Item{Channel: ch.Name, Tenant: ch.Tenant, Team: ch.Team, Key: DedupKey(ch.Name, &ev), Event: ev}
-	}
-	dups, err = p.Inbox.Add(ctx, items, p.dedupTTL())
+	dup, err := p.Store.Enqueue(ctx, items, p.dedupTTL(), now)
 	if err != nil {
 		return 0, 0, fmt.Errorf("queue %d %s event(s): %w", len(items), ch.Name, err)
 	}
-	if dups > 0 {
-		p.log().Debug("duplicate events dropped", "channel", ch.Name, "count", dups)
+	for i, d := range dup {
+		if d {
+			dups++
+			continue
+		}
+		p.notify(p.Store.ShardOf(items[i].Conv))
 	}
 	return len(items) - dups, dups, nil
 }
@@ -120,103 +178,8 @@ func DedupKey(channel string, ev *msg.Event) string {
 	return channel + ":" + ev.Account + ":" + ev.ID
 }
 
-// Process routes one accepted event through its conversation and sends the replies.
-func (p *Pipeline) Process(ctx context.Context, ch *Channel, ev *msg.Event) (*Report, error) {
-	conv := engine.Conversation{Tenant: ch.Tenant, Team: ch.Team, Channel: ch.Name, Account: ev.Account, User: ev.From}
-	if ev.From == "" {
-		// Account-level events (template reviews, app errors) belong to no conversation: there
-		// is no state to load or save and nobody to answer.
-		return &Report{Conversation: conv, Trace: []engine.TraceEntry{{Kind: engine.TraceIgnored, Detail: fmt.Sprintf("%s event for no user", ev.Kind)}}}, nil
-	}
-	return p.with(ctx, ch, conv, func(st *engine.State, now time.Time) (*engine.Result, error) {
-		return p.Engine.Handle(ctx, conv, st, ev, now), nil
-	})
-}
-
-// Start runs a flow for a user, as the API's start call does.
-func (p *Pipeline) Start(ctx context.Context, ch *Channel, account, user, flow, node string, vars map[string]any) (*Report, error) {
-	conv := engine.Conversation{Tenant: ch.Tenant, Team: ch.Team, Channel: ch.Name, Account: account, User: user}
-	return p.with(ctx, ch, conv, func(st *engine.State, now time.Time) (*engine.Result, error) {
-		return p.Engine.Start(ctx, conv, st, flow, node, vars, now)
-	})
-}
-
-// Tick fires a conversation's due timers (input timeouts, session expiry).
-func (p *Pipeline) Tick(ctx context.Context, ch *Channel, conv engine.Conversation) (*Report, error) {
-	return p.with(ctx, ch, conv, func(st *engine.State, now time.Time) (*engine.Result, error) {
-		return p.Engine.Tick(ctx, conv, st, now), nil
-	})
-}
-
-// Due reports when a conversation next needs Tick, zero when never.
-func (p *Pipeline) Due(ctx context.Context, conv engine.Conversation) (time.Time, error) {
-	st, err := p.load(ctx, conv)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return p.Engine.NextTimer(st), nil
-}
-
 // State returns a conversation's current state.
 func (p *Pipeline) State(ctx context.Context, conv engine.Conversation) (*engine.State, error) {
-	return p.load(ctx, conv)
-}
-
-// with loads the conversation, applies fn, sends what it produced and saves the state.
-func (p *Pipeline) with(ctx context.Context, ch *Channel, conv engine.Conversation, fn func(*engine.State, time.Time) (*engine.Result, error)) (*Report, error) {
-	st, err := p.load(ctx, conv)
-	if err != nil {
-		return nil, err
-	}
-	now := p.now()
-	res, err := fn(st, now)
-	if err != nil {
-		return nil, err
-	}
-	rep := &Report{Conversation: conv, Trace: res.Trace, Kept: res.Kept}
-	p.send(ctx, ch, conv, st, res.Sends, rep)
-	data, err := st.Encode()
-	if err != nil {
-		return rep, fmt.Errorf("conversation %s/%s: %w", conv.Channel, conv.User, err)
-	}
-	if err := p.Store.Save(ctx, conv, data, p.stateTTL()); err != nil {
-		return rep, fmt.Errorf("save conversation %s/%s: %w", conv.Channel, conv.User, err)
-	}
-	return rep, nil
-}
-
-// maxRefusals bounds the fallback rounds of one event: a fallback is a template, which the
-// window never refuses, so one round is the norm.
-const maxRefusals = 3
-
-// send sends messages in order. A message refused because the window closed goes back to the
-// engine, which answers with the fallback template or the node's on_window_closed path.
-func (p *Pipeline) send(ctx context.Context, ch *Channel, conv engine.Conversation, st *engine.State, sends []engine.Send, rep *Report) {
-	for round := 0; len(sends) > 0 && round <= maxRefusals; round++ {
-		var again []engine.Send
-		for _, s := range sends {
-			m := s.Message
-			ids, err := ch.Sender.Send(ctx, &m)
-			rep.Outcomes = append(rep.Outcomes, Outcome{Send: s, IDs: ids, Err: err})
-			switch {
-			case err == nil:
-				for _, id := range ids {
-					st.RecordSent(id, s)
-				}
-			case errors.Is(err, msg.ErrWindowClosed) && round < maxRefusals:
-				p.log().Info("window closed: falling back", "channel", conv.Channel, "flow", s.Flow, "node", s.Node)
-				res := p.Engine.Refused(ctx, conv, st, s, p.now())
-				rep.Trace = append(rep.Trace, res.Trace...)
-				again = append(again, res.Sends...)
-			default:
-				p.log().Warn("send failed", "channel", conv.Channel, "flow", s.Flow, "node", s.Node, "err", err)
-			}
-		}
-		sends = again
-	}
-}
-
-func (p *Pipeline) load(ctx context.Context, conv engine.Conversation) (*engine.State, error) {
 	data, err := p.Store.Load(ctx, conv)
 	if err != nil {
 		return nil, fmt.Errorf("load conversation %s/%s: %w", conv.Channel, conv.User, err)
@@ -226,6 +189,38 @@ func (p *Pipeline) load(ctx context.Context, conv engine.Conversation) (*engine.
 		return nil, fmt.Errorf("conversation %s/%s: %w", conv.Channel, conv.User, err)
 	}
 	return st, nil
+}
+
+// Handoff is a conversation with a human agent, with the events kept while it waits.
+type Handoff struct {
+	Conversation engine.Conversation
+	Queue        string // the handoff node's queue
+	Kept         []msg.Event
+}
+
+// Handoffs lists the conversations of tenant and team that are with a human agent.
+func (p *Pipeline) Handoffs(ctx context.Context, tenant, team string) ([]Handoff, error) {
+	hs, err := p.Store.Handoffs(ctx, tenant, team)
+	if err != nil {
+		return nil, fmt.Errorf("list handoffs of %s/%s: %w", tenant, team, err)
+	}
+	out := make([]Handoff, 0, len(hs))
+	for _, h := range hs {
+		st, err := p.State(ctx, h.Conv)
+		if err != nil {
+			return nil, err
+		}
+		v := Handoff{Conversation: h.Conv, Queue: st.Handoff, Kept: make([]msg.Event, 0, len(h.Kept))}
+		for _, k := range h.Kept {
+			var ev msg.Event
+			if err := json.Unmarshal(k, &ev); err != nil {
+				return nil, fmt.Errorf("kept event of %s/%s: %w", h.Conv.Channel, h.Conv.User, err)
+			}
+			v.Kept = append(v.Kept, ev)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 func (p *Pipeline) now() time.Time {
@@ -254,4 +249,29 @@ func (p *Pipeline) stateTTL() time.Duration {
 		return 30 * 24 * time.Hour
 	}
 	return p.StateTTL
+}
+
+func (p *Pipeline) lease() time.Duration {
+	if p.Lease <= 0 {
+		return 20 * time.Second
+	}
+	return p.Lease
+}
+
+func (p *Pipeline) maxAttempts() int {
+	if p.MaxAttempts <= 0 {
+		return 5
+	}
+	return p.MaxAttempts
+}
+
+// notify tells an idle worker of this process that shard has work.
+func (p *Pipeline) notify(shard int) {
+	if p.wake == nil {
+		return
+	}
+	select {
+	case p.wake <- shard:
+	default:
+	}
 }

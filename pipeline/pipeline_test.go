@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,17 +22,41 @@ name: f
 window_fallback: {name: reopen, language: en}
 nodes:
   - {id: hello, type: reply, config: {message: "hello"}}
+  - id: count
+    type: set
+    config: {vars: {n: "(vars.n ?? 0) + 1"}}
+    next: say_count
+  - {id: say_count, type: reply, config: {message: "{{ message.text }} {{ vars.n }}"}}
+  - id: lookup
+    type: http
+    config: {method: GET, url: "https://api.example.com/x", save_as: r, on_error: hello}
+    next: hello
 triggers:
   - {type: message, keywords: [hi], target: hello}
+  - {type: message, keywords: [lookup], target: lookup}
+  - {type: message, pattern: "^n", target: count}
 `
 
-// fakeSender accepts messages, or refuses the first ones with the given errors.
+// fakeSender accepts messages, or refuses the first ones with the given errors. It is safe
+// for concurrent use.
 type fakeSender struct {
+	mu     sync.Mutex
 	refuse []error
 	sent   []msg.Message
+	// onSend, when set, runs before each send (to block, or to kill the worker).
+	onSend func(n int)
 }
 
 func (f *fakeSender) Send(_ context.Context, m *msg.Message) ([]string, error) {
+	f.mu.Lock()
+	n := len(f.sent)
+	hook := f.onSend
+	f.mu.Unlock()
+	if hook != nil {
+		hook(n)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if len(f.refuse) > 0 {
 		err := f.refuse[0]
 		f.refuse = f.refuse[1:]
@@ -40,6 +66,21 @@ func (f *fakeSender) Send(_ context.Context, m *msg.Message) ([]string, error) {
 	return []string{fmt.Sprintf("wamid.%d", len(f.sent))}, nil
 }
 
+func (f *fakeSender) texts() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, m := range f.sent {
+		switch {
+		case m.Text != nil:
+			out = append(out, m.Text.Body)
+		case m.Template != nil:
+			out = append(out, "template "+m.Template.Name)
+		}
+	}
+	return out
+}
+
 // parseJSON is a stand-in provider parser: the body is a JSON list of events.
 func parseJSON(body []byte) ([]msg.Event, error) {
 	var evs []msg.Event
@@ -47,153 +88,433 @@ func parseJSON(body []byte) ([]msg.Event, error) {
 	return evs, err
 }
 
-func setup(t *testing.T, now time.Time) (*pipeline.Pipeline, *pipeline.Channel, *store.Mem, *fakeSender) {
+// httpFunc answers the flow's http node.
+type httpFunc func() (*engine.HTTPResponse, error)
+
+func (f httpFunc) Do(context.Context, *engine.HTTPRequest) (*engine.HTTPResponse, error) { return f() }
+
+type fixture struct {
+	p     *pipeline.Pipeline
+	ch    *pipeline.Channel
+	st    store.Store
+	s     *fakeSender
+	now   time.Time
+	mu    sync.Mutex
+	clock func() time.Time
+}
+
+func (f *fixture) advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+func setup(t *testing.T, http engine.HTTPClient) *fixture {
 	t.Helper()
-	f, ds := engine.ParseFlow("f.yaml", []byte(flow))
+	fl, ds := engine.ParseFlow("f.yaml", []byte(flow))
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
 	tpl := engine.Template{Name: "reopen", Language: "en", Category: "utility"}
-	e, ds := engine.New(engine.Config{Flows: []*engine.Flow{f}, Templates: []engine.Template{tpl}, Settings: engine.DefaultSettings()})
+	e, ds := engine.New(engine.Config{Flows: []*engine.Flow{fl}, Templates: []engine.Template{tpl}, Settings: engine.DefaultSettings(), HTTP: http})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
-	clock := func() time.Time { return now }
-	m := store.NewMem(clock)
-	p := &pipeline.Pipeline{Engine: e, Store: m, Inbox: m, Now: clock}
-	s := &fakeSender{}
-	return p, &pipeline.Channel{Name: msg.WhatsApp, Tenant: "acme", Team: "support", Parse: parseJSON, Sender: s}, m, s
-}
-
-func TestAcceptDropsDuplicates(t *testing.T) {
-	now := time.Unix(1767603600, 0)
-	p, ch, m, _ := setup(t, now)
-	body, _ := json.Marshal([]msg.Event{
-		{Kind: msg.KindText, ID: "wamid.a", From: "1", Account: "9", Text: "hi", Time: now},
-		{Kind: msg.KindText, ID: "wamid.b", From: "1", Account: "9", Text: "hi", Time: now},
-		{Kind: msg.KindError, Account: "9"}, // no id: never a duplicate
-	})
-	ctx := context.Background()
-	queued, dups, err := p.Accept(ctx, ch, body)
-	if err != nil || queued != 3 || dups != 0 {
-		t.Fatalf("first delivery: %d queued, %d dups, %v", queued, dups, err)
+	f := &fixture{now: time.Unix(1767603600, 0), s: &fakeSender{}}
+	f.clock = func() time.Time {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.now
 	}
-	items := m.Take()
-	if len(items) != 3 || items[0].Event.ID != "wamid.a" || items[0].Tenant != "acme" || items[0].Key != "whatsapp:9:wamid.a" {
-		t.Fatalf("inbox %+v", items)
-	}
-	queued, dups, err = p.Accept(ctx, ch, body)
-	if err != nil || queued != 1 || dups != 2 {
-		t.Fatalf("redelivery: %d queued, %d dups, %v", queued, dups, err)
-	}
-	if items := m.Take(); len(items) != 1 || items[0].Event.Kind != msg.KindError {
-		t.Fatalf("inbox after redelivery %+v", items)
-	}
-	if _, _, err := p.Accept(ctx, ch, []byte("{")); err == nil {
-		t.Error("unparseable body accepted")
-	}
-}
-
-// failingInbox is an inbox whose storage is down.
-type failingInbox struct{}
-
-func (failingInbox) Add(context.Context, []pipeline.Item, time.Duration) (int, error) {
-	return 0, errors.New("connection refused")
-}
-
-// TestAcceptInboxDown: when the inbox cannot be written, Accept fails (the server answers 503)
-// and nothing is recorded as seen, so Meta's redelivery is accepted whole.
-func TestAcceptInboxDown(t *testing.T) {
-	now := time.Unix(1767603600, 0)
-	p, ch, m, _ := setup(t, now)
-	body, _ := json.Marshal([]msg.Event{{Kind: msg.KindText, ID: "wamid.a", From: "1", Account: "9", Text: "hi", Time: now}})
-	ctx := context.Background()
-	p.Inbox = failingInbox{}
-	if _, _, err := p.Accept(ctx, ch, body); err == nil || !strings.Contains(err.Error(), "connection refused") {
-		t.Fatalf("err = %v", err)
-	}
-	p.Inbox = m
-	if queued, dups, err := p.Accept(ctx, ch, body); err != nil || queued != 1 || dups != 0 {
-		t.Fatalf("redelivery: %d queued, %d dups, %v", queued, dups, err)
-	}
-}
-
-// TestProcessRecordsAndFallsBack: a reply goes out and is recorded in the state; when the
-// channel refuses a message because the window closed, the fallback template goes out instead.
-func TestProcessRecordsAndFallsBack(t *testing.T) {
-	now := time.Unix(1767603600, 0)
-	p, ch, _, s := setup(t, now)
-	ctx := context.Background()
-	ev := msg.Event{Kind: msg.KindText, ID: "wamid.a", From: "1", Account: "9", Text: "hi", Time: now}
-	rep, err := p.Process(ctx, ch, &ev)
+	st, closeStore, err := store.NewEmbedded(store.EmbeddedOptions{Now: f.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.sent) != 1 || s.sent[0].Text == nil || s.sent[0].Text.Body != "hello" || len(rep.Outcomes) != 1 {
-		t.Fatalf("sent %+v, outcomes %+v", s.sent, rep.Outcomes)
+	t.Cleanup(func() { closeStore() })
+	f.st = st
+	f.ch = &pipeline.Channel{Name: msg.WhatsApp, Tenant: "acme", Team: "support", Account: "9", Parse: parseJSON, Sender: f.s}
+	f.p = pipeline.New(st, &pipeline.Bundle{Engine: e, Channels: []*pipeline.Channel{f.ch}})
+	f.p.Now = f.clock
+	f.p.Lease = 10 * time.Second
+	return f
+}
+
+func (f *fixture) body(t *testing.T, evs ...msg.Event) []byte {
+	t.Helper()
+	for i := range evs {
+		if evs[i].Kind == "" {
+			evs[i].Kind = msg.KindText
+		}
+		if evs[i].Account == "" {
+			evs[i].Account = "9"
+		}
+		if evs[i].Time.IsZero() {
+			evs[i].Time = f.now
+		}
 	}
-	st, err := p.State(ctx, rep.Conversation)
+	b, err := json.Marshal(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (f *fixture) accept(t *testing.T, body []byte) (queued, dups int) {
+	t.Helper()
+	queued, dups, err := f.p.Accept(context.Background(), f.ch, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return queued, dups
+}
+
+func (f *fixture) drain(t *testing.T) []*pipeline.Report {
+	t.Helper()
+	reps, err := f.p.Drain(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reps
+}
+
+func equal(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
+
+func TestAcceptDropsDuplicates(t *testing.T) {
+	f := setup(t, nil)
+	body := f.body(t,
+		msg.Event{ID: "wamid.a", From: "1", Text: "hi"},
+		msg.Event{ID: "wamid.b", From: "1", Text: "hi"},
+		msg.Event{Kind: msg.KindError}, // for no user: never queued
+	)
+	if q, d := f.accept(t, body); q != 2 || d != 0 {
+		t.Fatalf("first delivery: %d queued, %d dups", q, d)
+	}
+	if q, d := f.accept(t, body); q != 0 || d != 2 {
+		t.Fatalf("redelivery: %d queued, %d dups", q, d)
+	}
+	f.drain(t)
+	if got := f.s.texts(); !equal(got, []string{"hello", "hello"}) {
+		t.Fatalf("sent %q", got)
+	}
+	if _, _, err := f.p.Accept(context.Background(), f.ch, []byte("{")); !errors.Is(err, pipeline.ErrParse) {
+		t.Errorf("unparseable body: err %v, want ErrParse", err)
+	}
+}
+
+// downStore is a store whose writes fail, as when Redis is down.
+type downStore struct{ store.Store }
+
+func (downStore) Enqueue(context.Context, []store.Item, time.Duration, time.Time) ([]bool, error) {
+	return nil, errors.New("connection refused")
+}
+
+// TestAcceptStoreDown: when the queue cannot be written Accept fails with an error that is not
+// ErrParse (the server answers 503) and nothing is recorded as seen, so Meta's redelivery is
+// accepted whole.
+func TestAcceptStoreDown(t *testing.T) {
+	f := setup(t, nil)
+	body := f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "hi"})
+	real := f.p.Store
+	f.p.Store = downStore{real}
+	_, _, err := f.p.Accept(context.Background(), f.ch, body)
+	if err == nil || errors.Is(err, pipeline.ErrParse) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("err = %v", err)
+	}
+	f.p.Store = real
+	if q, d := f.accept(t, body); q != 1 || d != 0 {
+		t.Fatalf("redelivery: %d queued, %d dups", q, d)
+	}
+}
+
+// TestProcessRecordsAndFallsBack: a reply goes out and its id is recorded in the state; when the
+// channel refuses a message because the window closed, the fallback template goes out instead.
+func TestProcessRecordsAndFallsBack(t *testing.T) {
+	f := setup(t, nil)
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "hi"}))
+	reps := f.drain(t)
+	if len(reps) != 1 || len(reps[0].Outcomes) != 1 || reps[0].Outcomes[0].IDs[0] != "wamid.1" {
+		t.Fatalf("reports %+v", reps)
+	}
+	st, err := f.p.State(context.Background(), reps[0].Conversation)
 	if err != nil || len(st.Outbox) != 1 || st.Outbox[0].ID != "wamid.1" || st.Outbox[0].Node != "hello" {
 		t.Fatalf("state %+v, %v", st, err)
 	}
 
-	s.refuse = []error{fmt.Errorf("send: %w", msg.ErrWindowClosed)}
-	ev.ID = "wamid.b"
-	rep, err = p.Process(ctx, ch, &ev)
-	if err != nil {
-		t.Fatal(err)
+	f.s.refuse = []error{fmt.Errorf("send: %w", msg.ErrWindowClosed)}
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.b", From: "1", Text: "hi"}))
+	reps = f.drain(t)
+	if len(reps) != 1 || len(reps[0].Outcomes) != 2 || !errors.Is(reps[0].Outcomes[0].Err, msg.ErrWindowClosed) || reps[0].Outcomes[1].Err != nil {
+		t.Fatalf("outcomes %+v", reps[0].Outcomes)
 	}
-	if len(rep.Outcomes) != 2 || !errors.Is(rep.Outcomes[0].Err, msg.ErrWindowClosed) || rep.Outcomes[1].Err != nil {
-		t.Fatalf("outcomes %+v", rep.Outcomes)
-	}
-	if got := s.sent[len(s.sent)-1]; got.Template == nil || got.Template.Name != "reopen" {
-		t.Fatalf("fallback %+v", got)
+	if got := f.s.texts(); !equal(got, []string{"hello", "template reopen"}) {
+		t.Fatalf("sent %q", got)
 	}
 }
 
 // TestSendErrorIsReported: a permanent send error is in the report and the state is saved.
 func TestSendErrorIsReported(t *testing.T) {
-	now := time.Unix(1767603600, 0)
-	p, ch, _, s := setup(t, now)
+	f := setup(t, nil)
 	boom := errors.New("graph error 100")
-	s.refuse = []error{boom}
-	ev := msg.Event{Kind: msg.KindText, ID: "wamid.a", From: "1", Account: "9", Text: "hi", Time: now}
-	rep, err := p.Process(context.Background(), ch, &ev)
-	if err != nil {
-		t.Fatal(err)
+	f.s.refuse = []error{boom}
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "hi"}))
+	reps := f.drain(t)
+	if len(reps) != 1 || len(reps[0].Outcomes) != 1 || !errors.Is(reps[0].Outcomes[0].Err, boom) {
+		t.Fatalf("reports %+v", reps)
 	}
-	if len(rep.Outcomes) != 1 || !errors.Is(rep.Outcomes[0].Err, boom) || len(s.sent) != 0 {
-		t.Fatalf("outcomes %+v", rep.Outcomes)
-	}
-	st, _ := p.State(context.Background(), rep.Conversation)
-	if st.LastMessageTime != now.Unix() {
+	st, _ := f.p.State(context.Background(), reps[0].Conversation)
+	if st.LastMessageTime != f.now.Unix() {
 		t.Errorf("state not saved: %+v", st)
 	}
 }
 
-// TestProcessWithoutUser: account-level events (template reviews, app errors) belong to no
-// conversation; processing them must not load or save a conversation with an empty user.
-func TestProcessWithoutUser(t *testing.T) {
-	now := time.Unix(1767603600, 0)
-	p, ch, _, s := setup(t, now)
+// TestWorkersKeepOrder: many workers on few conversations never run two events of one
+// conversation at once: every event is answered once, in order, and no update is lost.
+func TestWorkersKeepOrder(t *testing.T) {
+	f := setup(t, nil)
+	const users, per = 5, 20
+	for i := range per {
+		var evs []msg.Event
+		for u := range users {
+			evs = append(evs, msg.Event{ID: fmt.Sprintf("w.%d.%d", u, i), From: fmt.Sprint(u), Text: fmt.Sprintf("n%d", i)})
+		}
+		f.accept(t, f.body(t, evs...))
+	}
+	var mu sync.Mutex
+	got := map[string][]string{}
+	f.p.OnReport = func(r *pipeline.Report) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, o := range r.Outcomes {
+			got[r.Conversation.User] = append(got[r.Conversation.User], o.Send.Message.Text.Body)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.p.Run(ctx, 8); close(done) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		n := 0
+		for _, v := range got {
+			n += len(v)
+		}
+		mu.Unlock()
+		if n >= users*per || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	for u := range users {
+		var want []string
+		for i := range per {
+			want = append(want, fmt.Sprintf("n%d %d", i, i+1))
+		}
+		if g := got[fmt.Sprint(u)]; !equal(g, want) {
+			t.Errorf("user %d got %q\nwant %q", u, g, want)
+		}
+	}
+}
+
+// killWorker makes the calling worker goroutine die where it stands, as a killed process
+// would: no commit, no done, its lease left to expire.
+func killWorker() { runtime.Goexit() }
+
+// drainDying runs Drain in a goroutine that may die (killWorker) and waits for it.
+func drainDying(f *fixture) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.p.Drain(context.Background())
+	}()
+	<-done
+}
+
+// TestWorkerDiesAfterCommit: a worker that dies after committing its replies and before
+// recording them leaves the outbox; after its lease expires the reply is sent from it once,
+// without running the flow again, and counted as a possible duplicate.
+func TestWorkerDiesAfterCommit(t *testing.T) {
+	f := setup(t, nil)
+	f.s.onSend = func(n int) {
+		if n == 0 {
+			f.s.onSend = nil
+			killWorker()
+		}
+	}
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "n"}))
+	drainDying(f)
+	if got := f.s.texts(); len(got) != 0 {
+		t.Fatalf("sent before the crash: %q", got)
+	}
+	if reps := f.drain(t); len(reps) != 0 {
+		t.Fatalf("claimed under a live lease: %+v", reps)
+	}
+	f.advance(11 * time.Second)
+	reps := f.drain(t)
+	if len(reps) != 1 || reps[0].Kind != store.KindOutbox || reps[0].Resent != 1 {
+		t.Fatalf("recovery reports %+v", reps)
+	}
+	if got := f.s.texts(); !equal(got, []string{"n 1"}) {
+		t.Fatalf("sent %q, want the committed reply once", got)
+	}
+	st, _ := f.p.State(context.Background(), reps[0].Conversation)
+	if st.Vars["n"] != 1 || len(st.Outbox) != 1 {
+		t.Errorf("state after recovery: vars %v, outbox %+v", st.Vars, st.Outbox)
+	}
+}
+
+// TestWorkerDiesBeforeCommit: a worker that dies before committing (here, waiting on an
+// http node) leaves the event queued; after its lease expires it is processed again from the
+// state it had, and answered once.
+func TestWorkerDiesBeforeCommit(t *testing.T) {
+	calls := 0
+	f := setup(t, httpFunc(func() (*engine.HTTPResponse, error) {
+		calls++
+		if calls == 1 {
+			killWorker()
+		}
+		return &engine.HTTPResponse{Status: 200, Body: map[string]any{}}, nil
+	}))
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "lookup"}))
+	drainDying(f)
+	f.advance(11 * time.Second)
+	reps := f.drain(t)
+	if len(reps) != 1 || reps[0].Kind != store.KindEvent {
+		t.Fatalf("recovery reports %+v", reps)
+	}
+	if got := f.s.texts(); !equal(got, []string{"hello"}) || calls != 2 {
+		t.Fatalf("sent %q after %d http calls", got, calls)
+	}
+}
+
+// failCommit is a store whose commits fail the given number of times, as when Redis drops
+// the connection or is restarting.
+type failCommit struct {
+	store.Store
+	mu    sync.Mutex
+	fails int
+}
+
+func (s *failCommit) Commit(ctx context.Context, c *store.Claim, cm *store.Commit, now time.Time, lease time.Duration) error {
+	s.mu.Lock()
+	fail := s.fails > 0
+	s.fails--
+	s.mu.Unlock()
+	if fail {
+		return errors.New("connection reset")
+	}
+	return s.Store.Commit(ctx, c, cm, now, lease)
+}
+
+// TestCommitRetried: a commit that fails once is retried (it is fenced and idempotent), and
+// the reply goes out at once.
+func TestCommitRetried(t *testing.T) {
+	f := setup(t, nil)
+	f.p.Store = &failCommit{Store: f.p.Store, fails: 1}
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "hi"}))
+	reps := f.drain(t)
+	if len(reps) != 1 || reps[0].Err != nil || !equal(f.s.texts(), []string{"hello"}) {
+		t.Fatalf("reports %+v, sent %q", reps, f.s.texts())
+	}
+}
+
+// TestCommitFailsNothingSent: when the commit keeps failing nothing is sent; the event is
+// processed again when its lease expires and answered once, and Meta's redelivery meanwhile
+// is a duplicate.
+func TestCommitFailsNothingSent(t *testing.T) {
+	f := setup(t, nil)
+	f.p.Lease = 300 * time.Millisecond // the retries stop at half the lease
+	f.p.Store = &failCommit{Store: f.p.Store, fails: 1000}
+	body := f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "hi"})
+	f.accept(t, body)
+	reps := f.drain(t)
+	if len(reps) != 1 || reps[0].Err == nil || len(f.s.texts()) != 0 {
+		t.Fatalf("reports %+v, sent %q", reps, f.s.texts())
+	}
+	if _, d := f.accept(t, body); d != 1 {
+		t.Fatal("redelivery not a duplicate")
+	}
+	f.p.Store.(*failCommit).fails = 0
+	f.advance(time.Second)
+	f.drain(t)
+	if got := f.s.texts(); !equal(got, []string{"hello"}) {
+		t.Fatalf("sent %q", got)
+	}
+}
+
+// TestConcurrentRedelivery: the same webhook posted many times at the same instant is queued
+// once and answered once.
+func TestConcurrentRedelivery(t *testing.T) {
+	f := setup(t, nil)
+	body := f.body(t, msg.Event{ID: "wamid.same", From: "1", Text: "hi"})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	queued := 0
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q, _, err := f.p.Accept(context.Background(), f.ch, body)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			queued += q
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	f.drain(t)
+	if got := f.s.texts(); queued != 1 || !equal(got, []string{"hello"}) {
+		t.Fatalf("%d queued, sent %q", queued, got)
+	}
+}
+
+// TestPanicDropsEvent: a panic while processing an event is recovered, the event dropped and
+// reported, and the conversation goes on with its next event.
+func TestPanicDropsEvent(t *testing.T) {
+	f := setup(t, nil)
+	f.s.onSend = func(n int) {
+		if n == 0 {
+			f.s.onSend = nil
+			panic("boom")
+		}
+	}
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "hi"}, msg.Event{ID: "wamid.b", From: "1", Text: "n"}))
+	reps := f.drain(t)
+	if len(reps) != 2 || !strings.Contains(reps[0].Dropped, "boom") {
+		t.Fatalf("reports %+v", reps)
+	}
+	if got := f.s.texts(); !equal(got, []string{"n 1"}) {
+		t.Fatalf("sent %q", got)
+	}
+}
+
+// TestStartReplyRelease: the API's calls run in turn with the conversation's events.
+func TestStartReplyRelease(t *testing.T) {
+	f := setup(t, nil)
 	ctx := context.Background()
-	for _, ev := range []msg.Event{
-		{Kind: msg.KindTemplate, ID: "t1:APPROVED", Account: "9", TemplateStatus: &msg.TemplateStatus{Event: "APPROVED", Name: "reopen"}},
-		{Kind: msg.KindError, Account: "9", Errors: []msg.Error{{Code: 131000}}},
-	} {
-		rep, err := p.Process(ctx, ch, &ev)
-		if err != nil {
-			t.Fatalf("%s: %v", ev.Kind, err)
-		}
-		if len(rep.Outcomes) != 0 || len(rep.Trace) == 0 {
-			t.Errorf("%s: report %+v", ev.Kind, rep)
-		}
+	if _, err := f.p.Start(ctx, f.ch, "1", "f", "hello", map[string]any{"a": "b"}); err != nil {
+		t.Fatal(err)
 	}
-	if len(s.sent) != 0 {
-		t.Errorf("sent %+v", s.sent)
+	if _, err := f.p.Start(ctx, f.ch, "1", "nope", "", nil); err == nil {
+		t.Error("start of an unknown flow succeeded")
 	}
-	convs, err := p.Store.(*store.Mem).Conversations(ctx)
-	if err != nil || len(convs) != 0 {
-		t.Errorf("conversations saved: %+v, %v", convs, err)
+	// Outside the window (no message from the user yet) an agent's text is replaced by the
+	// flow-less bundle fallback: there is none here, so nothing goes out.
+	rep, err := f.p.Reply(ctx, f.ch, "1", msg.Message{Text: &msg.Text{Body: "agent here"}})
+	if err != nil || len(rep.Outcomes) != 0 {
+		t.Fatalf("reply outside the window: %+v, %v", rep, err)
+	}
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "hello there"}))
+	f.drain(t)
+	if _, err := f.p.Reply(ctx, f.ch, "1", msg.Message{Text: &msg.Text{Body: "agent here"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The start came before any message from the user: outside the window, so the flow's
+	// window_fallback stood in for "hello".
+	if got := f.s.texts(); !equal(got, []string{"template reopen", "agent here"}) {
+		t.Fatalf("sent %q", got)
 	}
 }

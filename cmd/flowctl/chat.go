@@ -50,10 +50,15 @@ func chat(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 	if !ok {
 		return 2
 	}
-	s := flowtest.NewSession(flowtest.SessionOptions{
+	s, err := flowtest.NewSession(flowtest.SessionOptions{
 		Engine: opts.Engine, HTTP: pipeline.HTTPClient{}, Tenant: opts.Tenant, Team: opts.Team, DedupTTL: opts.DedupTTL,
 		Account: "100000000000001", Contact: *contact, Clock: time.Now().UTC().Truncate(time.Second),
 	})
+	if err != nil {
+		fmt.Fprintf(stderr, "flowctl chat: %v\n", err)
+		return 1
+	}
+	defer s.Close()
 	c := &chatter{s: s, out: stdout, name: *name, verbose: *verbose}
 	fmt.Fprintf(stdout, "Talking to %s as %s on %s. /help for commands.\n", *dir, *contact, *channel)
 	ctx := context.Background()

@@ -27,7 +27,7 @@ var ErrNotConfigured = errors.New("whatsapp client not configured")
 type Client struct {
 	cfg     Config
 	token   atomic.Pointer[string]
-	limiter *Limiter
+	limiter Pacer
 	log     *slog.Logger
 }
 
@@ -50,8 +50,8 @@ func (c *Client) SetAccessToken(token string) { c.token.Store(&token) }
 
 func (c *Client) accessToken() string { return *c.token.Load() }
 
-// Limiter returns the Client's limiter, to share it with another Client.
-func (c *Client) Limiter() *Limiter { return c.limiter }
+// Limiter returns the Client's pacer, to share it with another Client.
+func (c *Client) Limiter() Pacer { return c.limiter }
 
 // MessagesURL is the endpoint messages are posted to.
 func (c *Client) MessagesURL() string {
@@ -145,6 +145,9 @@ func (c *Client) do(ctx context.Context, r Request, noRetryOnRateLimit bool) (st
 		}
 		if err.Code == CodePairRateLimit && r.To != "" {
 			c.limiter.Defer(phone, r.To, delay)
+		}
+		if c.cfg.OnRetry != nil {
+			c.cfg.OnRetry(err)
 		}
 		c.log.LogAttrs(ctx, slog.LevelWarn, "whatsapp: retrying request",
 			slog.String("phone_number_id", phone), slog.String("type", r.Type),

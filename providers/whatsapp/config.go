@@ -62,9 +62,12 @@ type Config struct {
 	// Jitter returns a uniformly random duration in [0, n); default math/rand/v2. Tests inject a
 	// deterministic one.
 	Jitter func(n time.Duration) time.Duration
-	// Limiter holds the throughput and pair-rate state; default a new one per Client. Share one
-	// between Clients of the same phone number so that they draw on the same buckets.
-	Limiter *Limiter
+	// Limiter holds the throughput and pair-rate state; default a new in-process [Limiter] per
+	// Client. Share one between Clients of the same phone number so that they draw on the same
+	// buckets; a Pacer kept in Redis shares them between processes.
+	Limiter Pacer
+	// OnRetry, when set, is called before each retry with the error that caused it (metrics).
+	OnRetry func(e *Error)
 	// Logger receives retry and failure logs; default slog.Default(). Tokens are never logged.
 	Logger *slog.Logger
 }

@@ -206,3 +206,6 @@ type redactedError struct {
 
 func (r redactedError) Error() string { return r.msg }
 func (r redactedError) Unwrap() error { return r.cause }
+
+// ErrorCode returns the Graph API error code (0 for network errors), for metrics.
+func (e *Error) ErrorCode() int { return e.Code }

@@ -7,6 +7,20 @@ import (
 	"time"
 )
 
+// Pacer is what a [Client] waits on before each request: the per-number throughput and the
+// per-recipient pair rate. [Limiter] keeps the schedules in the process; an implementation
+// that keeps them in Redis shares them between processes.
+type Pacer interface {
+	// WaitPair blocks until recipient may get another message from phoneNumberID.
+	WaitPair(ctx context.Context, phoneNumberID, recipient string) error
+	// WaitNumber blocks until phoneNumberID may send another request.
+	WaitNumber(ctx context.Context, phoneNumberID string) error
+	// Defer holds every further message from phoneNumberID to recipient for at least d.
+	Defer(phoneNumberID, recipient string, d time.Duration)
+}
+
+var _ Pacer = (*Limiter)(nil)
+
 // Limiter paces sends: a token bucket per phone number id (throughput) and a burst-aware pacer
 // per (phone number id, recipient) (Meta's pair rate limit). Both are GCRA schedules: a key's
 // state is the theoretical arrival time of its next event, and an event may happen while that

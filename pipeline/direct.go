@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/flowgate/flowgate/engine"
+	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/store"
+)
+
+// ErrBusy is returned, wrapped, when an API call could not get hold of its conversation in
+// time because workers kept it busy.
+var ErrBusy = errors.New("conversation busy")
+
+// Start runs a flow for a user, as the API's start call does.
+func (p *Pipeline) Start(ctx context.Context, ch *Channel, user, flow, node string, vars map[string]any) (*Report, error) {
+	return p.Direct(ctx, ch, user, func(e *engine.Engine, st *engine.State, now time.Time) (*engine.Result, error) {
+		return e.Start(ctx, p.conv(ch, user), st, flow, node, vars, now)
+	})
+}
+
+// Reply sends a human agent's message to a user as the business, under the window rules.
+func (p *Pipeline) Reply(ctx context.Context, ch *Channel, user string, m msg.Message) (*Report, error) {
+	return p.Direct(ctx, ch, user, func(e *engine.Engine, st *engine.State, now time.Time) (*engine.Result, error) {
+		return e.Agent(ctx, p.conv(ch, user), st, m, now), nil
+	})
+}
+
+// Release ends a user's handoff: the bot answers again, and the kept events are dropped.
+func (p *Pipeline) Release(ctx context.Context, ch *Channel, user string) (*Report, error) {
+	return p.Direct(ctx, ch, user, func(e *engine.Engine, st *engine.State, now time.Time) (*engine.Result, error) {
+		return e.Release(ctx, p.conv(ch, user), st, now), nil
+	})
+}
+
+// SetVars merges vars into a user's conversation variables.
+func (p *Pipeline) SetVars(ctx context.Context, ch *Channel, user string, vars map[string]any) error {
+	_, err := p.Direct(ctx, ch, user, func(_ *engine.Engine, st *engine.State, _ time.Time) (*engine.Result, error) {
+		if st.Vars == nil {
+			st.Vars = map[string]any{}
+		}
+		for k, v := range vars {
+			st.Vars[k] = v
+		}
+		return &engine.Result{}, nil
+	})
+	return err
+}
+
+func (p *Pipeline) conv(ch *Channel, user string) engine.Conversation {
+	return engine.Conversation{Tenant: ch.Tenant, Team: ch.Team, Channel: ch.Name, Account: ch.Account, User: user}
+}
+
+// Direct applies fn to a user's conversation as one unit of work, in turn with the events
+// of that conversation: it waits while a worker holds it, then runs fn, commits, sends and
+// records as a worker would.
+func (p *Pipeline) Direct(ctx context.Context, ch *Channel, user string, fn runFunc) (*Report, error) {
+	conv := p.conv(ch, user)
+	wait := p.BusyWait
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		c, err := p.Store.ClaimConversation(ctx, conv, p.now(), p.lease())
+		switch {
+		case errors.Is(err, store.ErrBusy):
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("%s: %w", convString(conv), ErrBusy)
+			}
+			p.sleep(ctx, 20*time.Millisecond)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("claim %s: %w", convString(conv), err)
+		}
+		rep, done := p.process(ctx, c, fn)
+		if done != nil {
+			if err := p.Store.Finish(ctx, done, p.now()); err != nil {
+				return rep, fmt.Errorf("record replies to %s: %w", convString(conv), err)
+			}
+		}
+		if c.Kind == store.KindOutbox {
+			continue // a dead worker's replies went out first; now the call itself
+		}
+		if rep.Err != nil {
+			return rep, rep.Err
+		}
+		return rep, nil
+	}
+}

@@ -1,0 +1,75 @@
+-- commit.lua: Commit, fenced by the claim's token. Applying it twice has the effect of once:
+-- a claim pops at most once (its claim counted the head in B att, the pop deletes that count),
+-- a commit whose pop was already done is a repeat and neither clears nor keeps events again,
+-- and the rest sets values.
+--
+-- KEYS[1] -> B, the conversation's shard base
+-- ARGV[1]  -> cid
+-- ARGV[2]  -> token
+-- ARGV[3]  -> now, ms
+-- ARGV[4]  -> lease, ms
+-- ARGV[5]  -> "1" when there is a state ("0" deletes it)
+-- ARGV[6]  -> state
+-- ARGV[7]  -> state TTL, ms ("0": none)
+-- ARGV[8]  -> "1" to pop the head event (only when this claim counted it and did not pop yet)
+-- ARGV[9]  -> the claimed event (the head to pop: anything else is not popped)
+-- ARGV[10] -> next timer due, ms ("0": none)
+-- ARGV[11] -> "1" when in handoff
+-- ARGV[12] -> "1" to clear the kept events (before keeping ARGV[14])
+-- ARGV[13] -> "1" to keep ARGV[14]
+-- ARGV[14] -> the event to keep
+-- ARGV[15] -> kept TTL, ms
+-- ARGV[16...] -> the outbox entries; none releases the conversation, some keep the lease
+--
+-- Returns 1 when applied, 0 when the token no longer holds the lease (nothing changed).
+
+local cid, now = ARGV[1], ARGV[3]
+if not fenced(cid, ARGV[2]) then
+  return 0
+end
+save(cid, ARGV[5], ARGV[6], ARGV[7])
+
+local again = false
+if ARGV[8] == "1" then
+  local q = ck(cid, "q")
+  if redis.call("HEXISTS", B .. "att", cid) == 1 and redis.call("LINDEX", q, 0) == ARGV[9] then
+    redis.call("LPOP", q)
+    redis.call("DECR", B .. "n")
+    redis.call("HDEL", B .. "att", cid)
+  else
+    again = true
+  end
+end
+
+if tonumber(ARGV[10]) > 0 then
+  redis.call("ZADD", B .. "timers", ARGV[10], cid)
+else
+  redis.call("ZREM", B .. "timers", cid)
+end
+
+if ARGV[11] == "1" then
+  redis.call("ZADD", B .. "handoff", "NX", now, cid)
+else
+  redis.call("ZREM", B .. "handoff", cid)
+end
+
+local kept = ck(cid, "k")
+if ARGV[12] == "1" and not again then
+  redis.call("DEL", kept)
+end
+if ARGV[13] == "1" and not again then
+  redis.call("RPUSH", kept, ARGV[14])
+  redis.call("PEXPIRE", kept, ARGV[15])
+end
+
+local outbox = ck(cid, "o")
+redis.call("DEL", outbox)
+if #ARGV > 15 then
+  for i = 16, #ARGV do
+    redis.call("RPUSH", outbox, ARGV[i])
+  end
+  redis.call("ZADD", B .. "lease", tonumber(now) + tonumber(ARGV[4]), cid)
+else
+  release(cid, now)
+end
+return 1

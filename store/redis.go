@@ -1,0 +1,522 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flowgate/flowgate/engine"
+)
+
+// Options configure a Redis store.
+type Options struct {
+	// Prefix starts every key (default "fg:"). It may not contain '{' or '}': the shard's hash
+	// tag must be the first one in each key.
+	Prefix string
+	// Shards is how many shards conversations are spread over (default 16). Every process
+	// sharing a Redis must use the same Prefix and Shards.
+	Shards int
+}
+
+// DefaultPrefix and DefaultShards are the Options defaults.
+const (
+	DefaultPrefix = "fg:"
+	DefaultShards = 16
+)
+
+// Redis is the Store kept in Redis (a server, a cluster, or the embedded miniredis of
+// NewEmbedded). Every operation is one Lua script per shard, each touching the keys of one
+// hash slot; keys.go documents the layout. A conversation's Tenant, Team, Channel and Account
+// may not contain '|' (its id joins them with it; operations refuse such a conversation). A
+// Redis is safe for concurrent use.
+type Redis struct {
+	c      redis.UniversalClient
+	k      keys
+	shards int
+}
+
+var _ Store = (*Redis)(nil)
+
+// The scripts; each but gcra starts with lua/lib.lua.
+var (
+	//go:embed lua/lib.lua
+	luaLib string
+	//go:embed lua/enqueue.lua
+	luaEnqueue string
+	//go:embed lua/claim.lua
+	luaClaim string
+	//go:embed lua/claimconv.lua
+	luaClaimConv string
+	//go:embed lua/commit.lua
+	luaCommit string
+	//go:embed lua/finish.lua
+	luaFinish string
+	//go:embed lua/extend.lua
+	luaExtend string
+
+	enqueueScript   = redis.NewScript(luaLib + luaEnqueue)
+	claimScript     = redis.NewScript(luaLib + luaClaim)
+	claimConvScript = redis.NewScript(luaLib + luaClaimConv)
+	commitScript    = redis.NewScript(luaLib + luaCommit)
+	finishScript    = redis.NewScript(luaLib + luaFinish)
+	extendScript    = redis.NewScript(luaLib + luaExtend)
+)
+
+// NewRedis returns the store kept in c under opts (defaults applied to zero fields). It panics
+// when opts.Prefix contains a brace.
+func NewRedis(c redis.UniversalClient, opts Options) *Redis {
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(opts.Prefix, "{}") {
+		panic(fmt.Sprintf("store: prefix %q contains a brace", opts.Prefix))
+	}
+	if opts.Shards <= 0 {
+		opts.Shards = DefaultShards
+	}
+	return &Redis{c: c, k: keys{opts.Prefix}, shards: opts.Shards}
+}
+
+// Client returns the Redis client the store uses (for a Limiter on the same server).
+func (r *Redis) Client() redis.UniversalClient { return r.c }
+
+// Shards is how many shards conversations are spread over.
+func (r *Redis) Shards() int { return r.shards }
+
+// ShardOf returns the shard a conversation lives in: FNV-32a of its id modulo Shards.
+func (r *Redis) ShardOf(conv engine.Conversation) int { return shardOf(rawID(conv), r.shards) }
+
+// Enqueue runs one enqueue script per conversation, all in one pipeline. A key is
+// deduplicated within the shard of its item's conversation (a key names one event of one
+// conversation, such as a channel's message id). dedupTTL <= 0 records no key.
+func (r *Redis) Enqueue(ctx context.Context, items []Item, dedupTTL time.Duration, now time.Time) ([]bool, error) {
+	dup := make([]bool, len(items))
+	if len(items) == 0 {
+		return dup, nil
+	}
+	type group struct {
+		s    int
+		args []any
+		idx  []int
+	}
+	var groups []*group
+	byCID := map[string]*group{}
+	for i, it := range items {
+		cid, err := convID(it.Conv)
+		if err != nil {
+			return nil, fmt.Errorf("enqueue: %w", err)
+		}
+		g := byCID[cid]
+		if g == nil {
+			g = &group{s: shardOf(cid, r.shards), args: []any{cid, now.UnixMilli(), ttlMS(dedupTTL)}}
+			byCID[cid] = g
+			groups = append(groups, g)
+		}
+		g.args = append(g.args, it.Key, it.Data)
+		g.idx = append(g.idx, i)
+	}
+	calls := make([]*call, len(groups))
+	for i, g := range groups {
+		calls[i] = &call{shard: g.s, script: enqueueScript, keys: []string{r.k.shard(g.s)}, args: g.args}
+	}
+	if err := r.pipeline(ctx, calls); err != nil {
+		return nil, fmt.Errorf("enqueue %d items: %w", len(items), err)
+	}
+	for i, g := range groups {
+		v, err := calls[i].cmd.Slice()
+		if err == nil && len(v) != len(g.idx) {
+			err = fmt.Errorf("%d flags for %d items", len(v), len(g.idx))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("enqueue shard %d: %w", g.s, err)
+		}
+		for j, f := range v {
+			dup[g.idx[j]] = toInt(f) == 1
+		}
+	}
+	return dup, nil
+}
+
+// Claim finishes done (in the same script when it lives in shard, else in a second script of
+// the same pipeline) and leases one conversation of shard with work due at now.
+func (r *Redis) Claim(ctx context.Context, shard int, now time.Time, lease time.Duration, done *Done) (*Claim, error) {
+	if shard < 0 || shard >= r.shards {
+		return nil, fmt.Errorf("claim shard %d: out of 0..%d", shard, r.shards-1)
+	}
+	cl := &call{shard: shard, script: claimScript, keys: []string{r.k.shard(shard)},
+		args: []any{now.UnixMilli(), lease.Milliseconds(), "", "", "", "", 0}}
+	calls := []*call{cl}
+	var fin *call
+	if done != nil && done.Claim != nil {
+		var err error
+		if fin, err = r.fencedCall(finishScript, done.Claim, append(stateArgs(done.State, done.StateTTL), now.UnixMilli())...); err != nil {
+			return nil, fmt.Errorf("claim shard %d: done: %w", shard, err)
+		}
+		if fin.shard == shard {
+			cl.args = append(cl.args[:2], fin.args[:5]...) // finish.lua's ARGV but now
+			fin = nil
+		} else {
+			calls = []*call{fin, cl}
+		}
+	}
+	if err := r.pipeline(ctx, calls); err != nil {
+		return nil, fmt.Errorf("claim shard %d: %w", shard, err)
+	}
+	var errs []error
+	if fin != nil {
+		errs = append(errs, fenced(fin, "claim: finish", done.Claim))
+	}
+	v, err := cl.cmd.Slice()
+	if err != nil {
+		return nil, errors.Join(append(errs, fmt.Errorf("claim shard %d: %w", shard, err))...)
+	}
+	c, doneFlag, err := parseClaim(v, shard)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("claim shard %d: %w", shard, err))
+	}
+	if doneFlag == 2 {
+		errs = append(errs, fmt.Errorf("claim: finish token %d (shard %d): %w", done.Claim.Token, shard, ErrStale))
+	}
+	return c, errors.Join(errs...)
+}
+
+// ClaimConversation leases conv for an API call; ErrBusy while a live lease holds it. When it
+// takes over the expired lease of a worker that died after committing replies, the claim
+// carries the work the recovery would have: kind KindOutbox with the outbox to send again
+// (the caller sends it and calls Finish, then claims again for its API call).
+func (r *Redis) ClaimConversation(ctx context.Context, conv engine.Conversation, now time.Time, lease time.Duration) (*Claim, error) {
+	cid, err := convID(conv)
+	if err != nil {
+		return nil, fmt.Errorf("claim conversation: %w", err)
+	}
+	s := shardOf(cid, r.shards)
+	v, err := claimConvScript.Run(ctx, r.c, []string{r.k.shard(s)}, cid, now.UnixMilli(), lease.Milliseconds()).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("claim conversation (shard %d): %w", s, err)
+	}
+	c, _, err := parseClaim(v, s)
+	if err != nil {
+		return nil, fmt.Errorf("claim conversation (shard %d): %w", s, err)
+	}
+	if c == nil {
+		return nil, fmt.Errorf("claim conversation (shard %d): %w", s, ErrBusy)
+	}
+	return c, nil
+}
+
+// Commit applies cm in one script, fenced by c.Token. A commit whose lease expired without
+// anyone claiming the conversation since still holds the token and is applied. Pop removes
+// the head only when it is c.Event and this claim has not popped yet; a commit whose pop was
+// already done is a repeat, which neither clears nor keeps events again. So repeating a commit
+// that kept the lease (an outbox) changes nothing more, and repeating one that released it
+// finds the lease gone and returns ErrStale, having changed nothing. (A repeat of a commit
+// with Kept and without Pop would keep the event twice.)
+func (r *Redis) Commit(ctx context.Context, c *Claim, cm *Commit, now time.Time, lease time.Duration) error {
+	var timer int64
+	if !cm.Timer.IsZero() {
+		timer = max(cm.Timer.UnixMilli(), 1)
+	}
+	args := append([]any{now.UnixMilli(), lease.Milliseconds()}, stateArgs(cm.State, cm.StateTTL)...)
+	args = append(args, flag(cm.Pop), c.Event, timer, flag(cm.Handoff), flag(cm.ClearKept),
+		flag(cm.Kept != nil), cm.Kept, keptTTL.Milliseconds())
+	for _, o := range cm.Outbox {
+		args = append(args, o)
+	}
+	return r.fenced(ctx, "commit", commitScript, c, args...)
+}
+
+// Finish applies d: fenced, it saves d.State (nil deletes it, as in Commit), drops the outbox
+// and releases the conversation.
+func (r *Redis) Finish(ctx context.Context, d *Done, now time.Time) error {
+	return r.fenced(ctx, "finish", finishScript, d.Claim, append(stateArgs(d.State, d.StateTTL), now.UnixMilli())...)
+}
+
+// Extend renews c's lease until now+lease, fenced by its token.
+func (r *Redis) Extend(ctx context.Context, c *Claim, now time.Time, lease time.Duration) error {
+	return r.fenced(ctx, "extend", extendScript, c, now.Add(lease).UnixMilli())
+}
+
+// fenced runs a script of fencedCall in one round trip.
+func (r *Redis) fenced(ctx context.Context, op string, sc *redis.Script, c *Claim, rest ...any) error {
+	fc, err := r.fencedCall(sc, c, rest...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := r.pipeline(ctx, []*call{fc}); err != nil {
+		return fmt.Errorf("%s token %d: %w", op, c.Token, err)
+	}
+	return fenced(fc, op, c)
+}
+
+// fencedCall is the call of a script whose ARGV are the claim's cid and token, then rest, and
+// that returns 1 when applied, 0 when the token no longer holds the lease.
+func (r *Redis) fencedCall(sc *redis.Script, c *Claim, rest ...any) (*call, error) {
+	cid, err := convID(c.Conv)
+	if err != nil {
+		return nil, err
+	}
+	args := append([]any{cid, strconv.FormatInt(c.Token, 10)}, rest...)
+	s := shardOf(cid, r.shards)
+	return &call{shard: s, script: sc, keys: []string{r.k.shard(s)}, args: args}, nil
+}
+
+// fenced reads the result of a fencedCall: nil, ErrStale or the script's error.
+func fenced(fc *call, op string, c *Claim) error {
+	n, err := fc.cmd.Int64()
+	if err == nil && n == 0 {
+		err = ErrStale
+	}
+	if err != nil {
+		return fmt.Errorf("%s token %d (shard %d): %w", op, c.Token, fc.shard, err)
+	}
+	return nil
+}
+
+// Load returns conv's state, nil when it has none.
+func (r *Redis) Load(ctx context.Context, conv engine.Conversation) ([]byte, error) {
+	cid, err := convID(conv)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	s := shardOf(cid, r.shards)
+	b, err := r.c.Get(ctx, r.k.state(s, cid)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load (shard %d): %w", s, err)
+	}
+	return b, nil
+}
+
+// Handoffs reads every shard's handoff set in one pipeline and the kept events of the
+// conversations of tenant and team in a second one, in the order they went to an agent.
+func (r *Redis) Handoffs(ctx context.Context, tenant, team string) ([]Handoff, error) {
+	sets := make([]*redis.ZSliceCmd, r.shards)
+	if err := r.eachShard(ctx, func(p redis.Pipeliner, s int) { sets[s] = p.ZRangeWithScores(ctx, r.k.handoff(s), 0, -1) }); err != nil {
+		return nil, fmt.Errorf("handoffs of %s/%s: %w", tenant, team, err)
+	}
+	type found struct {
+		cid   string
+		s     int
+		since float64
+		kept  *redis.StringSliceCmd
+	}
+	var hs []*found
+	for s, cmd := range sets {
+		for _, z := range cmd.Val() {
+			if cid, _ := z.Member.(string); strings.HasPrefix(cid, tenant+"|"+team+"|") {
+				hs = append(hs, &found{cid: cid, s: s, since: z.Score})
+			}
+		}
+	}
+	if len(hs) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(hs, func(a, b *found) int { return cmp.Or(cmp.Compare(a.since, b.since), strings.Compare(a.cid, b.cid)) })
+	if _, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, h := range hs {
+			h.kept = p.LRange(ctx, r.k.kept(h.s, h.cid), 0, -1)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("handoffs of %s/%s: kept events: %w", tenant, team, err)
+	}
+	out := make([]Handoff, len(hs))
+	for i, h := range hs {
+		out[i].Conv = parseConv(h.cid)
+		for _, e := range h.kept.Val() {
+			out[i].Kept = append(out[i].Kept, []byte(e))
+		}
+	}
+	return out, nil
+}
+
+// NextTimer reads the earliest timer of every shard in one pipeline.
+func (r *Redis) NextTimer(ctx context.Context) (time.Time, error) {
+	first := make([]*redis.ZSliceCmd, r.shards)
+	if err := r.eachShard(ctx, func(p redis.Pipeliner, s int) { first[s] = p.ZRangeWithScores(ctx, r.k.timers(s), 0, 0) }); err != nil {
+		return time.Time{}, fmt.Errorf("next timer: %w", err)
+	}
+	var next int64 // timers are stored at 1 ms or later
+	for _, cmd := range first {
+		for _, z := range cmd.Val() {
+			if ms := int64(z.Score); next == 0 || ms < next {
+				next = ms
+			}
+		}
+	}
+	if next == 0 {
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(next), nil
+}
+
+// Stats counts, in one pipeline over every shard: Queued, the events in all queues (a
+// per-shard counter kept by Enqueue and the pops of Commit; the head of a leased conversation
+// counts until popped); Ready, Leased, Timers and Handoffs, the sizes of the shards' sets.
+func (r *Redis) Stats(ctx context.Context) (Stats, error) {
+	queued := make([]*redis.StringCmd, r.shards)
+	sets := make([][4]*redis.IntCmd, r.shards)
+	if err := r.eachShard(ctx, func(p redis.Pipeliner, s int) {
+		queued[s] = p.Get(ctx, r.k.queued(s))
+		for i, k := range []string{r.k.ready(s), r.k.lease(s), r.k.timers(s), r.k.handoff(s)} {
+			sets[s][i] = p.ZCard(ctx, k)
+		}
+	}); err != nil {
+		return Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	var st Stats
+	for s := range sets {
+		n, _ := queued[s].Int64()
+		st.Queued += n
+		st.Ready += sets[s][0].Val()
+		st.Leased += sets[s][1].Val()
+		st.Timers += sets[s][2].Val()
+		st.Handoffs += sets[s][3].Val()
+	}
+	return st, nil
+}
+
+// eachShard sends the commands queue adds for every shard in one pipeline. A missing key
+// (redis.Nil) is no error.
+func (r *Redis) eachShard(ctx context.Context, queue func(p redis.Pipeliner, s int)) error {
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for s := range r.shards {
+			queue(p, s)
+		}
+		return nil
+	})
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
+}
+
+// Ping checks that Redis answers.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// call is one script call of a pipeline.
+type call struct {
+	shard  int
+	script *redis.Script
+	keys   []string
+	args   []any
+	cmd    *redis.Cmd
+}
+
+// pipeline sends calls (EVALSHA) in one round trip; the calls whose script the server did not
+// have are sent again with EVAL, in a second one. It returns an error only when a round trip
+// failed: each call's own result, error included, is in its cmd.
+func (r *Redis) pipeline(ctx context.Context, calls []*call) error {
+	for _, eval := range []bool{false, true} {
+		_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, c := range calls {
+				if eval {
+					c.cmd = c.script.Eval(ctx, p, c.keys, c.args...)
+				} else {
+					c.cmd = c.script.EvalSha(ctx, p, c.keys, c.args...)
+				}
+			}
+			return nil
+		})
+		if err != nil && !isReplyError(err) {
+			return err
+		}
+		calls = slices.DeleteFunc(slices.Clone(calls), func(c *call) bool { return !redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") })
+		if len(calls) == 0 {
+			break
+		}
+	}
+	return nil
+}
+
+// isReplyError reports whether err is an error reply of Redis (one command failed) rather
+// than a failed round trip.
+func isReplyError(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && !errors.Is(err, redis.Nil)
+}
+
+// stateArgs are the scripts' three state arguments: has, state, TTL ms.
+func stateArgs(state []byte, ttl time.Duration) []any {
+	return []any{flag(state != nil), state, ttlMS(ttl)}
+}
+
+// ttlMS is a TTL in whole ms, rounded up (0 for none).
+func ttlMS(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// parseClaim reads reply in lib.lua: {done, kind, cid, token, has state, state, attempts,
+// event, outbox...}. It returns a nil claim for kind 0, and the done flag.
+func parseClaim(v []any, shard int) (*Claim, int64, error) {
+	if len(v) < 2 {
+		return nil, 0, fmt.Errorf("claim reply of %d values", len(v))
+	}
+	done, kind := toInt(v[0]), toInt(v[1])
+	if kind == 0 {
+		return nil, done, nil
+	}
+	if len(v) < 8 {
+		return nil, done, fmt.Errorf("claim reply of %d values", len(v))
+	}
+	cid, _ := v[2].(string)
+	c := &Claim{
+		Conv:     parseConv(cid),
+		Kind:     Kind(kind),
+		Token:    toInt(v[3]),
+		Attempts: int(toInt(v[6])),
+		Shard:    shard,
+	}
+	if toInt(v[4]) == 1 {
+		c.State = toBytes(v[5])
+	}
+	if c.Kind == KindEvent {
+		c.Event = toBytes(v[7])
+	}
+	for _, o := range v[8:] {
+		c.Outbox = append(c.Outbox, toBytes(o))
+	}
+	return c, done, nil
+}
+
+func toInt(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case string:
+		i, _ := strconv.ParseInt(n, 10, 64)
+		return i
+	}
+	return 0
+}
+
+// toBytes copies a bulk string reply; an empty one is a non-nil empty slice.
+func toBytes(v any) []byte {
+	s, _ := v.(string)
+	return []byte(s)
+}
