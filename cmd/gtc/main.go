@@ -30,10 +30,10 @@ const usage = `gtc is Flowgate's operator CLI.
 
 Usage:
   gtc setup [--answers FILE] [--tenant T] [--team T] [--dry-run] [--check] [DIR]
-  gtc serve [DIR]
+  gtc serve [--addr :8080] [--redis URL] [--workers N] [--record DIR] [DIR]
   gtc version
 
-Run "gtc setup -h" for the setup options.
+Run "gtc setup -h" and "gtc serve -h" for the options.
 `
 
 // run is the whole command, with its environment passed in so that tests drive it in-process.
@@ -47,8 +47,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	case "setup":
 		return runSetup(args[1:], stdin, stdout, stderr, getenv)
 	case "serve":
-		fmt.Fprintln(stderr, "gtc serve: not implemented yet (milestone 2)")
-		return 2
+		return runServe(args[1:], stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "gtc", buildVersion())
 		return 0

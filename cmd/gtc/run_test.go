@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,7 +38,8 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"no command", nil, 2, "Usage:"},
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
-		{"serve", []string{"serve"}, 2, "gtc serve: not implemented yet (milestone 2)"},
+		{"serve bad flag", []string{"serve", "--nope"}, 2, "flag provided but not defined"},
+		{"serve bad log format", []string{"serve", "--log-format", "xml"}, 2, `--log-format "xml": use text or json`},
 		{"version", []string{"version"}, 0, ""},
 		{"setup ok", []string{"setup", "--answers", example, filepath.Join(dir, "ok")}, 0, ""},
 		{"setup flags after dir", []string{"setup", filepath.Join(dir, "ok2"), "--answers", example, "--team", "sales"}, 0, ""},
@@ -168,5 +170,43 @@ func TestSetupInteractiveEOF(t *testing.T) {
 	code := run([]string{"setup", filepath.Join(t.TempDir(), "b")}, terminal{strings.NewReader("acme\n")}, &stdout, &stderr, noEnv)
 	if code != 2 || !strings.Contains(stderr.String(), "input ended before every question was answered") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestServeRefusesToStart: gtc serve says in one line why it cannot start, and exits 1.
+func TestServeRefusesToStart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bundle")
+	var out bytes.Buffer
+	if code := run([]string{"setup", "--answers", "../../answers.example.json", dir}, strings.NewReader(""), &out, &out, noEnv); code != 0 {
+		t.Fatalf("setup: %d\n%s", code, out.String())
+	}
+	env := func(k string) string {
+		return map[string]string{"WHATSAPP_TOKEN": "t", "META_APP_SECRET": "s"}[k]
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		getenv func(string) string
+		want   string
+	}{
+		{"no bundle", []string{"serve", filepath.Join(dir, "nope")}, env, "is invalid"},
+		{"secret not set", []string{"serve", dir}, noEnv, "${WHATSAPP_TOKEN} is not set"},
+		{"port taken", []string{"serve", "--addr", ln.Addr().String(), dir}, env, "cannot listen on " + ln.Addr().String()},
+		{"Redis unreachable", []string{"serve", "--redis", "redis://:hunter2@127.0.0.1:1/0", dir}, env, "Redis at redis://[redacted]@127.0.0.1:1/0 cannot be reached"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(tt.args, strings.NewReader(""), &stdout, &stderr, tt.getenv); code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			if !strings.Contains(stderr.String(), tt.want) || strings.Contains(stderr.String(), "hunter2") {
+				t.Errorf("stderr %q, want %q (and no password)", stderr.String(), tt.want)
+			}
+		})
 	}
 }

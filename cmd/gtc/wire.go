@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/flowgate/flowgate/bundle"
+	"github.com/flowgate/flowgate/engine"
+	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/internal/secret"
+	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/providers"
+	"github.com/flowgate/flowgate/providers/whatsapp"
+	"github.com/flowgate/flowgate/server"
+)
+
+// wiring builds what gtc serve runs from a bundle, at start and at every reload.
+type wiring struct {
+	cfg     *serveConfig
+	log     *slog.Logger
+	metrics *server.Metrics
+	limiter whatsapp.Pacer
+}
+
+// load reads and validates the bundle and builds the pipeline's bundle and the server's site
+// from it. Any error leaves what runs untouched.
+func (w *wiring) load(getenv func(string) string) (*pipeline.Bundle, *server.Site, error) {
+	b, ds := bundle.LoadWith(w.cfg.dir, bundle.LoadOptions{Getenv: getenv, Limits: providers.Limits()})
+	if ds.HasErrors() {
+		return nil, nil, fmt.Errorf("bundle %s is invalid:\n%s", w.cfg.dir, indent(diagText(ds), "  "))
+	}
+	for _, d := range ds {
+		w.log.Warn("bundle", "problem", d.String())
+	}
+	eng := b.Engine.WithHTTP(pipeline.HTTPClient{Client: &http.Client{}})
+	pb := &pipeline.Bundle{Engine: eng}
+	site := &server.Site{DefaultTenant: b.DefaultTenant, DefaultTeam: b.DefaultTeam, APIToken: secret.String(b.APIToken)}
+	for _, c := range b.Channels {
+		if c.AppSecret == "" && !w.cfg.insecure {
+			return nil, nil, fmt.Errorf("%s: %s has no app_secret: webhooks cannot be verified (--insecure-skip-signature for local experiments)", c.File, c.Name)
+		}
+		ch, err := w.channel(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ch == nil {
+			continue
+		}
+		pb.Channels = append(pb.Channels, ch)
+		site.Endpoints = append(site.Endpoints, server.Endpoint{Channel: ch, AppSecret: secret.String(c.AppSecret), VerifyToken: secret.String(c.VerifyToken)})
+	}
+	if len(pb.Channels) == 0 {
+		return nil, nil, fmt.Errorf("bundle %s enables no channel this build can serve: nothing to listen for (gtc setup --answers answers.json %s)", w.cfg.dir, w.cfg.dir)
+	}
+	return pb, site, nil
+}
+
+// channel builds one channel account, or nil for a channel this build cannot serve yet.
+func (w *wiring) channel(c bundle.Channel) (*pipeline.Channel, error) {
+	switch c.Name {
+	case msg.WhatsApp:
+		name := c.Name
+		client := whatsapp.NewClient(whatsapp.Config{
+			PhoneNumberID: c.AccountID,
+			AccessToken:   c.Token,
+			APIVersion:    c.APIVersion,
+			BaseURL:       c.APIBaseURL,
+			Limiter:       w.limiter,
+			Logger:        w.log,
+			OnRetry:       func(e *whatsapp.Error) { w.metrics.Retry(name, e.Code) },
+		})
+		return &pipeline.Channel{Name: c.Name, Tenant: c.Tenant, Team: c.Team, Account: c.AccountID, Parse: whatsapp.Parse, Sender: client}, nil
+	}
+	w.log.Warn("channel not served by this build yet: skipped", "channel", c.Name, "file", c.File)
+	return nil, nil
+}
+
+// watch reloads the bundle on SIGHUP and when its files change, until ctx is done; the
+// returned channel is closed when it has stopped. A bundle that fails to load is logged and
+// the running one kept.
+func (w *wiring) watch(ctx context.Context, getenv func(string) string, p *pipeline.Pipeline, srv *server.Server) <-chan struct{} {
+	stopped := make(chan struct{})
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		w.log.Warn("bundle files are not watched: reload with SIGHUP", "err", err)
+	} else {
+		for _, d := range bundleDirs(w.cfg.dir) {
+			if err := fw.Add(d); err != nil {
+				w.log.Debug("not watched", "dir", d, "err", err)
+			}
+		}
+	}
+	go func() {
+		defer close(stopped)
+		defer signal.Stop(hup)
+		var events <-chan fsnotify.Event
+		if fw != nil {
+			defer fw.Close()
+			events = fw.Events
+		}
+		var debounce <-chan time.Time
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				w.reload("SIGHUP", getenv, p, srv)
+			case ev := <-events:
+				if strings.HasPrefix(filepath.Base(ev.Name), ".") && filepath.Base(ev.Name) != bundle.EnvFile {
+					continue // editor swap files
+				}
+				debounce = time.After(300 * time.Millisecond)
+			case <-debounce:
+				debounce = nil
+				w.reload("file change", getenv, p, srv)
+			}
+		}
+	}()
+	return stopped
+}
+
+func (w *wiring) reload(why string, getenv func(string) string, p *pipeline.Pipeline, srv *server.Server) {
+	pb, site, err := w.load(getenv)
+	if err != nil {
+		w.log.Error("bundle reload failed: still serving the previous bundle", "trigger", why, "err", err)
+		w.metrics.Reload(false)
+		return
+	}
+	p.SetBundle(pb)
+	srv.Swap(site)
+	w.metrics.Reload(true)
+	w.log.Info("bundle reloaded", "trigger", why, "flows", len(pb.Engine.Flows()), "channels", len(pb.Channels))
+}
+
+// bundleDirs lists the directories whose files make up the bundle.
+func bundleDirs(dir string) []string {
+	dirs := []string{dir, filepath.Join(dir, bundle.FlowsDir)}
+	filepath.WalkDir(filepath.Join(dir, bundle.ProvidersDir), func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	return dirs
+}
+
+func diagText(ds engine.Diagnostics) string {
+	var b strings.Builder
+	for _, d := range ds {
+		b.WriteString(d.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
