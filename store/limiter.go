@@ -94,20 +94,28 @@ func NewLimiter(c redis.UniversalClient, prefix string, cfg LimiterConfig) *Limi
 	}
 }
 
-// Wait blocks until a message from phoneNumberID to recipient may go: the pair first (an empty
-// recipient, a read receipt, skips it), then the number's throughput.
+// Wait blocks until a message from phoneNumberID to recipient may go on both the pair's and
+// the number's schedule, booked together in one round trip (an empty recipient, a read
+// receipt, skips the pair).
 func (l *Limiter) Wait(ctx context.Context, phoneNumberID, recipient string) error {
+	scheds := []schedule{{l.k.rateNumber(phoneNumberID), l.numberInterval, l.numberTolerance}}
 	if recipient != "" {
-		if err := l.WaitPair(ctx, phoneNumberID, recipient); err != nil {
-			return err
-		}
+		scheds = append(scheds, schedule{l.k.ratePair(phoneNumberID, recipient), l.pairInterval, l.pairTolerance})
 	}
-	return l.WaitNumber(ctx, phoneNumberID)
+	err := l.wait(ctx, scheds...)
+	if err != nil && ctx.Err() == nil {
+		l.fellBack(err)
+		return l.local.Wait(ctx, phoneNumberID, recipient)
+	}
+	if err != nil {
+		return fmt.Errorf("store: pacing messages from %s: %w", phoneNumberID, err)
+	}
+	return nil
 }
 
 // WaitNumber blocks until the phone number's bucket has a token, or until ctx is done.
 func (l *Limiter) WaitNumber(ctx context.Context, phoneNumberID string) error {
-	err := l.wait(ctx, l.k.rateNumber(phoneNumberID), l.numberInterval, l.numberTolerance)
+	err := l.wait(ctx, schedule{l.k.rateNumber(phoneNumberID), l.numberInterval, l.numberTolerance})
 	if err != nil && ctx.Err() == nil {
 		l.fellBack(err)
 		return l.local.WaitNumber(ctx, phoneNumberID)
@@ -121,7 +129,7 @@ func (l *Limiter) WaitNumber(ctx context.Context, phoneNumberID string) error {
 // WaitPair blocks until recipient may get another message from phoneNumberID, or until ctx is
 // done.
 func (l *Limiter) WaitPair(ctx context.Context, phoneNumberID, recipient string) error {
-	err := l.wait(ctx, l.k.ratePair(phoneNumberID, recipient), l.pairInterval, l.pairTolerance)
+	err := l.wait(ctx, schedule{l.k.ratePair(phoneNumberID, recipient), l.pairInterval, l.pairTolerance})
 	if err != nil && ctx.Err() == nil {
 		l.fellBack(err)
 		return l.local.WaitPair(ctx, phoneNumberID, recipient)
@@ -140,7 +148,7 @@ func (l *Limiter) Defer(phoneNumberID, recipient string, d time.Duration) {
 	defer cancel()
 	hold := max(d.Microseconds(), 0)
 	err := gcraScript.Run(ctx, l.c, []string{l.k.ratePair(phoneNumberID, recipient)},
-		l.clock.Now().UnixMicro(), l.pairInterval.Microseconds(), l.pairTolerance.Microseconds(), hold).Err()
+		l.clock.Now().UnixMicro(), hold, l.pairInterval.Microseconds(), l.pairTolerance.Microseconds()).Err()
 	if err != nil && l.onError != nil {
 		l.onError(fmt.Errorf("store: deferring messages to recipient: %w", err))
 	}
@@ -153,15 +161,27 @@ func (l *Limiter) fellBack(err error) {
 	}
 }
 
-// wait runs the schedule's script until it books the event, sleeping as long as it says in
-// between.
-func (l *Limiter) wait(ctx context.Context, key string, interval, tolerance time.Duration) error {
+// schedule is one GCRA schedule: its key, interval and tolerance.
+type schedule struct {
+	key                 string
+	interval, tolerance time.Duration
+}
+
+// wait runs the schedules' script until it books the event on all of them, sleeping as long
+// as it says in between.
+func (l *Limiter) wait(ctx context.Context, scheds ...schedule) error {
+	keys := make([]string, len(scheds))
+	args := make([]any, 2, 2+2*len(scheds))
+	for i, s := range scheds {
+		keys[i] = s.key
+		args = append(args, s.interval.Microseconds(), s.tolerance.Microseconds())
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		us, err := gcraScript.Run(ctx, l.c, []string{key},
-			l.clock.Now().UnixMicro(), interval.Microseconds(), tolerance.Microseconds(), "").Int64()
+		args[0], args[1] = l.clock.Now().UnixMicro(), ""
+		us, err := gcraScript.Run(ctx, l.c, keys, args...).Int64()
 		if err != nil {
 			return err
 		}

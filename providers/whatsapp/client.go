@@ -112,14 +112,11 @@ func (c *Client) configured() error {
 // do sends one request with pacing and retries and returns the message id.
 func (c *Client) do(ctx context.Context, r Request, noRetryOnRateLimit bool) (string, error) {
 	phone := c.cfg.PhoneNumberID
-	if r.To != "" {
-		if err := c.limiter.WaitPair(ctx, phone, r.To); err != nil {
-			return "", err
-		}
-	}
 	start := c.cfg.Clock.Now()
 	for attempt := 1; ; attempt++ {
-		if err := c.limiter.WaitNumber(ctx, phone); err != nil {
+		// The first attempt waits on the recipient's pacing and the number's throughput; a
+		// retry only on the throughput (its delay already spaced it out).
+		if err := c.pace(ctx, attempt, r.To); err != nil {
 			return "", err
 		}
 		body, err := c.roundTrip(ctx, http.MethodPost, c.MessagesURL(), r.Body)
@@ -158,6 +155,14 @@ func (c *Client) do(ctx context.Context, r Request, noRetryOnRateLimit bool) (st
 			return "", fmt.Errorf("attempt %d, waiting to retry: %w (after %w)", attempt, serr, err)
 		}
 	}
+}
+
+// pace waits for the limiter before an attempt.
+func (c *Client) pace(ctx context.Context, attempt int, to string) error {
+	if attempt == 1 {
+		return c.limiter.Wait(ctx, c.cfg.PhoneNumberID, to)
+	}
+	return c.limiter.WaitNumber(ctx, c.cfg.PhoneNumberID)
 }
 
 func (c *Client) giveUp(ctx context.Context, r Request, attempt int, err *Error, why string) {

@@ -11,6 +11,9 @@ import (
 // per-recipient pair rate. [Limiter] keeps the schedules in the process; an implementation
 // that keeps them in Redis shares them between processes.
 type Pacer interface {
+	// Wait blocks until a message from phoneNumberID to recipient may go on both schedules
+	// (an empty recipient skips the pair).
+	Wait(ctx context.Context, phoneNumberID, recipient string) error
 	// WaitPair blocks until recipient may get another message from phoneNumberID.
 	WaitPair(ctx context.Context, phoneNumberID, recipient string) error
 	// WaitNumber blocks until phoneNumberID may send another request.

@@ -1,0 +1,122 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flowgate/flowgate/engine"
+	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/internal/redistest"
+	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/providers/whatsapp"
+	"github.com/flowgate/flowgate/store"
+)
+
+// roundTrips counts the round trips a go-redis client makes: a command or a whole pipeline
+// is one.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// TestRoundTripsPerEvent counts, on a real Redis, the round trips one inbound text costs from
+// webhook to recorded reply, everything included: the dedup-and-enqueue, the claim (which
+// also records the previous claim's replies), the commit of state and outbox, and the rate
+// limiter before the Graph API call.
+func TestRoundTripsPerEvent(t *testing.T) {
+	c, prefix := redistest.Client(t)
+	rt := &roundTrips{}
+	c.AddHook(rt)
+
+	var sent atomic.Int64
+	graph := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := sent.Add(1)
+		fmt.Fprintf(w, `{"messaging_product":"whatsapp","messages":[{"id":"wamid.out.%d"}]}`, n)
+	}))
+	defer graph.Close()
+	limiter := store.NewLimiter(c, prefix, store.LimiterConfig{RatePerSecond: 1e6, PairBurst: 45, PairInterval: time.Millisecond})
+	client := whatsapp.NewClient(whatsapp.Config{PhoneNumberID: "9", AccessToken: "t", BaseURL: graph.URL, Limiter: limiter})
+
+	fl, ds := engine.ParseFlow("f.yaml", []byte(flow))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	e, ds := engine.New(engine.Config{Flows: []*engine.Flow{fl}, Settings: engine.DefaultSettings(), Templates: []engine.Template{{Name: "reopen", Language: "en", Category: "utility"}}})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	st := store.NewRedis(c, store.Options{Prefix: prefix})
+	ch := &pipeline.Channel{Name: msg.WhatsApp, Tenant: "acme", Team: "support", Account: "9", Parse: parseJSON, Sender: client}
+	p := pipeline.New(st, &pipeline.Bundle{Engine: e, Channels: []*pipeline.Channel{ch}})
+	p.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// Warm up: load the scripts into Redis, so that only steady-state costs are counted.
+	f := &fixture{now: time.Now()}
+	f.p, f.ch = p, ch
+	f.accept(t, f.body(t, msg.Event{ID: "warm", From: "warm", Text: "n1"}))
+	runUntil(t, p, func() bool { return sent.Load() == 1 })
+
+	const events = 200
+	bodies := make([][]byte, events)
+	for i := range bodies {
+		bodies[i] = f.body(t, msg.Event{ID: fmt.Sprintf("wamid.rt.%d", i), From: fmt.Sprint(i % 20), Text: fmt.Sprintf("n%d", i)})
+	}
+	before := rt.n.Load()
+	for _, b := range bodies {
+		f.accept(t, b)
+	}
+	ingest := float64(rt.n.Load()-before) / events
+	before = rt.n.Load()
+	runUntil(t, p, func() bool { return sent.Load() == events+1 })
+	work := float64(rt.n.Load()-before) / events
+	t.Logf("Redis round trips per inbound event: %.2f to accept, %.2f to process and reply, %.2f in all", ingest, work, ingest+work)
+	if ingest != 1 {
+		t.Errorf("accepting an event took %.2f round trips, want 1", ingest)
+	}
+	// Claim (with the previous Done), commit, and the limiter; the worker's last Done and
+	// idle polls at the end add a little.
+	if work > 3.2 {
+		t.Errorf("processing an event took %.2f round trips, want at most 3 (claim, commit, limiter)", work)
+	}
+}
+
+// runUntil runs one worker until cond holds, then stops it.
+func runUntil(t *testing.T, p *pipeline.Pipeline, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); p.Run(ctx, 1) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if !cond() {
+		t.Fatal("timed out")
+	}
+}
