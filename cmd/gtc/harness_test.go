@@ -106,10 +106,10 @@ func (g *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		To       string `json:"to"`
-		Type     string `json:"type"`
-		Text     struct{ Body string }
-		Template struct{ Name string }
+		To          string `json:"to"`
+		Type        string `json:"type"`
+		Text        struct{ Body string }
+		Template    struct{ Name string }
 		Interactive struct {
 			Action struct {
 				Buttons []struct{ Reply struct{ ID string } }
