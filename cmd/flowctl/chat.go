@@ -24,7 +24,7 @@ const chatHelp = `Type a message and press enter. Pick a button or a list row by
 `
 
 // chat lets an author talk to the flows in the terminal as a user would. It runs the same
-// simulated conversation as flowctl test (pipeline, memory store, fake Graph API, virtual
+// simulated conversation as flowctl test (pipeline, embedded store, fake Graph API, virtual
 // clock); http nodes call the real services.
 func chat(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("flowctl chat", flag.ContinueOnError)

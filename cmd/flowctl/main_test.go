@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowgate/flowgate/bundle"
+	"github.com/flowgate/flowgate/internal/bundle"
 )
 
 // flowctl runs the command in-process and returns its exit code and output.

@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"regexp"
 
-	"github.com/flowgate/flowgate/bundle"
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/flowtest"
+	"github.com/flowgate/flowgate/internal/bundle"
 	"github.com/flowgate/flowgate/providers"
 )
 

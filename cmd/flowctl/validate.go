@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/flowgate/flowgate/bundle"
 	"github.com/flowgate/flowgate/engine"
+	"github.com/flowgate/flowgate/internal/bundle"
 	"github.com/flowgate/flowgate/providers"
 )
 

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowgate/flowgate/bundle"
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/internal/bundle"
 	"github.com/flowgate/flowgate/internal/redistest"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 )

@@ -14,9 +14,9 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
-	"github.com/flowgate/flowgate/bundle"
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/internal/bundle"
 	"github.com/flowgate/flowgate/internal/secret"
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/providers"

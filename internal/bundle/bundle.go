@@ -1,6 +1,6 @@
 // Package bundle loads Flowgate bundles and creates them from gtc setup answers.
 //
-// A bundle is a directory (SPEC section 3, docs/bundle.md):
+// A bundle is a directory (docs/bundle.md):
 //
 //	bundle.yaml                                # name, default tenant/team, settings
 //	flows/*.yaml                               # the flows

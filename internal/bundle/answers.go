@@ -17,7 +17,7 @@ import (
 	"github.com/flowgate/flowgate/schema"
 )
 
-// Answers are the values gtc setup builds a bundle from (SPEC section 4), validated. A string
+// Answers are the values gtc setup builds a bundle from, validated. A string
 // may be a ${NAME} reference; it is kept as written.
 type Answers struct {
 	Tenant   string

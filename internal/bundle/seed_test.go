@@ -7,15 +7,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowgate/flowgate/bundle"
 	"github.com/flowgate/flowgate/engine"
+	"github.com/flowgate/flowgate/internal/bundle"
 	"github.com/flowgate/flowgate/providers"
 )
 
 // A bundle set up from answers.example.json with the shipped examples loads as it is: served
 // (with the credentials in the environment) and offline (flowctl, without them).
 func TestShippedSeedLoads(t *testing.T) {
-	answers, err := os.ReadFile("../answers.example.json")
+	answers, err := os.ReadFile("../../answers.example.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 func readExample(t testing.TB) []byte {
 	t.Helper()
-	data, err := os.ReadFile("../answers.example.json")
+	data, err := os.ReadFile("../../answers.example.json")
 	if err != nil {
 		t.Fatal(err)
 	}

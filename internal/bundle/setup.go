@@ -111,7 +111,7 @@ type planned struct {
 	update func(old []byte) (data []byte, ok bool)
 }
 
-// Setup creates or updates the bundle in dir from answers (SPEC sections 2, 3 and 4). It is
+// Setup creates or updates the bundle in dir from answers (docs/bundle.md). It is
 // idempotent: files already as wanted are not touched, and flows, tests, templates.yaml and
 // bundle.yaml that exist are never overwritten. Problems in the answers come back together as an
 // *AnswersError, and then nothing in dir has been touched.
