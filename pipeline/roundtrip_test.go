@@ -96,9 +96,9 @@ func TestRoundTripsPerEvent(t *testing.T) {
 	if ingest != 1 {
 		t.Errorf("accepting an event took %.2f round trips, want 1", ingest)
 	}
-	// Claim (with the previous Done), commit, and the limiter; the worker's last Done and
-	// idle polls at the end add a little.
-	if work > 3.2 {
+	// Claim (with the previous Done), commit, and the limiter; the worker's claims on shards
+	// it finds empty, its last Done and its idle polls at the end add a little.
+	if work > 3.5 {
 		t.Errorf("processing an event took %.2f round trips, want at most 3 (claim, commit, limiter)", work)
 	}
 }

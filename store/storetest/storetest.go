@@ -1014,7 +1014,8 @@ func testConcurrent(t *testing.T, newStore NewStore) {
 }
 
 // testConcurrentWithCrashes: workers that die at random (a claim dropped before its Commit,
-// or after a Commit with replies and before Done) on short real leases: every event is popped
+// or after a Commit with replies and before Done) or stall past their lease and then commit,
+// on short real leases: every event is popped
 // by exactly one successful Commit, in order, whatever the races between expiry, recovery and
 // late commits; the replies of every dead outbox are sent again.
 func testConcurrentWithCrashes(t *testing.T, newStore NewStore) {
@@ -1130,8 +1131,13 @@ func testConcurrentWithCrashes(t *testing.T, newStore NewStore) {
 						fail("worker %d: claim of %v event %d has state %s, want %s", w, c.Conv, seq, q(c.State), q(want))
 						return
 					}
-					if rnd.IntN(8) == 0 {
+					switch rnd.IntN(10) {
+					case 0:
 						continue // dies before its Commit
+					case 1:
+						// Stalls past its lease, then commits: the Commit applies if nobody
+						// recovered the conversation meanwhile, else it is stale.
+						time.Sleep(shortLease + shortLease/4)
 					}
 					reply := fmt.Sprintf("reply %d/%d", i, seq)
 					cm := &store.Commit{State: strconv.AppendInt(nil, int64(seq+1), 10), StateTTL: stateTTL, Pop: true, Outbox: bs(reply)}
