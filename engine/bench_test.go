@@ -8,7 +8,7 @@ import (
 	"github.com/flowgate/flowgate/engine/msg"
 )
 
-// benchFlow is the engine step of SPEC section 12: an inbound text, a branch on one
+// benchFlow is the engine step the performance table measures: an inbound text, a branch on one
 // expression, a reply with interpolation.
 const benchFlow = `
 name: bench

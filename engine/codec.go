@@ -10,7 +10,7 @@ import (
 )
 
 // The state codec is a compact binary format, several times faster than JSON for the small
-// states that every event decodes and encodes (SPEC section 12 counts them in the engine step).
+// states that every event decodes and encodes (the engine step benchmark counts them).
 // Layout, version 1: the byte stateVersion; the strings Flow, Node, Handoff, Name; the varints
 // LastMessageTime, Timeout, Active, Attempts; a flags byte; Vars as a count and key/value pairs;
 // Outbox as a count and ID/Flow/Node/Status strings. Strings are a uvarint length and bytes.

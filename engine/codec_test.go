@@ -90,7 +90,7 @@ func TestEncodeStateUnencodable(t *testing.T) {
 	}
 }
 
-// TestIdleStateSize checks SPEC section 6: an idle conversation's state stays under 1 KB, with
+// TestIdleStateSize: an idle conversation's state stays under 1 KB, with
 // a few variables and a full outbox.
 func TestIdleStateSize(t *testing.T) {
 	st := &State{

@@ -440,7 +440,7 @@ func TestSessionExpiry(t *testing.T) {
 	})
 }
 
-// TestSeedExamples runs the expressions SPEC section 5 shows, as written there.
+// TestSeedExamples runs the expressions docs/flow-format.md shows, as written there.
 func TestSeedExamples(t *testing.T) {
 	const checkWindow = `
 name: check_window
@@ -487,7 +487,7 @@ triggers:
 }
 
 // TestWindowFallbackChannels checks that template fallbacks, which only WhatsApp can send, are
-// not used on Messenger: there a closed window means a tag or nothing (SPEC section 8).
+// not used on Messenger: there a closed window means a tag or nothing.
 func TestWindowFallbackChannels(t *testing.T) {
 	const flow = `
 name: anywhere

@@ -105,7 +105,7 @@ func (r *run) setEvent(ev *msg.Event) {
 	}
 }
 
-// Handle routes one inbound event through the conversation (SPEC section 7): statuses update
+// Handle routes one inbound event through the conversation (docs/flow-format.md): statuses update
 // the outbound record, opt-out and opt-in keywords, handoff, a waiting input node, triggers and
 // the default flow. It updates st in place.
 func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *msg.Event, now time.Time) *Result {

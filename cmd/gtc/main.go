@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowgate/flowgate/bundle"
+	"github.com/flowgate/flowgate/internal/bundle"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; otherwise the module
@@ -87,7 +87,7 @@ func isTerminal(r io.Reader) bool {
 func runSetup(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("gtc setup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	answersPath := fs.String("answers", "", "the answers `file` (SPEC section 4; - for stdin); without it, on a terminal, gtc asks")
+	answersPath := fs.String("answers", "", "the answers `file` (see answers.example.json; - for stdin); without it, on a terminal, gtc asks")
 	tenant := fs.String("tenant", "", "tenant, overriding the answers")
 	team := fs.String("team", "", "team, overriding the answers")
 	dryRun := fs.Bool("dry-run", false, "print the changes as a diff and write nothing")
