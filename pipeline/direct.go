@@ -80,13 +80,19 @@ func (p *Pipeline) Direct(ctx context.Context, ch *Channel, user string, fn runF
 			return nil, fmt.Errorf("claim %s: %w", convString(conv), err)
 		}
 		rep, done := p.process(ctx, c, fn)
+		err = nil
 		if done != nil {
-			if err := p.Store.Finish(ctx, done, p.now()); err != nil {
-				return rep, fmt.Errorf("record replies to %s: %w", convString(conv), err)
-			}
+			err = p.Store.Finish(ctx, done, p.now())
 		}
 		if c.Kind == store.KindOutbox {
-			continue // a dead worker's replies went out first; now the call itself
+			// A dead worker's replies went out first; the call itself has not run yet.
+			if err != nil || rep.Err != nil {
+				return nil, fmt.Errorf("resending a dead worker's replies to %s: %w", convString(conv), errors.Join(err, rep.Err))
+			}
+			continue
+		}
+		if err != nil {
+			return rep, fmt.Errorf("record replies to %s: %w", convString(conv), err)
 		}
 		if rep.Err != nil {
 			return rep, rep.Err

@@ -87,9 +87,9 @@ type Pipeline struct {
 
 // New returns a Pipeline over s running b.
 func New(s store.Store, b *Bundle) *Pipeline {
-	// One pending wake-up is enough: a worker that takes it scans every shard, and more
-	// would only send idle workers scanning shards already emptied.
-	p := &Pipeline{Store: s, wake: make(chan int, 1)}
+	// A few pending wake-ups: a worker that takes one scans the shards from the one named,
+	// and more would only send idle workers scanning shards already emptied.
+	p := &Pipeline{Store: s, wake: make(chan int, 4)}
 	p.bundle.Store(b)
 	return p
 }

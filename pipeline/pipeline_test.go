@@ -27,6 +27,9 @@ nodes:
     config: {vars: {n: "(vars.n ?? 0) + 1"}}
     next: say_count
   - {id: say_count, type: reply, config: {message: "{{ message.text }} {{ vars.n }}"}}
+  - {id: one, type: reply, config: {message: "one"}, next: two}
+  - {id: two, type: reply, config: {message: "two"}, next: three}
+  - {id: three, type: reply, config: {message: "three"}}
   - id: lookup
     type: http
     config: {method: GET, url: "https://api.example.com/x", save_as: r, on_error: hello}
@@ -34,6 +37,7 @@ nodes:
 triggers:
   - {type: message, keywords: [hi], target: hello}
   - {type: message, keywords: [lookup], target: lookup}
+  - {type: message, keywords: [three], target: one}
   - {type: message, pattern: "^n", target: count}
 `
 

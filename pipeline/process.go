@@ -19,23 +19,30 @@ type runFunc func(e *engine.Engine, st *engine.State, now time.Time) (*engine.Re
 
 // job is one claim being processed.
 type job struct {
-	p     *Pipeline
-	c     *store.Claim
-	b     *Bundle
-	ch    *Channel
-	st    *engine.State
-	rep   *Report
-	start time.Time
-	saved []byte // the state as last committed
-	stop  func() // stops extending the lease
+	p       *Pipeline
+	c       *store.Claim
+	b       *Bundle
+	ch      *Channel
+	st      *engine.State
+	rep     *Report
+	start   time.Time
+	saved   []byte   // the state as last committed
+	entries [][]byte // the outbox as last committed, encoded, head first
+	stop    func()   // stops extending the lease
 }
+
+// errLeaseLost is the cause a job's context is cancelled with when its lease is gone: another
+// worker may have the conversation now, so this one must stop sending.
+var errLeaseLost = errors.New("lease lost")
 
 // process handles one claim: it runs the engine, commits the state and the outbox, sends the
 // outbox and returns the Done that records what went out (nil when nothing is left to finish:
 // the commit released the conversation, or the lease was lost).
 func (p *Pipeline) process(ctx context.Context, c *store.Claim, fn runFunc) (rep *Report, done *store.Done) {
 	j := &job{p: p, c: c, b: p.Bundle(), start: time.Now(), rep: &Report{Conversation: c.Conv, Kind: c.Kind}, saved: c.State}
-	j.stop = j.keepAlive(ctx)
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	j.stop = j.keepAlive(ctx, lost)
 	defer func() {
 		j.stop()
 		j.rep.Duration = time.Since(j.start)
@@ -70,9 +77,15 @@ func (j *job) run(ctx context.Context, fn runFunc) *store.Done {
 	}
 	j.st = st
 	if j.ch == nil {
-		j.rep.Dropped = "no channel account serves this conversation (removed from the bundle?)"
-		p.log().Warn("event dropped", "conversation", convString(c.Conv), "reason", j.rep.Dropped)
-		j.commit(ctx, &store.Commit{State: c.State, Pop: c.Kind == store.KindEvent})
+		// A reload removed the channel account (or changed its id): nothing is dropped, in
+		// case the next reload brings it back; the conversation waits, parked.
+		j.rep.Err = fmt.Errorf("no channel account of the bundle serves %s: parked for %s", convString(c.Conv), parkDelay)
+		p.log().Error("conversation parked: its channel account is not in the bundle", "conversation", convString(c.Conv), "retry_in", parkDelay)
+		timer := j.timer()
+		if now := p.now(); !timer.IsZero() && timer.Before(now.Add(parkDelay)) {
+			timer = now.Add(parkDelay)
+		}
+		j.commit(ctx, &store.Commit{State: c.State, Delay: parkDelay, Timer: timer})
 		return nil
 	}
 	var sends []engine.Send
@@ -85,6 +98,7 @@ func (j *job) run(ctx context.Context, fn runFunc) *store.Done {
 				continue
 			}
 			sends = append(sends, s)
+			j.entries = append(j.entries, data)
 		}
 		j.rep.Resent = len(sends)
 		p.log().Warn("resending the outbox of a worker that died", "conversation", convString(c.Conv), "messages", len(sends))
@@ -154,7 +168,11 @@ func (j *job) commitState(ctx context.Context, cm *store.Commit, sends []engine.
 		}
 		cm.Outbox = append(cm.Outbox, b)
 	}
-	return j.commit(ctx, cm) && len(sends) > 0
+	if !j.commit(ctx, cm) {
+		return false
+	}
+	j.entries = cm.Outbox
+	return len(sends) > 0
 }
 
 // commit applies cm; on failure the claim is left to expire and be processed again.
@@ -165,7 +183,7 @@ func (j *job) commit(ctx context.Context, cm *store.Commit) bool {
 	// A commit is fenced and idempotent, so a store that is briefly away (a Redis restart) is
 	// retried for as long as the lease allows, instead of leaving the event to recovery.
 	err := j.p.Store.Commit(ctx, j.c, cm, j.p.now(), j.p.lease())
-	for wait, until := 100*time.Millisecond, time.Now().Add(j.p.lease()/2); err != nil && !errors.Is(err, store.ErrStale) && time.Now().Add(wait).Before(until); wait = min(2*wait, time.Second) {
+	for wait, until := 100*time.Millisecond, time.Now().Add(j.p.lease()/2); err != nil && !errors.Is(err, store.ErrStale) && ctx.Err() == nil && time.Now().Add(wait).Before(until); wait = min(2*wait, time.Second) {
 		j.p.sleep(ctx, wait)
 		err = j.p.Store.Commit(ctx, j.c, cm, j.p.now(), j.p.lease())
 	}
@@ -199,56 +217,107 @@ func (j *job) timer() time.Time {
 // window never refuses, so one round is the norm.
 const maxRefusals = 3
 
-// deliver sends the committed outbox in order, keeping the lease alive meanwhile. A message
-// refused because the window closed goes back to the engine, whose answer (the fallback
-// template, or the node's on_window_closed path) is committed before it is sent. It returns
-// the Done that records the ids the channel gave.
+// parkDelay is how long a conversation whose channel account left the bundle waits before it
+// is tried again.
+const parkDelay = time.Minute
+
+// deliver sends the committed outbox in order and returns the Done that records the ids the
+// channel gave. While more messages remain, each one that went out is acknowledged (dropped
+// from the outbox, the state saved with its ids), so that a worker dying mid-way sends again
+// only the message in flight. A message refused because the window closed goes back to the
+// engine, whose answer (the fallback template, or the node's on_window_closed path) is
+// committed, ahead of the rest, before it is sent. When the lease is lost the worker stops at
+// once and leaves the rest to the worker that took over.
 func (j *job) deliver(ctx context.Context, sends []engine.Send) *store.Done {
-	for round := 0; len(sends) > 0 && round <= maxRefusals; round++ {
-		var again []engine.Send
-		for _, s := range sends {
-			m := s.Message
-			ids, err := j.ch.Sender.Send(ctx, &m)
-			o := Outcome{Send: s, IDs: ids, Err: err, Code: errorCode(err)}
-			j.rep.Outcomes = append(j.rep.Outcomes, o)
-			for _, id := range ids {
-				j.st.RecordSent(id, s)
-			}
-			switch {
-			case err == nil:
-			case errors.Is(err, msg.ErrWindowClosed) && round < maxRefusals:
-				j.p.log().Info("window closed: falling back", "channel", j.c.Conv.Channel, "flow", s.Flow, "node", s.Node)
-				res := j.b.Engine.Refused(ctx, j.c.Conv, j.st, s, j.p.now())
-				j.rep.Trace = append(j.rep.Trace, res.Trace...)
-				again = append(again, res.Sends...)
-			default:
-				j.p.log().Warn("send failed", "channel", j.c.Conv.Channel, "flow", s.Flow, "node", s.Node, "code", o.Code, "err", err)
-			}
-		}
-		if len(again) > 0 && !j.commitState(ctx, &store.Commit{Handoff: j.st.Handoff != ""}, again) {
+	queue := sends
+	refusals := 0
+	for len(queue) > 0 {
+		if ctx.Err() != nil {
+			j.rep.Err = fmt.Errorf("stopped with %d message(s) not sent: %w", len(queue), context.Cause(ctx))
+			j.p.log().Warn("delivery stopped", "conversation", convString(j.c.Conv), "why", context.Cause(ctx))
 			return nil
 		}
-		sends = again
+		s, entry := queue[0], j.head()
+		m := s.Message
+		ids, err := j.ch.Sender.Send(ctx, &m)
+		o := Outcome{Send: s, IDs: ids, Err: err, Code: errorCode(err)}
+		j.rep.Outcomes = append(j.rep.Outcomes, o)
+		for _, id := range ids {
+			j.st.RecordSent(id, s)
+		}
+		queue = queue[1:]
+		switch {
+		case err == nil:
+		case errors.Is(err, msg.ErrWindowClosed) && refusals < maxRefusals:
+			refusals++
+			j.p.log().Info("window closed: falling back", "channel", j.c.Conv.Channel, "flow", s.Flow, "node", s.Node)
+			res := j.b.Engine.Refused(ctx, j.c.Conv, j.st, s, j.p.now())
+			j.rep.Trace = append(j.rep.Trace, res.Trace...)
+			if len(res.Sends) > 0 {
+				queue = append(append([]engine.Send(nil), res.Sends...), queue...)
+				if !j.commitState(ctx, &store.Commit{Handoff: j.st.Handoff != ""}, queue) {
+					return nil
+				}
+				continue
+			}
+		default:
+			j.p.log().Warn("send failed", "channel", j.c.Conv.Channel, "flow", s.Flow, "node", s.Node, "code", o.Code, "err", err)
+		}
+		if len(queue) > 0 && !j.ack(ctx, entry) {
+			return nil
+		}
 	}
 	data, err := j.st.Encode()
 	if err != nil {
-		j.rep.Err = fmt.Errorf("encode state: %w", err)
-		data = nil
-	}
-	if data == nil {
 		// Keep the committed state: only the sent ids are lost.
-		return &store.Done{Claim: j.c, State: j.c.State, StateTTL: j.p.stateTTL()}
+		j.rep.Err = fmt.Errorf("encode state: %w", err)
+		data = j.saved
 	}
 	return &store.Done{Claim: j.c, State: data, StateTTL: j.p.stateTTL()}
 }
 
+// head returns the encoded head of the outbox.
+func (j *job) head() []byte {
+	if len(j.entries) == 0 {
+		return nil
+	}
+	return j.entries[0]
+}
+
+// ack records that the head of the outbox (entry) is done with; it reports false when the
+// lease is lost. A store error is logged and delivery goes on: at worst a crash later sends
+// that message again.
+func (j *job) ack(ctx context.Context, entry []byte) bool {
+	if len(j.entries) > 0 {
+		j.entries = j.entries[1:]
+	}
+	data, err := j.st.Encode()
+	if err != nil {
+		return true
+	}
+	err = j.p.Store.Ack(ctx, j.c, entry, data, j.p.stateTTL(), j.p.now(), j.p.lease())
+	switch {
+	case err == nil:
+		j.saved = data
+	case errors.Is(err, store.ErrStale):
+		j.p.log().Warn("lease lost while sending: stopping", "conversation", convString(j.c.Conv))
+		return false
+	default:
+		j.p.log().Warn("progress not recorded", "conversation", convString(j.c.Conv), "err", err)
+	}
+	return true
+}
+
 // keepAlive extends the lease while the claim is processed (http nodes and sends wait on the
-// network), until the returned stop, which may be called more than once.
-func (j *job) keepAlive(ctx context.Context) (stop func()) {
+// network), until the returned stop, which may be called more than once. When the lease is
+// lost (another worker took the conversation over) or cannot have survived (no renewal for
+// most of its length), it cancels the job with errLeaseLost.
+func (j *job) keepAlive(ctx context.Context, lost context.CancelCauseFunc) (stop func()) {
 	lease := j.p.lease()
 	tick := time.NewTicker(lease / 3)
 	quit := make(chan struct{})
 	finished := make(chan struct{})
+	renewed := j.p.now()
 	go func() {
 		defer close(finished)
 		defer tick.Stop()
@@ -257,7 +326,18 @@ func (j *job) keepAlive(ctx context.Context) (stop func()) {
 			case <-quit:
 				return
 			case <-tick.C:
-				if err := j.p.Store.Extend(context.WithoutCancel(ctx), j.c, j.p.now(), lease); err != nil {
+				ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lease/3)
+				now := j.p.now()
+				err := j.p.Store.Extend(ectx, j.c, now, lease)
+				cancel()
+				switch {
+				case err == nil:
+					renewed = now
+				case errors.Is(err, store.ErrStale) || !j.p.now().Before(renewed.Add(lease-lease/6)):
+					j.p.log().Warn("lease lost: stopping this conversation's work", "conversation", convString(j.c.Conv), "err", err)
+					lost(errLeaseLost)
+					return
+				default:
 					j.p.log().Warn("lease not extended", "conversation", convString(j.c.Conv), "err", err)
 				}
 			}

@@ -99,7 +99,7 @@ func TestRoundTripsPerEvent(t *testing.T) {
 	// Claim (with the previous Done), commit, and the limiter; the worker's claims on shards
 	// it finds empty, its last Done and its idle polls at the end add a little.
 	if work > 3.5 {
-		t.Errorf("processing an event took %.2f round trips, want at most 3 (claim, commit, limiter)", work)
+		t.Errorf("processing an event took %.2f round trips, want at most 3.5 (claim, commit, limiter; a few claims of shards drained meanwhile)", work)
 	}
 }
 
@@ -117,6 +117,15 @@ func runUntil(t *testing.T, p *pipeline.Pipeline, cond func() bool) {
 	cancel()
 	wg.Wait()
 	if !cond() {
-		t.Fatal("timed out")
+		st, _ := p.Store.Stats(context.Background())
+		t.Fatalf("timed out: %d shards with claims pending; %+v", len(mustDue(t, p)), st)
 	}
+}
+
+func mustDue(t *testing.T, p *pipeline.Pipeline) []int {
+	d, err := p.Store.Due(context.Background(), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

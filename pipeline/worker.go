@@ -9,13 +9,10 @@ import (
 	"github.com/flowgate/flowgate/store"
 )
 
-// IdlePoll is how long an idle worker waits before looking for work again, when no webhook
-// of its own process woke it: the delay before another process's events or a due timer are
-// picked up.
+// IdlePoll is how often an idle process looks for work it was not woken for: another
+// process's events, a due timer, a dead worker's lease. One poller per process reads every
+// shard in one round trip and wakes workers for the shards with work.
 const IdlePoll = 200 * time.Millisecond
-
-// shutdownGrace bounds how long a stopping worker spends finishing the claim in hand.
-const shutdownGrace = 30 * time.Second
 
 // Run runs n workers until ctx is done, then lets each finish the claim in hand (with its
 // sends) and returns; what is still queued stays queued for the next process.
@@ -31,22 +28,72 @@ func (p *Pipeline) Run(ctx context.Context, n int) {
 			p.worker(ctx, i)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.poll(ctx)
+	}()
 	wg.Wait()
 }
 
-// worker claims and processes conversations, starting at its own shard and moving on when a
-// shard has no work.
+// poll wakes idle workers for the shards that have work due, every IdlePoll.
+func (p *Pipeline) poll(ctx context.Context) {
+	t := time.NewTicker(IdlePoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		due, err := p.Store.Due(ctx, p.now())
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log().Debug("poll failed", "err", err)
+			}
+			continue
+		}
+		for _, s := range due {
+			p.notify(s)
+		}
+	}
+}
+
+// worker claims and processes conversations. It works through the shards that have work
+// (read with Due, one round trip for all), one claim per shard in turn, so that a backlog in
+// one shard does not hold up the others; it reads Due again after each round, and waits to be
+// woken when no shard has work.
 func (p *Pipeline) worker(ctx context.Context, id int) {
-	shards := p.Store.Shards()
-	shard := id % shards
 	work := context.WithoutCancel(ctx) // a claim in hand is finished even while stopping
 	var done *store.Done
-	empty := 0 // shards found empty in a row
+	todo := []int{id % p.Store.Shards()}
+	next := 0
 	for {
 		if ctx.Err() != nil {
 			p.finish(work, done)
 			return
 		}
+		if next >= len(todo) {
+			var ok bool
+			if todo, ok = p.due(ctx); !ok {
+				continue // the store is down: done stays in hand
+			}
+			next = 0
+			if len(todo) == 0 && done != nil {
+				// Nothing to piggy-back it on; its release may make work ready: look again.
+				p.finish(work, done)
+				done = nil
+				continue
+			}
+			if len(todo) == 0 {
+				s, ok := p.idle(ctx)
+				if !ok {
+					continue
+				}
+				todo = []int{s}
+			}
+		}
+		shard := todo[next]
 		c, err := p.Store.Claim(ctx, shard, p.now(), p.lease(), done)
 		switch {
 		case errors.Is(err, store.ErrStale):
@@ -64,22 +111,25 @@ func (p *Pipeline) worker(ctx context.Context, id int) {
 			done = nil
 		}
 		if c == nil {
-			empty++
-			shard = (shard + 1) % shards
-			if empty >= shards {
-				empty = 0
-				if s, ok := p.idle(ctx); ok {
-					shard = s
-				}
-			}
+			todo = append(todo[:next], todo[next+1:]...) // drained
 			continue
 		}
-		empty = 0
-		shard = c.Shard
-		tctx, cancel := context.WithTimeout(work, shutdownGrace+p.lease())
-		_, done = p.process(tctx, c, nil)
-		cancel()
+		next++
+		_, done = p.process(work, c, nil)
 	}
+}
+
+// due lists the shards with work due; false when the store cannot say (after a pause).
+func (p *Pipeline) due(ctx context.Context) ([]int, bool) {
+	due, err := p.Store.Due(ctx, p.now())
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log().Error("looking for work failed", "err", err)
+			p.sleep(ctx, time.Second)
+		}
+		return nil, false
+	}
+	return due, true
 }
 
 // finish records a last Done before the worker stops.
@@ -94,14 +144,11 @@ func (p *Pipeline) finish(ctx context.Context, done *store.Done) {
 	}
 }
 
-// idle waits for a wake-up from Accept or IdlePoll, and returns the shard woken for.
+// idle waits for a wake-up from Accept or the poller, and returns the shard woken for.
 func (p *Pipeline) idle(ctx context.Context) (int, bool) {
-	t := time.NewTimer(IdlePoll)
-	defer t.Stop()
 	select {
 	case s := <-p.wake:
 		return s, true
-	case <-t.C:
 	case <-ctx.Done():
 	}
 	return 0, false

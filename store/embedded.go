@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -24,20 +27,54 @@ type EmbeddedOptions struct {
 // and returns the Redis store over a client of it, so that gtc serve without --redis and
 // flowctl test run the same Lua scripts as a real server. close stops the client and the
 // server; the data is gone with them. Redis.Client gives the client, for a Limiter.
-func NewEmbedded(opts EmbeddedOptions) (st *Redis, close func() error, err error) {
+func NewEmbedded(opts EmbeddedOptions) (st *Redis, closeFn func() error, err error) {
 	mr := miniredis.NewMiniRedis()
+	// The port is on loopback, but any local user could reach it: it takes a password that
+	// only this process knows.
+	pw := make([]byte, 16)
+	if _, err := rand.Read(pw); err != nil {
+		return nil, nil, fmt.Errorf("store: embedded redis password: %w", err)
+	}
+	password := hex.EncodeToString(pw)
+	mr.RequireAuth(password)
 	if opts.Now != nil {
 		mr.SetTime(opts.Now())
 	}
 	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, nil, fmt.Errorf("store: start embedded redis: %w", err)
 	}
-	mr.ClockTTL(true)
-	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), DisableIdentity: true})
+	// Scripts are not idempotent: the store retries where it knows what a retry means, never
+	// the client (MaxRetries -1).
+	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), Password: password, DisableIdentity: true, MaxRetries: -1})
+	stop := make(chan struct{})
+	var ticked sync.WaitGroup
 	if opts.Now != nil {
+		// A virtual clock: expiry follows it at every command (few keys live in a test).
+		mr.ClockTTL(true)
 		c.AddHook(clockHook{mr: mr, now: opts.Now})
+	} else {
+		// The wall clock: expiring on every command would walk every key each time, so a
+		// ticker moves the TTLs once a second instead.
+		ticked.Add(1)
+		go func() {
+			defer ticked.Done()
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			last := time.Now()
+			for {
+				select {
+				case <-stop:
+					return
+				case now := <-t.C:
+					mr.FastForward(now.Sub(last))
+					last = now
+				}
+			}
+		}()
 	}
-	close = func() error {
+	closeFn = func() error {
+		close(stop)
+		ticked.Wait()
 		err := c.Close()
 		mr.Close()
 		if err != nil {
@@ -45,7 +82,7 @@ func NewEmbedded(opts EmbeddedOptions) (st *Redis, close func() error, err error
 		}
 		return nil
 	}
-	return NewRedis(c, opts.Options), close, nil
+	return NewRedis(c, opts.Options), closeFn, nil
 }
 
 // clockHook sets the embedded server's time to now() before each command and pipeline, so

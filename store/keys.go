@@ -22,8 +22,9 @@ import (
 //
 // Per shard s (base B = P{s}:):
 //
-//	B ready    ZSET   cid → ms it became ready (queue not empty, not leased). Enqueue adds
-//	                  (NX), Claim removes, Commit/Finish re-add on release when the queue is
+//	B ready    ZSET   cid → ms it became ready (queue not empty, not leased), or ms it is
+//	                  ready again after a park (Commit with Delay: queue or outbox left). Enqueue
+//	                  adds (NX), Claim removes, Commit/Finish re-add on release when the queue is
 //	                  not empty, ClaimConversation removes. No TTL.
 //	B lease    ZSET   cid → lease expiry ms. Claim/ClaimConversation add, Commit (with an
 //	                  outbox) and Extend renew, Commit (no outbox) and Finish remove. No TTL.
@@ -33,9 +34,10 @@ import (
 //	B att      HASH   cid → how many times the head event was claimed. Claim increments,
 //	                  Commit deletes when it pops (its presence lets a claim pop only once),
 //	                  release deletes when the queue is empty.
-//	B timers   ZSET   cid → due ms. Commit adds or removes, Claim removes when it claims it.
-//	B handoff  ZSET   cid → ms the conversation went to a human agent. Commit adds (NX) or
-//	                  removes.
+//	B timers   ZSET   cid → due ms. Commit adds or removes; a claim leaves it, so that a worker
+//	                  dying on a timer leaves it due.
+//	B handoff  ZSET   cid → ms of the conversation's last activity while with a human agent.
+//	                  Commit adds or removes it, and drops entries idle for keptTTL.
 //	B n        STRING events in all queues of the shard (Stats.Queued): Enqueue adds what it
 //	                  pushed, Commit subtracts what it popped. No TTL; one per shard.
 //	B d:<key>  STRING dedup marker of an item key, PX dedupTTL, written by Enqueue (SET NX).
@@ -46,8 +48,8 @@ import (
 //	C q  LIST   queued event bytes, oldest first. Enqueue RPUSHes, Commit LPOPs. No TTL (it
 //	            empties, and an empty list is no key).
 //	C s  STRING the encoded state, PX StateTTL on every write (Commit, Finish).
-//	C o  LIST   the outbox: replies committed and not confirmed sent. Commit writes, Finish
-//	            and a releasing Commit delete it.
+//	C o  LIST   the outbox: replies committed and not confirmed sent. Commit writes, Ack pops
+//	            its head, Finish and a releasing Commit delete it.
 //	C k  LIST   events kept for a human agent, PX keptTTL refreshed on every push (Commit).
 //
 // An idle conversation (no queue, no lease, no timer, no handoff) leaves only C s behind.

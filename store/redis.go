@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -61,6 +60,8 @@ var (
 	luaFinish string
 	//go:embed lua/extend.lua
 	luaExtend string
+	//go:embed lua/ack.lua
+	luaAck string
 
 	enqueueScript   = redis.NewScript(luaLib + luaEnqueue)
 	claimScript     = redis.NewScript(luaLib + luaClaim)
@@ -68,6 +69,7 @@ var (
 	commitScript    = redis.NewScript(luaLib + luaCommit)
 	finishScript    = redis.NewScript(luaLib + luaFinish)
 	extendScript    = redis.NewScript(luaLib + luaExtend)
+	ackScript       = redis.NewScript(luaLib + luaAck)
 )
 
 // NewRedis returns the store kept in c under opts (defaults applied to zero fields). It panics
@@ -226,7 +228,7 @@ func (r *Redis) Commit(ctx context.Context, c *Claim, cm *Commit, now time.Time,
 	}
 	args := append([]any{now.UnixMilli(), lease.Milliseconds()}, stateArgs(cm.State, cm.StateTTL)...)
 	args = append(args, flag(cm.Pop), c.Event, timer, flag(cm.Handoff), flag(cm.ClearKept),
-		flag(cm.Kept != nil), cm.Kept, keptTTL.Milliseconds())
+		flag(cm.Kept != nil), cm.Kept, keptTTL.Milliseconds(), cm.Delay.Milliseconds())
 	for _, o := range cm.Outbox {
 		args = append(args, o)
 	}
@@ -237,6 +239,12 @@ func (r *Redis) Commit(ctx context.Context, c *Claim, cm *Commit, now time.Time,
 // and releases the conversation.
 func (r *Redis) Finish(ctx context.Context, d *Done, now time.Time) error {
 	return r.fenced(ctx, "finish", finishScript, d.Claim, append(stateArgs(d.State, d.StateTTL), now.UnixMilli())...)
+}
+
+// Ack drops entry from the head of c's outbox and saves state, fenced by its token.
+func (r *Redis) Ack(ctx context.Context, c *Claim, entry, state []byte, stateTTL time.Duration, now time.Time, lease time.Duration) error {
+	args := append(stateArgs(state, stateTTL), entry, now.Add(lease).UnixMilli())
+	return r.fenced(ctx, "ack", ackScript, c, args...)
 }
 
 // Extend renews c's lease until now+lease, fenced by its token.
@@ -276,135 +284,6 @@ func fenced(fc *call, op string, c *Claim) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%s token %d (shard %d): %w", op, c.Token, fc.shard, err)
-	}
-	return nil
-}
-
-// Load returns conv's state, nil when it has none.
-func (r *Redis) Load(ctx context.Context, conv engine.Conversation) ([]byte, error) {
-	cid, err := convID(conv)
-	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	s := shardOf(cid, r.shards)
-	b, err := r.c.Get(ctx, r.k.state(s, cid)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load (shard %d): %w", s, err)
-	}
-	return b, nil
-}
-
-// Handoffs reads every shard's handoff set in one pipeline and the kept events of the
-// conversations of tenant and team in a second one, in the order they went to an agent.
-func (r *Redis) Handoffs(ctx context.Context, tenant, team string) ([]Handoff, error) {
-	sets := make([]*redis.ZSliceCmd, r.shards)
-	if err := r.eachShard(ctx, func(p redis.Pipeliner, s int) { sets[s] = p.ZRangeWithScores(ctx, r.k.handoff(s), 0, -1) }); err != nil {
-		return nil, fmt.Errorf("handoffs of %s/%s: %w", tenant, team, err)
-	}
-	type found struct {
-		cid   string
-		s     int
-		since float64
-		kept  *redis.StringSliceCmd
-	}
-	var hs []*found
-	for s, cmd := range sets {
-		for _, z := range cmd.Val() {
-			if cid, _ := z.Member.(string); strings.HasPrefix(cid, tenant+"|"+team+"|") {
-				hs = append(hs, &found{cid: cid, s: s, since: z.Score})
-			}
-		}
-	}
-	if len(hs) == 0 {
-		return nil, nil
-	}
-	slices.SortFunc(hs, func(a, b *found) int { return cmp.Or(cmp.Compare(a.since, b.since), strings.Compare(a.cid, b.cid)) })
-	if _, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, h := range hs {
-			h.kept = p.LRange(ctx, r.k.kept(h.s, h.cid), 0, -1)
-		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("handoffs of %s/%s: kept events: %w", tenant, team, err)
-	}
-	out := make([]Handoff, len(hs))
-	for i, h := range hs {
-		out[i].Conv = parseConv(h.cid)
-		for _, e := range h.kept.Val() {
-			out[i].Kept = append(out[i].Kept, []byte(e))
-		}
-	}
-	return out, nil
-}
-
-// NextTimer reads the earliest timer of every shard in one pipeline.
-func (r *Redis) NextTimer(ctx context.Context) (time.Time, error) {
-	first := make([]*redis.ZSliceCmd, r.shards)
-	if err := r.eachShard(ctx, func(p redis.Pipeliner, s int) { first[s] = p.ZRangeWithScores(ctx, r.k.timers(s), 0, 0) }); err != nil {
-		return time.Time{}, fmt.Errorf("next timer: %w", err)
-	}
-	var next int64 // timers are stored at 1 ms or later
-	for _, cmd := range first {
-		for _, z := range cmd.Val() {
-			if ms := int64(z.Score); next == 0 || ms < next {
-				next = ms
-			}
-		}
-	}
-	if next == 0 {
-		return time.Time{}, nil
-	}
-	return time.UnixMilli(next), nil
-}
-
-// Stats counts, in one pipeline over every shard: Queued, the events in all queues (a
-// per-shard counter kept by Enqueue and the pops of Commit; the head of a leased conversation
-// counts until popped); Ready, Leased, Timers and Handoffs, the sizes of the shards' sets.
-func (r *Redis) Stats(ctx context.Context) (Stats, error) {
-	queued := make([]*redis.StringCmd, r.shards)
-	sets := make([][4]*redis.IntCmd, r.shards)
-	if err := r.eachShard(ctx, func(p redis.Pipeliner, s int) {
-		queued[s] = p.Get(ctx, r.k.queued(s))
-		for i, k := range []string{r.k.ready(s), r.k.lease(s), r.k.timers(s), r.k.handoff(s)} {
-			sets[s][i] = p.ZCard(ctx, k)
-		}
-	}); err != nil {
-		return Stats{}, fmt.Errorf("stats: %w", err)
-	}
-	var st Stats
-	for s := range sets {
-		n, _ := queued[s].Int64()
-		st.Queued += n
-		st.Ready += sets[s][0].Val()
-		st.Leased += sets[s][1].Val()
-		st.Timers += sets[s][2].Val()
-		st.Handoffs += sets[s][3].Val()
-	}
-	return st, nil
-}
-
-// eachShard sends the commands queue adds for every shard in one pipeline. A missing key
-// (redis.Nil) is no error.
-func (r *Redis) eachShard(ctx context.Context, queue func(p redis.Pipeliner, s int)) error {
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for s := range r.shards {
-			queue(p, s)
-		}
-		return nil
-	})
-	if errors.Is(err, redis.Nil) {
-		return nil
-	}
-	return err
-}
-
-// Ping checks that Redis answers.
-func (r *Redis) Ping(ctx context.Context) error {
-	if err := r.c.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("store: ping: %w", err)
 	}
 	return nil
 }

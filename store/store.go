@@ -109,6 +109,11 @@ type Commit struct {
 	Kept    []byte
 	// ClearKept drops the kept events (the handoff ended).
 	ClearKept bool
+	// Delay parks the conversation instead of releasing it, for work that cannot be done now
+	// (a channel that a reload removed): the lease ends, the head event and the outbox stay,
+	// the attempts are forgotten, and the conversation is ready again only after Delay.
+	// Pop and Outbox are ignored.
+	Delay time.Duration
 }
 
 // Done finishes a claim whose replies went out: it saves the final state (with the ids the
@@ -153,6 +158,10 @@ type Store interface {
 	// Commit applies cm to a claimed conversation, fenced by the claim's token (ErrStale).
 	// Applying the same commit twice has the effect of once.
 	Commit(ctx context.Context, c *Claim, cm *Commit, now time.Time, lease time.Duration) error
+	// Ack records that the head of the claim's outbox (entry) went out: it leaves the outbox
+	// and state (with the ids the channel gave) is saved, so that a worker dying later sends
+	// again only what had not gone out. It renews the lease. ErrStale when stale.
+	Ack(ctx context.Context, c *Claim, entry, state []byte, stateTTL time.Duration, now time.Time, lease time.Duration) error
 	// Finish is Done without claiming another conversation (ErrStale when stale).
 	Finish(ctx context.Context, d *Done, now time.Time) error
 	// Extend renews a claim's lease for lease from now (ErrStale when it was lost).
@@ -161,6 +170,10 @@ type Store interface {
 	Load(ctx context.Context, conv engine.Conversation) ([]byte, error)
 	// Handoffs lists the conversations of tenant and team that are with a human agent.
 	Handoffs(ctx context.Context, tenant, team string) ([]Handoff, error)
+	// Due lists the shards that have work for Claim at now (a ready queue, an expired lease
+	// or a due timer), with plain reads in one round trip: an idle process polls it instead of
+	// claiming on every shard.
+	Due(ctx context.Context, now time.Time) ([]int, error)
 	// NextTimer returns the earliest pending timer of any conversation, zero when none.
 	NextTimer(ctx context.Context) (time.Time, error)
 	// Shards is how many shards conversations are spread over; Claim takes 0..Shards()-1.

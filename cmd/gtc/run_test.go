@@ -40,6 +40,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"serve bad flag", []string{"serve", "--nope"}, 2, "flag provided but not defined"},
 		{"serve bad log format", []string{"serve", "--log-format", "xml"}, 2, `--log-format "xml": use text or json`},
+		{"serve braces in the key prefix", []string{"serve", "--redis-prefix", "x{"}, 2, "braces are not allowed"},
 		{"version", []string{"version"}, 0, ""},
 		{"setup ok", []string{"setup", "--answers", example, filepath.Join(dir, "ok")}, 0, ""},
 		{"setup flags after dir", []string{"setup", filepath.Join(dir, "ok2"), "--answers", example, "--team", "sales"}, 0, ""},
@@ -197,7 +198,7 @@ func TestServeRefusesToStart(t *testing.T) {
 		{"no bundle", []string{"serve", filepath.Join(dir, "nope")}, env, "is invalid"},
 		{"secret not set", []string{"serve", dir}, noEnv, "${WHATSAPP_TOKEN} is not set"},
 		{"port taken", []string{"serve", "--addr", ln.Addr().String(), dir}, env, "cannot listen on " + ln.Addr().String()},
-		{"Redis unreachable", []string{"serve", "--redis", "redis://:hunter2@127.0.0.1:1/0", dir}, env, "Redis at redis://[redacted]@127.0.0.1:1/0 cannot be reached"},
+		{"Redis unreachable", []string{"serve", "--redis", "redis://:hunter2@127.0.0.1:1/0", dir}, env, "Redis at redis://:xxxxx@127.0.0.1:1/0 cannot be reached"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os/signal"
 	"runtime"
 	"strconv"
@@ -95,6 +96,9 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*s
 	case len(pos) > 1:
 		fmt.Fprintf(stderr, "gtc serve: one bundle directory, not %d (%s)\n", len(pos), strings.Join(pos, " "))
 		return nil, 2
+	case strings.ContainsAny(c.prefix, "{}"):
+		fmt.Fprintf(stderr, "gtc serve: --redis-prefix %q: braces are not allowed (they would change the keys' hash tags)\n", c.prefix)
+		return nil, 2
 	case c.logFormat != "text" && c.logFormat != "json":
 		fmt.Fprintf(stderr, "gtc serve: --log-format %q: use text or json\n", c.logFormat)
 		return nil, 2
@@ -163,8 +167,11 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	} else {
 		opts, err := redis.ParseURL(cfg.redisURL)
 		if err != nil {
-			return fail("--redis %s: %v", redactURL(cfg.redisURL), err)
+			return fail("--redis %s: not a Redis URL (redis://[:password@]host:port/db)", redactURL(cfg.redisURL))
 		}
+		// The store's scripts are not idempotent: it retries where it knows what a retry
+		// means, never the client.
+		opts.MaxRetries = -1
 		rc := redis.NewClient(opts)
 		defer rc.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -237,14 +244,14 @@ func storeName(cfg *serveConfig) string {
 	return redactURL(cfg.redisURL)
 }
 
-// redactURL drops the password from a Redis URL for messages.
+// redactURL drops the password from a Redis URL for messages; a string that does not parse
+// as a URL is not shown at all.
 func redactURL(s string) string {
-	if i := strings.Index(s, "@"); i >= 0 {
-		if j := strings.Index(s, "://"); j >= 0 && j < i {
-			return s[:j+3] + "[redacted]" + s[i:]
-		}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unreadable URL)"
 	}
-	return s
+	return u.Redacted()
 }
 
 // redisLogger sends go-redis's internal messages (failed dials while Redis is away) to the

@@ -106,9 +106,10 @@ func (w *wiring) watch(ctx context.Context, getenv func(string) string, p *pipel
 		defer close(stopped)
 		defer signal.Stop(hup)
 		var events <-chan fsnotify.Event
+		var errs <-chan error
 		if fw != nil {
 			defer fw.Close()
-			events = fw.Events
+			events, errs = fw.Events, fw.Errors
 		}
 		var debounce <-chan time.Time
 		for {
@@ -117,6 +118,10 @@ func (w *wiring) watch(ctx context.Context, getenv func(string) string, p *pipel
 				return
 			case <-hup:
 				w.reload("SIGHUP", getenv, p, srv)
+			case err := <-errs:
+				// An overflow loses events: reload, to be sure to serve what is on disk.
+				w.log.Warn("watching the bundle's files", "err", err)
+				debounce = time.After(300 * time.Millisecond)
 			case ev := <-events:
 				if strings.HasPrefix(filepath.Base(ev.Name), ".") && filepath.Base(ev.Name) != bundle.EnvFile {
 					continue // editor swap files

@@ -15,15 +15,22 @@
 -- it was applied, 2 when it was stale (and changed nothing).
 --
 -- Work, in order: (1) a conversation whose lease expired (a new token; kind outbox when it
--- has an outbox, else event when it has a queue, else timer); (2) the oldest ready queue
--- (kind event: the head, with its claims counted in B att); (3) a due timer of a conversation
--- not leased (kind timer; the timer is removed).
+-- has an outbox, timer when its own timer is due, else event when it has a queue, else
+-- timer); then (2) the oldest of a ready conversation (kind outbox when a parked outbox waits,
+-- timer when its own timer is due, else event: the head of its queue, with its claims counted
+-- in B att) and a due timer of a conversation not leased (kind timer). A timer stays in B
+-- timers until a commit replaces or clears it, so that a worker dying on it leaves it due.
 
 local now = tonumber(ARGV[1])
 local expiry = now + tonumber(ARGV[2])
 local done = 0
 if ARGV[3] ~= "" then
   done = 2 - finish(ARGV[3], ARGV[4], ARGV[1], ARGV[5], ARGV[6], ARGV[7])
+end
+
+local function due(cid)
+  local at = redis.call("ZSCORE", B .. "timers", cid)
+  return at and tonumber(at) <= now
 end
 
 local expired = redis.call("ZRANGEBYSCORE", B .. "lease", "-inf", now, "LIMIT", 0, 1)
@@ -35,34 +42,50 @@ if expired[1] then
     return reply(done, 3, cid, t, 0, "", outbox)
   end
   local ev = redis.call("LINDEX", ck(cid, "q"), 0)
-  if ev then
+  if ev and not due(cid) then
     return reply(done, 1, cid, t, redis.call("HINCRBY", B .. "att", cid, 1), ev)
   end
   return reply(done, 2, cid, t, 0)
 end
 
--- A ready conversation always has a queue and no lease; one that does not is dropped.
-for _ = 1, 10 do
-  local cid = redis.call("ZRANGEBYSCORE", B .. "ready", "-inf", now, "LIMIT", 0, 1)[1]
-  if not cid then
+-- The first due timer of a conversation not leased. At most ZCARD lease due timers are of
+-- leased conversations, so one more candidate finds any that is not.
+local tcid, tdue
+local n = redis.call("ZCARD", B .. "lease") + 1
+local timers = redis.call("ZRANGEBYSCORE", B .. "timers", "-inf", now, "WITHSCORES", "LIMIT", 0, n)
+for i = 1, #timers, 2 do
+  if not redis.call("ZSCORE", B .. "lease", timers[i]) then
+    tcid, tdue = timers[i], tonumber(timers[i + 1])
     break
-  end
-  redis.call("ZREM", B .. "ready", cid)
-  local ev = redis.call("LINDEX", ck(cid, "q"), 0)
-  if ev and not redis.call("ZSCORE", B .. "lease", cid) then
-    local t = lease(cid, expiry)
-    return reply(done, 1, cid, t, redis.call("HINCRBY", B .. "att", cid, 1), ev)
   end
 end
 
--- A leased conversation keeps its due timer until it is released. At most ZCARD lease due
--- timers are of leased conversations, so one more candidate finds any that is not.
-local n = redis.call("ZCARD", B .. "lease") + 1
-local due = redis.call("ZRANGEBYSCORE", B .. "timers", "-inf", now, "LIMIT", 0, n)
-for _, cid in ipairs(due) do
-  if not redis.call("ZSCORE", B .. "lease", cid) then
-    redis.call("ZREM", B .. "timers", cid)
-    return reply(done, 2, cid, lease(cid, expiry), 0)
+-- A ready conversation that is leased, or has nothing left, is dropped from the set.
+for _ = 1, 10 do
+  local r = redis.call("ZRANGEBYSCORE", B .. "ready", "-inf", now, "WITHSCORES", "LIMIT", 0, 1)
+  local cid = r[1]
+  if not cid or (tcid and tdue < tonumber(r[2])) then
+    break
   end
+  redis.call("ZREM", B .. "ready", cid)
+  if not redis.call("ZSCORE", B .. "lease", cid) then
+    if due(cid) then
+      return reply(done, 2, cid, lease(cid, expiry), 0) -- its queue is ready again on release
+    end
+    local outbox = redis.call("LRANGE", ck(cid, "o"), 0, -1)
+    if #outbox > 0 then
+      return reply(done, 3, cid, lease(cid, expiry), 0, "", outbox)
+    end
+    local ev = redis.call("LINDEX", ck(cid, "q"), 0)
+    if ev then
+      local t = lease(cid, expiry)
+      return reply(done, 1, cid, t, redis.call("HINCRBY", B .. "att", cid, 1), ev)
+    end
+  end
+end
+
+if tcid then
+  redis.call("ZREM", B .. "ready", tcid) -- its queue, if any, is ready again on release
+  return reply(done, 2, tcid, lease(tcid, expiry), 0)
 end
 return {done, 0}

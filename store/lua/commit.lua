@@ -18,8 +18,12 @@
 -- ARGV[12] -> "1" to clear the kept events (before keeping ARGV[14])
 -- ARGV[13] -> "1" to keep ARGV[14]
 -- ARGV[14] -> the event to keep
--- ARGV[15] -> kept TTL, ms
--- ARGV[16...] -> the outbox entries; none releases the conversation, some keep the lease
+-- ARGV[15] -> kept TTL, ms (also how long a handoff with no activity stays listed)
+-- ARGV[16] -> delay, ms ("0": none): park the conversation instead of releasing it: the lease
+--             ends, its outbox stays, its attempts are forgotten, and it is ready again only
+--             after the delay (for work that cannot be done now, such as a channel that a
+--             reload removed)
+-- ARGV[17...] -> the outbox entries; none releases the conversation, some keep the lease
 --
 -- Returns 1 when applied, 0 when the token no longer holds the lease (nothing changed).
 
@@ -29,8 +33,9 @@ if not fenced(cid, ARGV[2]) then
 end
 save(cid, ARGV[5], ARGV[6], ARGV[7])
 
+local delay = tonumber(ARGV[16])
 local again = false
-if ARGV[8] == "1" then
+if ARGV[8] == "1" and delay == 0 then
   local q = ck(cid, "q")
   if redis.call("HEXISTS", B .. "att", cid) == 1 and redis.call("LINDEX", q, 0) == ARGV[9] then
     redis.call("LPOP", q)
@@ -47,8 +52,11 @@ else
   redis.call("ZREM", B .. "timers", cid)
 end
 
+-- The handoff set's score is the conversation's last activity; a handoff idle as long as its
+-- kept events live is forgotten with them.
+redis.call("ZREMRANGEBYSCORE", B .. "handoff", "-inf", "(" .. (tonumber(now) - tonumber(ARGV[15])))
 if ARGV[11] == "1" then
-  redis.call("ZADD", B .. "handoff", "NX", now, cid)
+  redis.call("ZADD", B .. "handoff", now, cid)
 else
   redis.call("ZREM", B .. "handoff", cid)
 end
@@ -62,10 +70,18 @@ if ARGV[13] == "1" and not again then
   redis.call("PEXPIRE", kept, ARGV[15])
 end
 
+if delay > 0 then
+  redis.call("ZREM", B .. "lease", cid)
+  redis.call("HDEL", B .. "tok", cid)
+  redis.call("HDEL", B .. "att", cid)
+  redis.call("ZADD", B .. "ready", tonumber(now) + delay, cid)
+  return 1
+end
+
 local outbox = ck(cid, "o")
 redis.call("DEL", outbox)
-if #ARGV > 15 then
-  for i = 16, #ARGV do
+if #ARGV > 16 then
+  for i = 17, #ARGV do
     redis.call("RPUSH", outbox, ARGV[i])
   end
   redis.call("ZADD", B .. "lease", tonumber(now) + tonumber(ARGV[4]), cid)

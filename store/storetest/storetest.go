@@ -72,6 +72,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentWithCrashes", testConcurrentWithCrashes},
 		{"ConversationIDs", testConversationIDs},
 		{"StatsAndPing", testStatsAndPing},
+		{"Ack", testAck},
+		{"Park", testPark},
+		{"OwnTimerFirst", testOwnTimerFirst},
+		{"TimerSurvivesDeath", testTimerSurvivesDeath},
+		{"HandoffExpiry", testHandoffExpiry},
+		{"Due", testDue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
@@ -258,8 +264,8 @@ func testConversationsInParallel(t *testing.T, newStore NewStore) {
 	}
 }
 
-// testClaimPriority: within a shard, Claim takes an expired lease first, then the oldest ready
-// queue, then a due timer.
+// testClaimPriority: within a shard, Claim takes an expired lease first, then the oldest work:
+// ready queues by when they became ready and due timers by when they fell due, together.
 func testClaimPriority(t *testing.T, newStore NewStore) {
 	s := newStore(t)
 	t0 := start()
@@ -275,9 +281,9 @@ func testClaimPriority(t *testing.T, newStore NewStore) {
 	now := t0.Add(lease + ms)
 	wants := []want1{
 		{conv: expired, kind: store.KindEvent, event: "x1", attempts: 2},
-		{conv: older, kind: store.KindEvent, event: "o1", attempts: 1},
-		{conv: newer, kind: store.KindEvent, event: "n1", attempts: 1},
-		{conv: withTimer, kind: store.KindTimer, state: []byte("tm")},
+		{conv: withTimer, kind: store.KindTimer, state: []byte("tm")},  // due at t0+1s
+		{conv: older, kind: store.KindEvent, event: "o1", attempts: 1}, // ready at t0+2s
+		{conv: newer, kind: store.KindEvent, event: "n1", attempts: 1}, // ready at t0+3s
 	}
 	shard := s.ShardOf(withTimer)
 	for i, w := range wants {
