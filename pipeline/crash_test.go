@@ -122,3 +122,16 @@ func TestShardsTakeTurns(t *testing.T) {
 		t.Errorf("the lone event was processed %dth of 301, after most of another shard's backlog", at)
 	}
 }
+
+// TestTimerFiresInRun: workers fire an input's timeout when it falls due, found by the
+// process's poller with no webhook to wake them.
+func TestTimerFiresInRun(t *testing.T) {
+	f := setup(t, nil)
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "ask"}))
+	f.drain(t)
+	f.advance(2 * time.Minute)
+	runUntil(t, f.p, func() bool { return len(f.s.texts()) == 2 })
+	if got := f.s.texts(); !equal(got, []string{"name?", "too late"}) {
+		t.Fatalf("sent %q", got)
+	}
+}

@@ -27,6 +27,12 @@ nodes:
     config: {vars: {n: "(vars.n ?? 0) + 1"}}
     next: say_count
   - {id: say_count, type: reply, config: {message: "{{ message.text }} {{ vars.n }}"}}
+  - {id: ask, type: reply, config: {message: "name?"}, next: wait}
+  - id: wait
+    type: input
+    config: {save_as: name, timeout: 1m, on_timeout: late}
+    next: hello
+  - {id: late, type: reply, config: {message: "too late"}}
   - {id: one, type: reply, config: {message: "one"}, next: two}
   - {id: two, type: reply, config: {message: "two"}, next: three}
   - {id: three, type: reply, config: {message: "three"}}
@@ -38,6 +44,7 @@ triggers:
   - {type: message, keywords: [hi], target: hello}
   - {type: message, keywords: [lookup], target: lookup}
   - {type: message, keywords: [three], target: one}
+  - {type: message, keywords: [ask], target: ask}
   - {type: message, pattern: "^n", target: count}
 `
 

@@ -409,7 +409,7 @@ func checkEchoes(t *testing.T, g *fakeGraph, format string, users, per int) {
 		}
 		return n >= users*per
 	})
-	time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
+	time.Sleep(1200 * time.Millisecond) // a resend would come once the 1 s lease expired
 	var want []string
 	for i := range per {
 		want = append(want, fmt.Sprintf("seq %d", i))
