@@ -103,6 +103,14 @@ func (c *checker) flow(f *Flow) {
 	if f.WindowFallback != nil {
 		f.fallback = c.fallback(cc, d, f, nil, f.WindowFallback, "window_fallback", f.root)
 	}
+	for k, v := range f.Vars {
+		s, err := Storable(v)
+		if err != nil {
+			d.errorf(at(f.root, "vars", k), "vars.%s: %v", k, err)
+			continue
+		}
+		f.Vars[k] = s
+	}
 	for _, n := range f.Nodes {
 		if f.index[n.ID] == n {
 			c.node(cc, d, f, n)
@@ -192,8 +200,14 @@ func (c *checker) node(cc compiler, d diags, f *Flow, n *Node) {
 		if vars != nil && vars.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(vars.Content); i += 2 {
 				k, v := vars.Content[i], vars.Content[i+1]
+				p := cc.any(v.Value, v, what+": vars."+k.Value)
+				if p != nil {
+					if ok, why := storableType(p.Node().Type()); !ok {
+						d.errorf(nodePos(v), "%s: vars.%s: %s", what, k.Value, why)
+					}
+				}
 				s.names = append(s.names, k.Value)
-				s.progs = append(s.progs, cc.any(v.Value, v, what+": vars."+k.Value))
+				s.progs = append(s.progs, p)
 			}
 		}
 		n.step = s

@@ -207,7 +207,15 @@ func (e *Engine) Start(ctx context.Context, conv Conversation, st *State, flow, 
 		r.tracef(TraceHandoff, "", "in handoff to %s: start of %s refused", st.Handoff, flow)
 		return r.res, nil
 	}
+	keep := make(map[string]any, len(vars))
 	for k, v := range vars {
+		s, err := Storable(v)
+		if err != nil {
+			return nil, fmt.Errorf("start: vars.%s: %w", k, err)
+		}
+		keep[k] = s
+	}
+	for k, v := range keep {
 		st.Vars[k] = v
 	}
 	r.clearWait()
@@ -482,8 +490,15 @@ func (r *run) renderValue(v any) any {
 	return v
 }
 
+// setVar stores a variable as Storable keeps it; a value it refuses leaves the variable as it
+// was, and the trace says why.
 func (r *run) setVar(name string, v any) {
-	r.st.Vars[name] = v
+	s, err := Storable(v)
+	if err != nil {
+		r.tracef(TraceError, r.nodeID(), "vars.%s not set: %v", name, err)
+		return
+	}
+	r.st.Vars[name] = s
 }
 
 func (r *run) clearWait() {

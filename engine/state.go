@@ -17,6 +17,14 @@ type State struct {
 	Timeout         int64          `json:"t,omitempty"` // Unix seconds the input wait times out
 	Active          int64          `json:"u,omitempty"` // Unix seconds of the last activity
 	Outbox          []Sent         `json:"s,omitempty"` // recent outbound messages, newest last
+	Held            []Held         `json:"d,omitempty"` // messages the closed window stopped, oldest first
+}
+
+// Held is a free-form message the closed window stopped, kept to be delivered when the user's
+// next message opens the window again.
+type Held struct {
+	Send
+	At int64 // Unix seconds it was held
 }
 
 // Sent is a recently sent message and the node that sent it, so that its delivery status (and a
