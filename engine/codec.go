@@ -158,6 +158,18 @@ func DecodeState(b []byte) (*State, error) {
 	return s, nil
 }
 
+// ResumeState decodes a stored state to handle an event with. A state that cannot be decoded
+// (a newer version left by a release that was rolled back, a truncated value) would fail every
+// later event of its conversation; instead the conversation starts over with a new State, and
+// reset is the trace entry that says so, with the reason (nil when the state decoded).
+func ResumeState(b []byte) (st *State, reset *TraceEntry) {
+	st, err := DecodeState(b)
+	if err == nil {
+		return st, nil
+	}
+	return &State{}, &TraceEntry{Kind: TraceStateReset, Detail: "unreadable state dropped, the conversation starts over: " + err.Error()}
+}
+
 func (e *encoder) string(s string) {
 	e.b = binary.AppendUvarint(e.b, uint64(len(s)))
 	e.b = append(e.b, s...)

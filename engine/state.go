@@ -88,7 +88,8 @@ const (
 	TraceMissingVar   TraceKind = "missing_var"
 	TraceLoop         TraceKind = "loop" // the step limit stopped a run
 	TraceError        TraceKind = "error"
-	TraceIgnored      TraceKind = "ignored" // the event matched nothing
+	TraceIgnored      TraceKind = "ignored"     // the event matched nothing
+	TraceStateReset   TraceKind = "state_reset" // the stored state could not be read: the conversation started over
 )
 
 // TraceEntry is one thing that happened while handling an event.

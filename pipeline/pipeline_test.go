@@ -518,3 +518,48 @@ func TestStartReplyRelease(t *testing.T) {
 		t.Fatalf("sent %q", got)
 	}
 }
+
+// TestUnreadableStateStartsOver: a conversation whose stored state cannot be read (a newer
+// version left by a release that was rolled back, a value cut short) starts over on a new
+// state: the event is still answered, and the report says what happened, so that the next
+// events find a state they can read.
+func TestUnreadableStateStartsOver(t *testing.T) {
+	good, err := (&engine.State{Vars: map[string]any{"n": 1}}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		state []byte
+	}{
+		{"newer version", append([]byte{9}, good[1:]...)},
+		{"truncated", good[:len(good)-2]},
+		{"garbage", []byte("not a state")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t, nil)
+			conv := engine.Conversation{Tenant: "acme", Team: "support", Channel: msg.WhatsApp, Account: "9", User: "1"}
+			ctx := context.Background()
+			c, err := f.st.ClaimConversation(ctx, conv, f.now, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.st.Commit(ctx, c, &store.Commit{State: tc.state, StateTTL: time.Hour}, f.now, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			for i, text := range []string{"hi", "n"} {
+				f.accept(t, f.body(t, msg.Event{ID: fmt.Sprintf("wamid.%d", i), From: "1", Text: text}))
+				reps := f.drain(t)
+				if len(reps) != 1 || reps[0].Err != nil || reps[0].StateReset != (i == 0) {
+					t.Fatalf("event %d: reports %+v", i, reps)
+				}
+				if i == 0 && (reps[0].Trace[0].Kind != engine.TraceStateReset || !strings.Contains(reps[0].Trace[0].Detail, "decode state")) {
+					t.Errorf("trace %v", reps[0].Trace)
+				}
+			}
+			if got := f.s.texts(); !equal(got, []string{"hello", "n 1"}) {
+				t.Errorf("sent %q, want the answers of a new conversation", got)
+			}
+		})
+	}
+}

@@ -60,13 +60,11 @@ func (p *Pipeline) process(ctx context.Context, c *store.Claim, fn runFunc) (rep
 func (j *job) run(ctx context.Context, fn runFunc) *store.Done {
 	p, c := j.p, j.c
 	j.ch = j.b.channel(c.Conv)
-	st, err := engine.DecodeState(c.State)
-	if err != nil {
-		// A state this build cannot read must not block the conversation forever: it starts
-		// over, and the log says what was lost.
-		p.log().Error("unreadable conversation state: starting over", "conversation", convString(c.Conv), "err", err)
-		j.rep.Trace = append(j.rep.Trace, engine.TraceEntry{Kind: engine.TraceError, Detail: "unreadable state dropped: " + err.Error()})
-		st = &engine.State{}
+	st, reset := engine.ResumeState(c.State)
+	if reset != nil {
+		p.log().Error("unreadable conversation state: starting over", "conversation", convString(c.Conv), "why", reset.Detail)
+		j.rep.Trace = append(j.rep.Trace, *reset)
+		j.rep.StateReset = true
 	}
 	j.st = st
 	if j.ch == nil {
