@@ -82,7 +82,11 @@ func (e *Engine) newRun(ctx context.Context, conv Conversation, st *State, ev *m
 // setEvent fills the environment from an inbound event.
 func (r *run) setEvent(ev *msg.Event) {
 	env := &r.env
-	env.Message = MessageEnv{ID: ev.ID, Type: string(ev.Kind), Text: ev.Text, Timestamp: ev.Time.Unix()}
+	at := ev.Time
+	if at.IsZero() {
+		at = r.now // no readable timestamp: the message counts as received now
+	}
+	env.Message = MessageEnv{ID: ev.ID, Type: string(ev.Kind), Text: ev.Text, Timestamp: at.Unix()}
 	env.Contact = ContactEnv{ID: ev.From, Name: ev.Contact.Name, Phone: ev.Contact.Phone}
 	if env.Contact.Name == "" {
 		env.Contact.Name = r.st.Name
@@ -118,7 +122,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 		r.tracef(TraceIgnored, "", "%s event", ev.Kind)
 		return r.res
 	}
-	if t := ev.Time.Unix(); t > st.LastMessageTime {
+	if t := r.env.Message.Timestamp; t > st.LastMessageTime {
 		st.LastMessageTime = t
 	}
 	if ev.Contact.Name != "" {

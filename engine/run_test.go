@@ -226,6 +226,27 @@ triggers:
 	}})
 }
 
+// TestMessageWithoutTimestamp: a message whose provider gave no readable timestamp counts as
+// received when it is handled, so it opens the window like any other.
+func TestMessageWithoutTimestamp(t *testing.T) {
+	e := mustEngine(t, Config{Settings: DefaultSettings()}, `
+name: f
+nodes:
+  - {id: hello, type: reply, config: {message: "{{ message.timestamp == now ? 'open' : 'stale' }}"}}
+triggers:
+  - {type: any, target: hello}
+`)
+	st := &State{LastMessageTime: t0.Add(-48 * time.Hour).Unix()}
+	ev := &msg.Event{Kind: msg.KindText, Channel: msg.WhatsApp, From: user, ID: "in.1", Text: "hi"}
+	res := e.Handle(context.Background(), testConv, st, ev, t0)
+	if st.LastMessageTime != t0.Unix() {
+		t.Errorf("last message time %d, want now (%d)", st.LastMessageTime, t0.Unix())
+	}
+	if len(res.Sends) != 1 || res.Sends[0].Message.Text == nil || res.Sends[0].Message.Text.Body != "open" {
+		t.Errorf("sends %+v, want the free-form text\n%s", res.Sends, traceLines(res))
+	}
+}
+
 // TestTypesAcrossAWait: durations, times and the rest keep their types when the state is
 // stored at an input node and read back for the answer (the runner round-trips the state
 // between turns, as the host does).
