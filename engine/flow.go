@@ -252,6 +252,12 @@ type Settings struct {
 	SessionTimeout     time.Duration
 	MaxSteps           int
 	DefaultFlow        string // flow started for messages no trigger matches; empty for none
+	// Hold keeps the free-form messages that a closed window stopped after the event's
+	// fallback (window.hold): at most HoldMessages, the latest, each for HoldFor, delivered
+	// when the user's next message opens the window.
+	Hold         bool
+	HoldMessages int
+	HoldFor      time.Duration
 }
 
 // DefaultSettings returns the settings a bundle has when bundle.yaml says nothing.
@@ -262,5 +268,8 @@ func DefaultSettings() Settings {
 		OptInKeywords:      []string{"START", "SUBSCRIBE"},
 		SessionTimeout:     24 * time.Hour,
 		MaxSteps:           100,
+		Hold:               true,
+		HoldMessages:       10,
+		HoldFor:            7 * 24 * time.Hour,
 	}
 }

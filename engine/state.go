@@ -78,6 +78,7 @@ const (
 	TraceExpired      TraceKind = "expired"       // the session expired
 	TraceWindowClosed TraceKind = "window_closed" // a free-form message could not be sent and no fallback existed
 	TraceFallback     TraceKind = "fallback"      // a template went out instead of a free-form message
+	TraceHeld         TraceKind = "held"          // a held message went out, or was dropped unsent
 	TraceOptOut       TraceKind = "opt_out"
 	TraceOptIn        TraceKind = "opt_in"
 	TraceSuppressed   TraceKind = "suppressed" // nothing runs or goes out: opted out

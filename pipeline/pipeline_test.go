@@ -31,8 +31,12 @@ nodes:
     type: http
     config: {method: GET, url: "https://api.example.com/x", save_as: r, on_error: hello}
     next: hello
+  - {id: one, type: reply, config: {message: "one"}, next: two}
+  - {id: two, type: reply, config: {message: "two"}, next: three}
+  - {id: three, type: reply, config: {message: "three"}}
 triggers:
   - {type: message, keywords: [hi], target: hello}
+  - {type: message, keywords: [count], target: one}
   - {type: message, keywords: [lookup], target: lookup}
   - {type: message, pattern: "^n", target: count}
 `
@@ -45,6 +49,7 @@ type fakeSender struct {
 	sent   []msg.Message
 	// onSend, when set, runs before each send (to block, or to kill the worker).
 	onSend func(n int)
+	ids    int // ids per message, when more than one
 }
 
 func (f *fakeSender) Send(_ context.Context, m *msg.Message) ([]string, error) {
@@ -63,6 +68,13 @@ func (f *fakeSender) Send(_ context.Context, m *msg.Message) ([]string, error) {
 		return nil, err
 	}
 	f.sent = append(f.sent, *m)
+	if f.ids > 1 { // a text sent in parts
+		ids := make([]string, f.ids)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("wamid.%d.%d", len(f.sent), i+1)
+		}
+		return ids, nil
+	}
 	return []string{fmt.Sprintf("wamid.%d", len(f.sent))}, nil
 }
 
@@ -248,6 +260,52 @@ func TestProcessRecordsAndFallsBack(t *testing.T) {
 	}
 	if got := f.s.texts(); !equal(got, []string{"hello", "template reopen"}) {
 		t.Fatalf("sent %q", got)
+	}
+}
+
+// TestRefusalSendsOneFallbackAndHoldsTheRest: when the channel refuses the first of three
+// texts because the window closed, one fallback template goes out for the event, the other two
+// texts are not sent (they would be refused too, each answered by another template) but held,
+// and the user's next message gets them before its own answer.
+func TestRefusalSendsOneFallbackAndHoldsTheRest(t *testing.T) {
+	f := setup(t, nil)
+	f.s.refuse = []error{fmt.Errorf("send: %w", msg.ErrWindowClosed)}
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "count"}))
+	reps := f.drain(t)
+	if got := f.s.texts(); !equal(got, []string{"template reopen"}) {
+		t.Fatalf("sent %q, want one fallback", got)
+	}
+	var closed int
+	for _, e := range reps[0].Trace {
+		if e.Kind == engine.TraceWindowClosed {
+			closed++
+		}
+	}
+	if closed != 2 {
+		t.Errorf("%d window_closed entries, want 2 (one per held text): %v", closed, reps[0].Trace)
+	}
+	f.advance(time.Minute)
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.b", From: "1", Text: "hi"}))
+	f.drain(t)
+	if got := f.s.texts(); !equal(got, []string{"template reopen", "two", "three", "hello"}) {
+		t.Fatalf("sent %q", got)
+	}
+}
+
+// TestSplitTextRecordsEveryPart: a text the channel sends in several parts has the id of each
+// part recorded, so that the status of any part finds its message.
+func TestSplitTextRecordsEveryPart(t *testing.T) {
+	f := setup(t, nil)
+	f.s.ids = 3
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "hi"}))
+	reps := f.drain(t)
+	if len(reps) != 1 || len(reps[0].Outcomes) != 1 || len(reps[0].Outcomes[0].IDs) != 3 {
+		t.Fatalf("reports %+v", reps)
+	}
+	f.accept(t, f.body(t, msg.Event{Kind: msg.KindStatus, ID: "s.1", From: "1", Status: &msg.Status{MessageID: "wamid.1.3", State: msg.StatusRead}}))
+	reps = f.drain(t)
+	if tr := reps[0].Trace; len(tr) != 1 || tr[0].Kind != engine.TraceStatus || tr[0].Node != "f/hello" {
+		t.Errorf("status of the third part: trace %v", tr)
 	}
 }
 

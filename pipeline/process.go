@@ -28,6 +28,9 @@ type job struct {
 	start time.Time
 	saved []byte // the state as last committed
 	stop  func() // stops extending the lease
+	// fellBack: a window fallback went out, or the channel refused for the closed window,
+	// in this claim's event; no second fallback goes out (engine.Refusal).
+	fellBack bool
 }
 
 // process handles one claim: it runs the engine, commits the state and the outbox, sends the
@@ -121,6 +124,7 @@ func (j *job) run(ctx context.Context, fn runFunc) *store.Done {
 	}
 	j.rep.Trace = append(j.rep.Trace, res.Trace...)
 	j.rep.Kept = res.Kept
+	j.fellBack = res.FellBack
 	cm := &store.Commit{Pop: c.Kind == store.KindEvent, Handoff: st.Handoff != "", ClearKept: st.Handoff == ""}
 	if res.Kept {
 		cm.Kept = c.Event
@@ -198,13 +202,15 @@ func (j *job) timer() time.Time {
 const maxRefusals = 3
 
 // deliver sends the committed outbox in order, keeping the lease alive meanwhile. A message
-// refused because the window closed goes back to the engine, whose answer (the fallback
-// template, or the node's on_window_closed path) is committed before it is sent. It returns
-// the Done that records the ids the channel gave.
+// refused because the window closed goes back to the engine with the messages that were to
+// follow it: the engine's answer (the fallback template, unless one went out already in this
+// event, or the node's on_window_closed path, and the templates among the rest; free-form
+// messages are held) is committed before it is sent. It returns the Done that records the ids
+// the channel gave.
 func (j *job) deliver(ctx context.Context, sends []engine.Send) *store.Done {
 	for round := 0; len(sends) > 0 && round <= maxRefusals; round++ {
 		var again []engine.Send
-		for _, s := range sends {
+		for i, s := range sends {
 			m := s.Message
 			ids, err := j.ch.Sender.Send(ctx, &m)
 			o := Outcome{Send: s, IDs: ids, Err: err, Code: errorCode(err)}
@@ -212,14 +218,15 @@ func (j *job) deliver(ctx context.Context, sends []engine.Send) *store.Done {
 			for _, id := range ids {
 				j.st.RecordSent(id, s)
 			}
-			switch {
-			case err == nil:
-			case errors.Is(err, msg.ErrWindowClosed) && round < maxRefusals:
+			if errors.Is(err, msg.ErrWindowClosed) && round < maxRefusals {
 				j.p.log().Info("window closed: falling back", "channel", j.c.Conv.Channel, "flow", s.Flow, "node", s.Node)
-				res := j.b.Engine.Refused(ctx, j.c.Conv, j.st, s, j.p.now())
+				res := j.b.Engine.Refused(ctx, j.c.Conv, j.st, engine.Refusal{Send: s, Rest: sends[i+1:], FellBack: j.fellBack}, j.p.now())
+				j.fellBack = j.fellBack || res.FellBack
 				j.rep.Trace = append(j.rep.Trace, res.Trace...)
-				again = append(again, res.Sends...)
-			default:
+				again = res.Sends
+				break // the engine answered for the rest
+			}
+			if err != nil {
 				j.p.log().Warn("send failed", "channel", j.c.Conv.Channel, "flow", s.Flow, "node", s.Node, "code", o.Code, "err", err)
 			}
 		}
