@@ -171,7 +171,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 		}
 		if n := e.waitingNode(st); n != nil {
 			r.node = n
-			r.exec(n.step.(*inputStep).resume(r, n))
+			r.exec(n.step.(waiter).resume(r, n))
 			return r.res
 		}
 		r.clearWait() // the flow changed under the conversation: start over
@@ -250,7 +250,7 @@ func (e *Engine) Tick(ctx context.Context, conv Conversation, st *State, now tim
 			r.node = n
 			r.tracef(TraceTimeout, r.nodeID(), "no answer")
 			if !st.OptedOut && st.Handoff == "" {
-				r.exec(n.step.(*inputStep).onTimeout)
+				r.exec(n.step.(waiter).timedOut())
 			}
 		}
 		return r.res
@@ -299,6 +299,14 @@ func (e *Engine) Refused(ctx context.Context, conv Conversation, st *State, rf R
 	return r.res
 }
 
+// stepOf is the node's step; nil for no node.
+func (n *Node) stepOf() step {
+	if n == nil {
+		return nil
+	}
+	return n.step
+}
+
 // node returns a flow's node by name, or nil.
 func (e *Engine) node(flow, node string) *Node {
 	if f := e.flows[flow]; f != nil {
@@ -316,14 +324,12 @@ func (r *run) refused(flow, node string, m msg.Message) {
 	}
 	var own *fallback
 	var tag string
-	if rs, ok := n.step.(*replyStep); ok {
-		own, tag = rs.fallback, rs.cfg.Tag
+	var onClosed *Node
+	if s, ok := n.step.(sender); ok {
+		own, tag, onClosed = s.window()
 	}
-	if r.send(n, m, tag, own) {
-		return
-	}
-	if rs, ok := n.step.(*replyStep); ok && rs.onWindowClosed != nil {
-		r.exec(rs.onWindowClosed)
+	if !r.send(n, m, tag, own) && onClosed != nil {
+		r.exec(onClosed)
 	}
 }
 
@@ -347,15 +353,8 @@ func (r *run) status(s *msg.Status) {
 		// The refused message itself is gone; rebuild what the node sent to decide the fallback.
 		// Nodes other than reply and template nodes send texts (retry and handoff messages).
 		m := msg.Message{Text: &msg.Text{}}
-		if f := r.e.flows[rec.Flow]; f != nil {
-			if n := f.index[rec.Node]; n != nil {
-				switch s := n.step.(type) {
-				case *replyStep:
-					m = buildReply(s.cfg, r.strs(s.texts))
-				case *templateStep:
-					m = msg.Message{Template: buildTemplate(s.fb.cfg, r.strs(s.fb.texts))}
-				}
-			}
+		if s, ok := r.e.node(rec.Flow, rec.Node).stepOf().(sender); ok {
+			m = s.message(r)
 		}
 		r.refused(rec.Flow, rec.Node, m)
 	}
@@ -471,6 +470,14 @@ func (r *run) send(n *Node, m msg.Message, tag string, own *fallback) bool {
 	r.emit(n, fm)
 	r.fellBack, r.res.FellBack = true, true
 	return true
+}
+
+// fallback is a compiled template sent in place of a free-form message when the window is
+// closed: a node's fallback_template, a flow's window_fallback, the bundle's
+// window.fallback_template.
+type fallback struct {
+	cfg   *TemplateConfig
+	texts []text
 }
 
 // sendOf is the Send of message m from node n (nil for an agent's message).
@@ -645,7 +652,7 @@ func (e *Engine) sessionEnd(st *State) int64 {
 func (e *Engine) waitingNode(st *State) *Node {
 	if f := e.flows[st.Flow]; f != nil {
 		if n := f.index[st.Node]; n != nil {
-			if _, ok := n.step.(*inputStep); ok {
+			if _, ok := n.step.(waiter); ok {
 				return n
 			}
 		}
