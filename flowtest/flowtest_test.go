@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/flowgate/flowgate/engine"
@@ -46,26 +47,45 @@ func exampleEngine(t *testing.T) *engine.Engine {
 
 // TestExampleCases replays every case in testdata/cases against the example flows: the cases
 // that ship with Flowgate and seed new bundles must pass. They run in parallel on one engine,
-// as gtc serve runs conversations.
+// as gtc serve runs conversations. Between them they must run a node of every type, so that
+// each node type has an example in flows/ that a case exercises.
 func TestExampleCases(t *testing.T) {
 	files, err := FindCases("../testdata/cases")
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := Options{Engine: exampleEngine(t)}
-	for _, f := range files {
-		c, err := LoadCase(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			r := Run(context.Background(), c, opts)
-			if !r.Passed() {
-				var b bytes.Buffer
-				Print(&b, []*Result{r}, true)
-				t.Error(strings.TrimSpace(b.String()))
+	var mu sync.Mutex
+	ran := map[string]bool{} // node types run
+	t.Run("cases", func(t *testing.T) {
+		for _, f := range files {
+			c, err := LoadCase(f)
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
+			t.Run(c.Name, func(t *testing.T) {
+				t.Parallel()
+				r := Run(context.Background(), c, opts)
+				if !r.Passed() {
+					var b bytes.Buffer
+					Print(&b, []*Result{r}, true)
+					t.Error(strings.TrimSpace(b.String()))
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for _, s := range r.Steps {
+					for _, e := range s.Trace {
+						if e.Kind == engine.TraceNode {
+							ran[e.Detail] = true
+						}
+					}
+				}
+			})
+		}
+	})
+	for _, typ := range engine.NodeTypes() {
+		if !ran[typ] {
+			t.Errorf("no case in testdata/cases runs a %s node: add an example of it to flows/ and a case that reaches it", typ)
+		}
 	}
 }
