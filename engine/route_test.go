@@ -296,8 +296,7 @@ func TestWindow(t *testing.T) {
 		return runCase{name: config, flows: []string{windowFlows[flow]}, config: cfg, state: st,
 			turns: []turn{{start: "notify", sends: sends}}}
 	}
-	var cases []runCase
-	for _, c := range []runCase{
+	cases := []runCase{
 		start("node fallback", "open", nil, wrote(23*time.Hour+59*time.Minute), text),
 		start("node fallback", "closed after 24h", nil, wrote(24*time.Hour), nodeFB),
 		start("node fallback", "never wrote", nil, State{Vars: map[string]any{"order_id": "A-1", "customer": "Ann"}}, nodeFB),
@@ -308,8 +307,6 @@ func TestWindow(t *testing.T) {
 		start("flow fallback", "flow fallback beats bundle", bundle, wrote(25*time.Hour), flowFB),
 		start("no fallback", "bundle fallback", bundle, wrote(25*time.Hour), bundleFB),
 		start("no fallback", "open, no fallback needed", nil, wrote(time.Hour), text),
-	} {
-		cases = append(cases, c)
 	}
 	cases = append(cases,
 		runCase{name: "none: on_window_closed", flows: []string{windowFlows["no fallback"]}, state: wrote(25 * time.Hour), turns: []turn{{
