@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,6 +93,27 @@ func TestFlowFormatExamples(t *testing.T) {
 		default:
 			t.Errorf("%s: no test checks this example; start it with the seed flow it comes from (# flows/x.yaml)", where)
 		}
+	}
+}
+
+// TestFlowFormatNodeTypes: docs/flow-format.md has a section for every registered node type,
+// and no section for a type that does not exist.
+func TestFlowFormatNodeTypes(t *testing.T) {
+	data, err := os.ReadFile("../docs/flow-format.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	start, end := strings.Index(doc, "\n## Node types\n"), strings.Index(doc, "\n## Message shapes\n")
+	if start < 0 || end < start {
+		t.Fatal("docs/flow-format.md has no Node types section before Message shapes")
+	}
+	var documented []string
+	for _, m := range regexp.MustCompile(`(?m)^### (\w+)$`).FindAllStringSubmatch(doc[start:end], -1) {
+		documented = append(documented, m[1])
+	}
+	if want := slices.Sorted(slices.Values(NodeTypes())); !slices.Equal(slices.Sorted(slices.Values(documented)), want) {
+		t.Errorf("docs/flow-format.md documents node types %v, the registered ones are %v", documented, want)
 	}
 }
 

@@ -72,7 +72,7 @@ func NewMetrics(reg *prometheus.Registry, st store.Store) *Metrics {
 		}, []string{"kind"}),
 		sends:        counter("sends_total", "Outbound messages by channel, result (ok, failed) and the channel's error code.", "channel", "result", "code"),
 		fallbacks:    counter("window_fallbacks_total", "Templates sent in place of free-form messages because the window was closed.", "channel"),
-		windowClosed: counter("window_closed_total", "Free-form messages not sent because the window was closed and no fallback template applied.", "channel"),
+		windowClosed: counter("window_closed_total", "Free-form messages not sent because the window was closed: no fallback template applied, or one already went out for the event (then they are held unless window.hold is off).", "channel"),
 		retries:      counter("retries_total", "Graph API requests retried, by channel and error code.", "channel", "code"),
 		possibleDups: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "possible_duplicates_total",
 			Help: "Messages sent again from the outbox of a worker that died: each may have reached the user twice."}),
