@@ -113,8 +113,9 @@ func (r *run) setEvent(ev *msg.Event) {
 }
 
 // Handle routes one inbound event through the conversation (docs/flow-format.md): statuses update
-// the outbound record, opt-out and opt-in keywords, handoff, a waiting input node, triggers and
-// the default flow. It updates st in place.
+// the outbound record, opt-out and opt-in keywords, the messages held for a closed window go out
+// once the message has opened it, then handoff, a waiting input node, triggers and the default
+// flow. It updates st in place.
 func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *msg.Event, now time.Time) *Result {
 	r := e.newRun(ctx, conv, st, ev, now)
 	switch {
