@@ -12,9 +12,14 @@ build:
 test:
 	$(GO) test -count=1 $(PKGS)
 
+# staticcheck is run at a pinned version through the Go module proxy; the first run downloads
+# and builds it (a minute or two), later ones use the build cache.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -103,6 +103,14 @@ func (c *checker) flow(f *Flow) {
 	if f.WindowFallback != nil {
 		f.fallback = c.fallback(cc, d, f, nil, f.WindowFallback, "window_fallback", f.root)
 	}
+	for k, v := range f.Vars {
+		s, err := Storable(v)
+		if err != nil {
+			d.errorf(at(f.root, "vars", k), "vars.%s: %v", k, err)
+			continue
+		}
+		f.Vars[k] = s
+	}
 	for _, n := range f.Nodes {
 		if f.index[n.ID] == n {
 			c.node(cc, d, f, n)
@@ -124,147 +132,6 @@ func (c *checker) ref(d diags, f *Flow, n *Node, id string, y *yaml.Node, path .
 		d.errorf(at(y, path...), "node %q: %s: no node %q in flow %q", n.ID, fieldPath(path), id, f.Name)
 	}
 	return t
-}
-
-// node decodes and compiles one node's config by its type.
-func (c *checker) node(cc compiler, d diags, f *Flow, n *Node) {
-	cfgNode := &n.Config
-	cfgY := cfgNode
-	if cfgNode.Kind == 0 {
-		cfgY = n.y
-	}
-	decode := func(v any) bool {
-		if cfgNode.Kind == 0 {
-			return true
-		}
-		if err := cfgNode.Decode(v); err != nil {
-			d.decodeErrs(nodePos(cfgNode), fmt.Sprintf("node %q: config: ", n.ID), err)
-			return false
-		}
-		return true
-	}
-	next := c.ref(d, f, n, n.Next, n.y, "next")
-	what := fmt.Sprintf("node %q", n.ID)
-	switch n.Type {
-	case "reply":
-		var rc ReplyConfig
-		if !decode(&rc) {
-			return
-		}
-		s := &replyStep{cfg: &rc, next: next}
-		s.texts = compileTexts(cc, cfgY, what, func(str strFunc) { buildReply(&rc, str) })
-		if rc.FallbackTemplate != nil {
-			s.fallback = c.fallback(cc, d, f, n, rc.FallbackTemplate, "fallback_template", cfgY)
-		}
-		s.onWindowClosed = c.ref(d, f, n, rc.OnWindowClosed, cfgY, "on_window_closed")
-		if rc.Template != nil {
-			c.template(d, f, what, rc.Template, valueAt(cfgY, "template"))
-		}
-		m := buildReply(&rc, func(s string, _ ...string) string { return s })
-		c.content(d, f, n, &m, cfgY)
-		n.step = s
-	case "template":
-		var tc TemplateConfig
-		if !decode(&tc) {
-			return
-		}
-		fb := c.fallback(cc, d, f, n, &tc, "", cfgY)
-		if fb == nil {
-			fb = &fallback{cfg: &tc}
-		}
-		n.step = &templateStep{fb: *fb, next: next}
-	case "branch":
-		var bc BranchConfig
-		if !decode(&bc) {
-			return
-		}
-		s := &branchStep{def: c.ref(d, f, n, bc.Default, cfgY, "default")}
-		for i, cond := range bc.Conditions {
-			p := cc.bool(cond.Expression, valueAt(cfgY, "conditions", itoa(i), "expression"), what+": condition")
-			s.srcs = append(s.srcs, cond.Expression)
-			s.conds = append(s.conds, p)
-			s.nexts = append(s.nexts, c.ref(d, f, n, cond.Next, cfgY, "conditions", itoa(i), "next"))
-		}
-		n.step = s
-	case "set":
-		s := &setStep{next: next}
-		_, vars := lookup(cfgY, []string{"vars"})
-		if vars != nil && vars.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(vars.Content); i += 2 {
-				k, v := vars.Content[i], vars.Content[i+1]
-				s.names = append(s.names, k.Value)
-				s.progs = append(s.progs, cc.any(v.Value, v, what+": vars."+k.Value))
-			}
-		}
-		n.step = s
-	case "input":
-		var ic InputConfig
-		if !decode(&ic) {
-			return
-		}
-		s := &inputStep{cfg: &ic, next: next}
-		if ic.Validate != "" {
-			s.validate = cc.bool(ic.Validate, valueAt(cfgY, "validate"), what+": validate")
-		}
-		s.retry = cc.text(ic.RetryMessage, valueAt(cfgY, "retry_message"), what+": retry_message")
-		s.onTimeout = c.ref(d, f, n, ic.OnTimeout, cfgY, "on_timeout")
-		s.onInvalid = c.ref(d, f, n, ic.OnInvalid, cfgY, "on_invalid")
-		if ic.OnTimeout != "" && ic.Timeout == 0 {
-			d.warnf(at(cfgY, "on_timeout"), "node %q: on_timeout without a timeout never fires", n.ID)
-		}
-		n.step = s
-	case "http":
-		var hc HTTPConfig
-		if !decode(&hc) {
-			return
-		}
-		s := &httpStep{cfg: &hc, next: next, onError: c.ref(d, f, n, hc.OnError, cfgY, "on_error")}
-		s.url = cc.text(hc.URL, valueAt(cfgY, "url"), what+": url")
-		for k, v := range hc.Headers {
-			if s.headers == nil {
-				s.headers = map[string]text{}
-			}
-			s.headers[k] = cc.text(v, valueAt(cfgY, "headers", k), what+": headers."+k)
-		}
-		if hc.Body != nil {
-			s.body = compileValue(cc, hc.Body, valueAt(cfgY, "body"), what+": body")
-		}
-		n.step = s
-	case "handoff":
-		var hc HandoffConfig
-		if !decode(&hc) {
-			return
-		}
-		n.step = &handoffStep{cfg: &hc, message: cc.text(hc.Message, valueAt(cfgY, "message"), what+": message")}
-	case "goto":
-		var gc GotoConfig
-		if !decode(&gc) {
-			return
-		}
-		tf := c.e.flows[gc.Flow]
-		if tf == nil {
-			d.errorf(at(cfgY, "flow"), "node %q: goto: no flow %q", n.ID, gc.Flow)
-			n.step = &gotoStep{}
-			return
-		}
-		var t *Node
-		if gc.Node != "" {
-			if t = tf.index[gc.Node]; t == nil {
-				d.errorf(at(cfgY, "node"), "node %q: goto: no node %q in flow %q", n.ID, gc.Node, gc.Flow)
-			}
-		} else if t = tf.start(); t == nil {
-			d.errorf(at(cfgY, "flow"), "node %q: goto: flow %q has no start node; name one with node:", n.ID, gc.Flow)
-		}
-		n.step = &gotoStep{target: t}
-	case "end":
-		n.step = endStep{}
-	default:
-		d.errorf(at(n.y, "type"), "node %q: unknown type %q", n.ID, n.Type)
-		n.step = endStep{}
-	}
-	if n.step == nil {
-		n.step = endStep{}
-	}
 }
 
 // compileTexts compiles the interpolated strings a build function visits.
@@ -547,7 +414,7 @@ func (c *checker) cycles(d diags, f *Flow) {
 	var stack []*Node
 	var visit func(n *Node) bool
 	visit = func(n *Node) bool {
-		if _, wait := n.step.(*inputStep); wait {
+		if _, wait := n.step.(waiter); wait {
 			return false
 		}
 		switch state[n] {
@@ -636,16 +503,3 @@ func upperSet(words []string) map[string]bool {
 	}
 	return m
 }
-
-// Ensure every step type implements step.
-var (
-	_ step = (*replyStep)(nil)
-	_ step = (*templateStep)(nil)
-	_ step = (*branchStep)(nil)
-	_ step = (*setStep)(nil)
-	_ step = (*inputStep)(nil)
-	_ step = (*httpStep)(nil)
-	_ step = (*handoffStep)(nil)
-	_ step = (*gotoStep)(nil)
-	_ step = endStep{}
-)

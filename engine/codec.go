@@ -7,15 +7,28 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
 )
 
 // The state codec is a compact binary format, several times faster than JSON for the small
 // states that every event decodes and encodes (the engine step benchmark counts them).
-// Layout, version 1: the byte stateVersion; the strings Flow, Node, Handoff, Name; the varints
-// LastMessageTime, Timeout, Active, Attempts; a flags byte; Vars as a count and key/value pairs;
-// Outbox as a count and ID/Flow/Node/Status strings. Strings are a uvarint length and bytes.
-// Values carry a tag byte (see the val* constants); anything else is stored as JSON.
-const stateVersion = 1
+//
+// Layout: the version byte; the strings Flow, Node, Handoff, Name; the varints
+// LastMessageTime, Timeout, Active, Attempts; a flags byte; Vars as a count and key/value
+// pairs; Outbox as a count and ID/Flow/Node/Status strings; from version 2, Held as a count
+// and, for each, At (varint), Flow, Node and the message (see appendMessage). Strings are a
+// uvarint length and bytes. Values carry a tag byte (see the val* constants).
+//
+// Version 1 had no Held and no duration or time values, and stored values of other types as
+// JSON (valJSON), which changed their types. Version 2 stores every type a variable may hold
+// (see Storable) with its own tag and refuses the rest. Encode writes version 1 whenever the
+// state fits it, so that a release that reads only version 1 (the one before, after a
+// rollback, or still running during a rolling deploy) can read every conversation that holds
+// no message and no duration or time. DecodeState reads both.
+const (
+	stateVersion    = 2
+	stateVersionOld = 1
+)
 
 const (
 	valNil byte = iota
@@ -26,7 +39,9 @@ const (
 	valString
 	valList
 	valMap
-	valJSON
+	valJSON     // version 1 only: a value of another type, as JSON
+	valDuration // nanoseconds, varint
+	valTime     // time.Time.MarshalBinary, as a string
 )
 
 const (
@@ -34,18 +49,26 @@ const (
 	flagOptedOut
 )
 
-// Encode serializes the state compactly.
+// encoder writes the state format, noting whether what it wrote needs version 2.
+type encoder struct {
+	b  []byte
+	v2 bool
+}
+
+// Encode serializes the state compactly. A variable is written as Storable keeps it; one that
+// Storable refuses (the engine never stores one) fails the encoding, and the caller keeps the
+// state it had.
 func (s *State) Encode() ([]byte, error) {
-	b := make([]byte, 0, 64+len(s.Vars)*24+len(s.Outbox)*48)
-	b = append(b, stateVersion)
-	b = appendString(b, s.Flow)
-	b = appendString(b, s.Node)
-	b = appendString(b, s.Handoff)
-	b = appendString(b, s.Name)
-	b = binary.AppendVarint(b, s.LastMessageTime)
-	b = binary.AppendVarint(b, s.Timeout)
-	b = binary.AppendVarint(b, s.Active)
-	b = binary.AppendVarint(b, int64(s.Attempts))
+	e := encoder{b: make([]byte, 0, 64+len(s.Vars)*24+len(s.Outbox)*48+len(s.Held)*128)}
+	e.b = append(e.b, stateVersionOld)
+	e.string(s.Flow)
+	e.string(s.Node)
+	e.string(s.Handoff)
+	e.string(s.Name)
+	e.b = binary.AppendVarint(e.b, s.LastMessageTime)
+	e.b = binary.AppendVarint(e.b, s.Timeout)
+	e.b = binary.AppendVarint(e.b, s.Active)
+	e.b = binary.AppendVarint(e.b, int64(s.Attempts))
 	var flags byte
 	if s.WindowClosed {
 		flags |= flagWindowClosed
@@ -53,30 +76,49 @@ func (s *State) Encode() ([]byte, error) {
 	if s.OptedOut {
 		flags |= flagOptedOut
 	}
-	b = append(b, flags)
-	var err error
-	if b, err = appendMap(b, s.Vars); err != nil {
+	e.b = append(e.b, flags)
+	if err := e.vars(s.Vars, 0); err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
-	b = binary.AppendUvarint(b, uint64(len(s.Outbox)))
+	e.b = binary.AppendUvarint(e.b, uint64(len(s.Outbox)))
 	for _, o := range s.Outbox {
-		b = appendString(b, o.ID)
-		b = appendString(b, o.Flow)
-		b = appendString(b, o.Node)
-		b = appendString(b, o.Status)
+		e.string(o.ID)
+		e.string(o.Flow)
+		e.string(o.Node)
+		e.string(o.Status)
 	}
-	return b, nil
+	if len(s.Held) > 0 {
+		e.v2 = true
+		e.b = binary.AppendUvarint(e.b, uint64(len(s.Held)))
+		for _, h := range s.Held {
+			e.b = binary.AppendVarint(e.b, h.At)
+			e.string(h.Flow)
+			e.string(h.Node)
+			if err := e.message(&h.Message); err != nil {
+				return nil, fmt.Errorf("encode state: held message from %s/%s: %w", h.Flow, h.Node, err)
+			}
+		}
+	}
+	if e.v2 {
+		e.b[0] = stateVersion
+		if len(s.Held) == 0 {
+			e.b = append(e.b, 0) // no held messages
+		}
+	}
+	return e.b, nil
 }
 
-// DecodeState reads a state written by Encode. Empty input is a new conversation.
+// DecodeState reads a state written by Encode, of the current or the previous version. Empty
+// input is a new conversation.
 func DecodeState(b []byte) (*State, error) {
 	s := &State{}
 	if len(b) == 0 {
 		return s, nil
 	}
 	d := decoder{b: b}
-	if v := d.byte(); v != stateVersion {
-		return nil, fmt.Errorf("decode state: unknown version %d", v)
+	d.version = d.byte()
+	if d.version != stateVersion && d.version != stateVersionOld {
+		return nil, fmt.Errorf("decode state: unknown version %d (this release reads %d and %d)", d.version, stateVersionOld, stateVersion)
 	}
 	s.Flow, s.Node, s.Handoff, s.Name = d.string(), d.string(), d.string(), d.string()
 	s.LastMessageTime, s.Timeout, s.Active = d.varint(), d.varint(), d.varint()
@@ -96,22 +138,60 @@ func DecodeState(b []byte) (*State, error) {
 			s.Outbox[i] = Sent{ID: d.string(), Flow: d.string(), Node: d.string(), Status: d.string()}
 		}
 	}
+	if d.version >= 2 {
+		if n := d.count(); n > 0 {
+			s.Held = make([]Held, n)
+			for i := 0; i < n && d.err == nil; i++ {
+				h := &s.Held[i]
+				h.At = d.varint()
+				h.Flow, h.Node = d.string(), d.string()
+				h.Message = d.message()
+			}
+		}
+	}
+	if d.err == nil && len(d.b) > 0 {
+		d.fail(fmt.Errorf("%d bytes after the end", len(d.b)))
+	}
 	if d.err != nil {
-		return nil, fmt.Errorf("decode state: %w", d.err)
+		return nil, fmt.Errorf("decode state: version %d: %w", d.version, d.err)
 	}
 	return s, nil
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+// ResumeState decodes a stored state to handle an event with. A state that cannot be decoded
+// (a newer version left by a release that was rolled back, a truncated value) would fail every
+// later event of its conversation; instead the conversation starts over with a new State, and
+// reset is the trace entry that says so, with the reason (nil when the state decoded).
+func ResumeState(b []byte) (st *State, reset *TraceEntry) {
+	st, err := DecodeState(b)
+	if err == nil {
+		return st, nil
+	}
+	return &State{}, &TraceEntry{Kind: TraceStateReset, Detail: "unreadable state dropped, the conversation starts over: " + err.Error()}
 }
 
-// appendMap writes a map with its keys sorted, so that equal states encode equally.
-func appendMap(b []byte, m map[string]any) ([]byte, error) {
-	b = binary.AppendUvarint(b, uint64(len(m)))
+func (e *encoder) string(s string) {
+	e.b = binary.AppendUvarint(e.b, uint64(len(s)))
+	e.b = append(e.b, s...)
+}
+
+func (e *encoder) bool(v bool) {
+	if v {
+		e.b = append(e.b, 1)
+	} else {
+		e.b = append(e.b, 0)
+	}
+}
+
+func (e *encoder) float(f float64) {
+	e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(f))
+}
+
+// vars writes a map with its keys sorted, so that equal states encode equally.
+func (e *encoder) vars(m map[string]any, depth int) error {
+	e.b = binary.AppendUvarint(e.b, uint64(len(m)))
 	if len(m) == 0 {
-		return b, nil
+		return nil
 	}
 	var one [1]string
 	keys := one[:0]
@@ -122,61 +202,83 @@ func appendMap(b []byte, m map[string]any) ([]byte, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var err error
 	for _, k := range keys {
-		b = appendString(b, k)
-		if b, err = appendValue(b, m[k]); err != nil {
-			return nil, fmt.Errorf("vars.%s: %w", k, err)
+		e.string(k)
+		if err := e.value(m[k], depth); err != nil {
+			if depth == 0 {
+				return fmt.Errorf("vars.%s: %w", k, err)
+			}
+			return fmt.Errorf("%s: %w", k, err)
 		}
 	}
-	return b, nil
+	return nil
 }
 
-func appendValue(b []byte, v any) ([]byte, error) {
+// value writes one value of a type Storable returns; any other type is an error.
+func (e *encoder) value(v any, depth int) error {
+	if depth > maxDepth {
+		return errTooDeep
+	}
 	switch x := v.(type) {
 	case nil:
-		return append(b, valNil), nil
+		e.b = append(e.b, valNil)
 	case bool:
 		if x {
-			return append(b, valTrue), nil
+			e.b = append(e.b, valTrue)
+		} else {
+			e.b = append(e.b, valFalse)
 		}
-		return append(b, valFalse), nil
 	case int:
-		return binary.AppendVarint(append(b, valInt), int64(x)), nil
-	case int64:
-		return binary.AppendVarint(append(b, valInt), x), nil
-	case int32:
-		return binary.AppendVarint(append(b, valInt), int64(x)), nil
+		e.b = binary.AppendVarint(append(e.b, valInt), int64(x))
 	case float64:
-		return binary.LittleEndian.AppendUint64(append(b, valFloat), math.Float64bits(x)), nil
+		e.b = append(e.b, valFloat)
+		e.float(x)
 	case string:
-		return appendString(append(b, valString), x), nil
+		e.b = append(e.b, valString)
+		e.string(x)
+	case time.Duration:
+		e.v2 = true
+		e.b = binary.AppendVarint(append(e.b, valDuration), int64(x))
+	case time.Time:
+		t, err := x.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		e.v2 = true
+		e.b = append(e.b, valTime)
+		e.string(string(t))
 	case []any:
-		b = binary.AppendUvarint(append(b, valList), uint64(len(x)))
-		var err error
-		for _, e := range x {
-			if b, err = appendValue(b, e); err != nil {
-				return nil, err
+		e.b = binary.AppendUvarint(append(e.b, valList), uint64(len(x)))
+		for i, el := range x {
+			if err := e.value(el, depth+1); err != nil {
+				return fmt.Errorf("[%d]: %w", i, err)
 			}
 		}
-		return b, nil
 	case map[string]any:
-		return appendMap(append(b, valMap), x)
+		e.b = append(e.b, valMap)
+		return e.vars(x, depth+1)
+	default:
+		// Another integer, float, list or map type: stored as Storable would have kept it.
+		s, err := Storable(v)
+		if err != nil {
+			return err
+		}
+		return e.value(s, depth)
 	}
-	j, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return appendString(append(b, valJSON), string(j)), nil
+	return nil
 }
 
 // decoder reads the state format, remembering the first error.
 type decoder struct {
-	b   []byte
-	err error
+	b       []byte
+	version byte
+	err     error
 }
 
-var errShort = errors.New("truncated")
+var (
+	errShort   = errors.New("truncated")
+	errTooDeep = fmt.Errorf("values nested deeper than %d", maxDepth)
+)
 
 func (d *decoder) fail(err error) {
 	if d.err == nil {
@@ -195,6 +297,17 @@ func (d *decoder) byte() byte {
 	return c
 }
 
+func (d *decoder) bool() bool {
+	switch d.byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.fail(errors.New("bad boolean"))
+	return false
+}
+
 func (d *decoder) varint() int64 {
 	v, n := binary.Varint(d.b)
 	if n <= 0 {
@@ -203,6 +316,16 @@ func (d *decoder) varint() int64 {
 	}
 	d.b = d.b[n:]
 	return v
+}
+
+func (d *decoder) float() float64 {
+	if len(d.b) < 8 {
+		d.fail(errShort)
+		return 0
+	}
+	f := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return f
 }
 
 // count reads a length, refusing one larger than the bytes left could hold.
@@ -232,36 +355,30 @@ const maxDepth = 64
 
 func (d *decoder) value(depth int) any {
 	if depth > maxDepth {
-		d.fail(errors.New("values nested too deep"))
+		d.fail(errTooDeep)
 		return nil
 	}
-	switch t := d.byte(); t {
-	case valNil:
+	switch t := d.byte(); {
+	case t == valNil:
 		return nil
-	case valFalse:
+	case t == valFalse:
 		return false
-	case valTrue:
+	case t == valTrue:
 		return true
-	case valInt:
+	case t == valInt:
 		return int(d.varint())
-	case valFloat:
-		if len(d.b) < 8 {
-			d.fail(errShort)
-			return nil
-		}
-		f := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
-		d.b = d.b[8:]
-		return f
-	case valString:
+	case t == valFloat:
+		return d.float()
+	case t == valString:
 		return d.string()
-	case valList:
+	case t == valList:
 		n := d.count()
 		l := make([]any, n)
-		for i := range l {
+		for i := 0; i < n && d.err == nil; i++ {
 			l[i] = d.value(depth + 1)
 		}
 		return l
-	case valMap:
+	case t == valMap:
 		n := d.count()
 		m := make(map[string]any, n)
 		for i := 0; i < n && d.err == nil; i++ {
@@ -269,12 +386,20 @@ func (d *decoder) value(depth int) any {
 			m[k] = d.value(depth + 1)
 		}
 		return m
-	case valJSON:
+	case t == valJSON && d.version == stateVersionOld:
 		var v any
 		if err := json.Unmarshal([]byte(d.string()), &v); err != nil {
 			d.fail(err)
 		}
 		return v
+	case t == valDuration && d.version >= 2:
+		return time.Duration(d.varint())
+	case t == valTime && d.version >= 2:
+		var tm time.Time
+		if err := tm.UnmarshalBinary([]byte(d.string())); err != nil && d.err == nil {
+			d.fail(fmt.Errorf("time: %w", err))
+		}
+		return tm
 	default:
 		d.fail(fmt.Errorf("unknown value tag %d", t))
 		return nil

@@ -65,4 +65,16 @@ type Result struct {
 	Trace []TraceEntry
 	// Kept is set when the event was kept for a human agent (the conversation is in handoff).
 	Kept bool
+	// FellBack is set when a window fallback template went out, or the channel refused a
+	// message because the window was closed. For the rest of the event no other fallback goes
+	// out and free-form messages are held instead: the host passes it on to Refused.
+	FellBack bool
+}
+
+// Refusal is a message the channel refused because the window is closed (WhatsApp 131047),
+// with what the same event had still to send after it.
+type Refusal struct {
+	Send     Send
+	Rest     []Send // the event's messages after Send, not sent yet, in order
+	FellBack bool   // a window fallback already went out in this event (Result.FellBack)
 }

@@ -54,21 +54,6 @@ type Trigger struct {
 	y *yaml.Node
 }
 
-// ReplyConfig is the config of a reply node: exactly one of Message, Template, Interactive,
-// Media and Location.
-type ReplyConfig struct {
-	Message          string             `yaml:"message"`
-	PreviewURL       bool               `yaml:"preview_url"`
-	Template         *TemplateConfig    `yaml:"template"`
-	Interactive      *InteractiveConfig `yaml:"interactive"`
-	Media            *MediaConfig       `yaml:"media"`
-	Location         *LocationConfig    `yaml:"location"`
-	FallbackTemplate *TemplateConfig    `yaml:"fallback_template"`
-	OnWindowClosed   string             `yaml:"on_window_closed"`
-	Tag              string             `yaml:"tag"`
-	RetryOnRateLimit *bool              `yaml:"retry_on_rate_limit"`
-}
-
 // TemplateConfig names an approved WhatsApp template and its parameters, in WhatsApp's shape.
 type TemplateConfig struct {
 	Name       string            `yaml:"name"`
@@ -186,49 +171,6 @@ type LocationConfig struct {
 	Address   string  `yaml:"address"`
 }
 
-// BranchConfig is the config of a branch node.
-type BranchConfig struct {
-	Conditions []struct {
-		Expression string `yaml:"expression"`
-		Next       string `yaml:"next"`
-	} `yaml:"conditions"`
-	Default string `yaml:"default"`
-}
-
-// InputConfig is the config of an input node.
-type InputConfig struct {
-	SaveAs       string        `yaml:"save_as"`
-	Validate     string        `yaml:"validate"`
-	RetryMessage string        `yaml:"retry_message"`
-	MaxAttempts  int           `yaml:"max_attempts"`
-	Timeout      time.Duration `yaml:"timeout"`
-	OnTimeout    string        `yaml:"on_timeout"`
-	OnInvalid    string        `yaml:"on_invalid"`
-}
-
-// HTTPConfig is the config of an http node.
-type HTTPConfig struct {
-	Method  string            `yaml:"method"`
-	URL     string            `yaml:"url"`
-	Headers map[string]string `yaml:"headers"`
-	Body    any               `yaml:"body"`
-	Timeout time.Duration     `yaml:"timeout"`
-	SaveAs  string            `yaml:"save_as"`
-	OnError string            `yaml:"on_error"`
-}
-
-// HandoffConfig is the config of a handoff node.
-type HandoffConfig struct {
-	Queue   string `yaml:"queue"`
-	Message string `yaml:"message"`
-}
-
-// GotoConfig is the config of a goto node.
-type GotoConfig struct {
-	Flow string `yaml:"flow"`
-	Node string `yaml:"node"`
-}
-
 // Template is one approved template as listed in templates.yaml.
 type Template struct {
 	Name           string   `yaml:"name"`
@@ -252,6 +194,12 @@ type Settings struct {
 	SessionTimeout     time.Duration
 	MaxSteps           int
 	DefaultFlow        string // flow started for messages no trigger matches; empty for none
+	// Hold keeps the free-form messages that a closed window stopped after the event's
+	// fallback (window.hold): at most HoldMessages, the latest, each for HoldFor, delivered
+	// when the user's next message opens the window.
+	Hold         bool
+	HoldMessages int
+	HoldFor      time.Duration
 }
 
 // DefaultSettings returns the settings a bundle has when bundle.yaml says nothing.
@@ -262,5 +210,8 @@ func DefaultSettings() Settings {
 		OptInKeywords:      []string{"START", "SUBSCRIBE"},
 		SessionTimeout:     24 * time.Hour,
 		MaxSteps:           100,
+		Hold:               true,
+		HoldMessages:       10,
+		HoldFor:            7 * 24 * time.Hour,
 	}
 }

@@ -2,9 +2,12 @@ package engine
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
+	"time"
 )
 
 // FuzzParseFlow feeds flow files to ParseFlow and, when they parse, to New: neither may panic,
@@ -84,6 +87,76 @@ func FuzzDecodeState(f *testing.F) {
 			t.Fatalf("encoding is not stable: %v\n%x\n%x", err, b1, b2)
 		}
 	})
+}
+
+// FuzzStateValues stores values built from the fuzzer's input, of every type a variable
+// keeps, and reads them back: each comes back equal and with its type.
+func FuzzStateValues(f *testing.F) {
+	f.Add("Ann", int64(42), 0.25, int64(90*time.Minute), int64(1768917600), int64(0), 3600, true)
+	f.Add("", int64(-1)<<63, math.Inf(1), int64(-1), int64(-62135596800), int64(999999999), -720*60, false)
+	f.Fuzz(func(t *testing.T, s string, i int64, fl float64, d int64, sec, nsec int64, offset int, b bool) {
+		tm := time.Unix(sec, nsec%1e9).In(time.FixedZone("", offset%(24*3600)/60*60))
+		if offset%7 == 0 {
+			tm = tm.UTC()
+		}
+		if _, err := tm.MarshalBinary(); err != nil {
+			return // beyond what time.Time can store: never produced by an expression
+		}
+		vars := map[string]any{
+			"s": s, "i": int(i), "f": fl, "d": time.Duration(d), "t": tm, "b": b, "nil": nil,
+			"list": []any{s, int(i), fl, time.Duration(d), tm, b, nil, []any{}},
+			"map":  map[string]any{s: map[string]any{"t": tm, "l": []any{fl}}},
+		}
+		enc, err := (&State{Vars: vars}).Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := DecodeState(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameValue(st.Vars, vars) {
+			t.Fatalf("round trip:\n got %#v\nwant %#v", st.Vars, vars)
+		}
+	})
+}
+
+// sameValue is reflect.DeepEqual, except that NaN equals NaN and times are compared as
+// instants with their offsets.
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case float64:
+		y, ok := b.(float64)
+		return ok && (x == y || math.IsNaN(x) && math.IsNaN(y))
+	case time.Time:
+		y, ok := b.(time.Time)
+		_, ox := x.Zone()
+		_, oy := y.Zone()
+		return ok && x.Equal(y) && ox == oy
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameValue(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			if w, ok := y[k]; !ok || !sameValue(v, w) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
 }
 
 // FuzzParseTemplates feeds templates.yaml parsing arbitrary input: it must never panic, and

@@ -31,28 +31,8 @@ func (n *Node) edges() []Edge {
 			out = append(out, Edge{From: n, To: to, Label: label})
 		}
 	}
-	switch s := n.step.(type) {
-	case *replyStep:
-		add(s.next, "")
-		add(s.onWindowClosed, "window closed")
-	case *templateStep:
-		add(s.next, "")
-	case *branchStep:
-		for i, c := range s.nexts {
-			add(c, s.srcs[i])
-		}
-		add(s.def, "default")
-	case *setStep:
-		add(s.next, "")
-	case *inputStep:
-		add(s.next, "answer")
-		add(s.onInvalid, "invalid")
-		add(s.onTimeout, "timeout")
-	case *httpStep:
-		add(s.next, "")
-		add(s.onError, "error")
-	case *gotoStep:
-		add(s.target, "goto")
+	if n.step != nil {
+		n.step.edges(add)
 	}
 	return out
 }

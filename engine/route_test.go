@@ -296,8 +296,7 @@ func TestWindow(t *testing.T) {
 		return runCase{name: config, flows: []string{windowFlows[flow]}, config: cfg, state: st,
 			turns: []turn{{start: "notify", sends: sends}}}
 	}
-	var cases []runCase
-	for _, c := range []runCase{
+	cases := []runCase{
 		start("node fallback", "open", nil, wrote(23*time.Hour+59*time.Minute), text),
 		start("node fallback", "closed after 24h", nil, wrote(24*time.Hour), nodeFB),
 		start("node fallback", "never wrote", nil, State{Vars: map[string]any{"order_id": "A-1", "customer": "Ann"}}, nodeFB),
@@ -308,8 +307,6 @@ func TestWindow(t *testing.T) {
 		start("flow fallback", "flow fallback beats bundle", bundle, wrote(25*time.Hour), flowFB),
 		start("no fallback", "bundle fallback", bundle, wrote(25*time.Hour), bundleFB),
 		start("no fallback", "open, no fallback needed", nil, wrote(time.Hour), text),
-	} {
-		cases = append(cases, c)
 	}
 	cases = append(cases,
 		runCase{name: "none: on_window_closed", flows: []string{windowFlows["no fallback"]}, state: wrote(25 * time.Hour), turns: []turn{{
@@ -544,4 +541,81 @@ triggers:
 	if got := e.NextTimer(&State{Flow: "f", Node: "ask", Active: 100, Timeout: 500}); got.Unix() != 500 {
 		t.Errorf("timeout 500: NextTimer = %v", got.Unix())
 	}
+}
+
+// TestHeld: after the event's one fallback template, the event's other free-form messages are
+// held, and go out in order when the user's next message opens the window, before it is routed.
+func TestHeld(t *testing.T) {
+	const flow = `
+name: three
+start: one
+window_fallback: {name: reopen, language: en}
+nodes:
+  - {id: one, type: reply, config: {message: "one"}, next: two}
+  - {id: two, type: reply, config: {message: "two", on_window_closed: lost}, next: three}
+  - {id: three, type: reply, config: {message: "three"}}
+  - {id: lost, type: set, config: {vars: {lost: "true"}}, next: three}
+  - {id: hello, type: reply, config: {message: "hello"}}
+triggers:
+  - {type: message, keywords: [hi], target: hello}
+`
+	reopen, one, two, three, hello := tmplMsg("reopen", "en"), textMsg("one"), textMsg("two"), textMsg("three"), textMsg("hello")
+	held := func(want ...string) func(*testing.T, *State, *Result) {
+		return func(t *testing.T, st *State, _ *Result) {
+			var got []string
+			for _, h := range st.Held {
+				got = append(got, h.Message.Text.Body)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("held %q, want %q", got, want)
+			}
+		}
+	}
+	closed := State{} // the user never wrote
+	started := turn{start: "three", sends: []msg.Message{reopen},
+		trace: []TraceKind{TraceFallback, TraceSend, TraceWindowClosed, TraceWindowClosed}, check: held("two", "three")}
+	settings := func(f func(*Settings)) func(*Config) { return func(c *Config) { f(&c.Settings) } }
+	runCases(t, []runCase{
+		{name: "one fallback, the rest held, delivered before the reply is routed", flows: []string{flow}, state: closed, turns: []turn{
+			started,
+			{at: time.Hour, ev: textEv("hi"), sends: []msg.Message{two, three, hello}, from: []string{"three/two", "three/three", "three/hello"},
+				trace: []TraceKind{TraceHeld, TraceSend, TraceHeld, TraceSend, TraceTrigger}, check: held()},
+			{at: 2 * time.Hour, ev: textEv("hi"), sends: []msg.Message{hello}},
+		}},
+		{name: "a held message continues at next, not on_window_closed", flows: []string{flow}, state: closed, turns: []turn{
+			{start: "three", sends: []msg.Message{reopen}, vset: map[string]any{"lost": nil}},
+		}},
+		{name: "a late message that leaves the window closed keeps them", flows: []string{flow}, state: closed, turns: []turn{
+			started,
+			{at: time.Hour, ev: &msg.Event{Kind: msg.KindText, Text: "hi", Time: t0.Add(-25 * time.Hour)}, sends: []msg.Message{reopen}, check: held("two", "three")},
+		}},
+		{name: "the next event's fallback holds more, oldest first", flows: []string{flow}, state: closed, turns: []turn{
+			started,
+			{at: time.Hour, start: "three", sends: []msg.Message{reopen}, check: held("two", "three", "two", "three")},
+		}},
+		{name: "window.hold_messages keeps the latest", flows: []string{flow}, config: settings(func(s *Settings) { s.HoldMessages = 1 }), state: closed, turns: []turn{
+			{start: "three", sends: []msg.Message{reopen}, trace: []TraceKind{TraceFallback, TraceWindowClosed, TraceWindowClosed, TraceHeld}, check: held("three")},
+		}},
+		{name: "window.hold_for drops them unsent", flows: []string{flow}, state: closed, turns: []turn{
+			started,
+			{at: 7 * 24 * time.Hour, ev: textEv("hi"), sends: []msg.Message{hello}, trace: []TraceKind{TraceHeld, TraceHeld, TraceTrigger}, check: held()},
+		}},
+		{name: "window.hold off: dropped, on_window_closed taken", flows: []string{flow}, config: settings(func(s *Settings) { s.Hold = false }), state: closed, turns: []turn{
+			{start: "three", sends: []msg.Message{reopen}, trace: []TraceKind{TraceFallback, TraceWindowClosed, TraceNode, TraceWindowClosed},
+				vset: map[string]any{"lost": true}, check: held()},
+			{at: time.Hour, ev: textEv("hi"), sends: []msg.Message{hello}},
+		}},
+		{name: "opting out drops them", flows: []string{flow}, state: closed, turns: []turn{
+			started,
+			{at: time.Hour, ev: textEv("STOP"), sends: []msg.Message{textMsg(DefaultSettings().OptOutConfirmation)}, trace: []TraceKind{TraceOptOut, TraceHeld, TraceHeld}, check: held()},
+		}},
+		{name: "within the window nothing is held", flows: []string{flow}, state: open, turns: []turn{
+			{start: "three", sends: []msg.Message{one, two, three}, check: held()},
+		}},
+		{name: "the channel refused the first: one fallback, the rest held", flows: []string{flow}, state: open, turns: []turn{
+			{start: "three", sends: []msg.Message{one, two, three}},
+			{refuse: 1, sends: []msg.Message{reopen}, trace: []TraceKind{TraceFallback, TraceWindowClosed, TraceWindowClosed}, check: held("two", "three")},
+			{at: time.Hour, ev: textEv("hi"), sends: []msg.Message{two, three, hello}},
+		}},
+	})
 }

@@ -55,6 +55,9 @@ type run struct {
 	node *Node // the node running
 	vm   vm.VM // reused by every expression of the run
 	out  Result
+	// fellBack: a window fallback went out, or the channel refused for the closed window, in
+	// this event. Later free-form messages are held, not replaced by another template.
+	fellBack bool
 }
 
 func (e *Engine) newRun(ctx context.Context, conv Conversation, st *State, ev *msg.Event, now time.Time) *run {
@@ -82,7 +85,11 @@ func (e *Engine) newRun(ctx context.Context, conv Conversation, st *State, ev *m
 // setEvent fills the environment from an inbound event.
 func (r *run) setEvent(ev *msg.Event) {
 	env := &r.env
-	env.Message = MessageEnv{ID: ev.ID, Type: string(ev.Kind), Text: ev.Text, Timestamp: ev.Time.Unix()}
+	at := ev.Time
+	if at.IsZero() {
+		at = r.now // no readable timestamp: the message counts as received now
+	}
+	env.Message = MessageEnv{ID: ev.ID, Type: string(ev.Kind), Text: ev.Text, Timestamp: at.Unix()}
 	env.Contact = ContactEnv{ID: ev.From, Name: ev.Contact.Name, Phone: ev.Contact.Phone}
 	if env.Contact.Name == "" {
 		env.Contact.Name = r.st.Name
@@ -106,8 +113,9 @@ func (r *run) setEvent(ev *msg.Event) {
 }
 
 // Handle routes one inbound event through the conversation (docs/flow-format.md): statuses update
-// the outbound record, opt-out and opt-in keywords, handoff, a waiting input node, triggers and
-// the default flow. It updates st in place.
+// the outbound record, opt-out and opt-in keywords, the messages held for a closed window go out
+// once the message has opened it, then handoff, a waiting input node, triggers and the default
+// flow. It updates st in place.
 func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *msg.Event, now time.Time) *Result {
 	r := e.newRun(ctx, conv, st, ev, now)
 	switch {
@@ -118,7 +126,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 		r.tracef(TraceIgnored, "", "%s event", ev.Kind)
 		return r.res
 	}
-	if t := ev.Time.Unix(); t > st.LastMessageTime {
+	if t := r.env.Message.Timestamp; t > st.LastMessageTime {
 		st.LastMessageTime = t
 	}
 	if ev.Contact.Name != "" {
@@ -138,6 +146,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 			st.OptedOut = true
 		}
 		r.clearWait()
+		r.dropHeld("the user opted out")
 		return r.res
 	case ev.Kind == msg.KindText && e.optIn[word] && st.OptedOut:
 		st.OptedOut = false
@@ -146,6 +155,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 		r.tracef(TraceSuppressed, "", "opted out: no flow runs")
 		return r.res
 	}
+	r.deliverHeld()
 	if st.Handoff != "" {
 		r.res.Kept = true
 		r.tracef(TraceHandoff, "", "kept for queue %s", st.Handoff)
@@ -162,7 +172,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 		}
 		if n := e.waitingNode(st); n != nil {
 			r.node = n
-			r.exec(n.step.(*inputStep).resume(r, n))
+			r.exec(n.step.(waiter).resume(r, n))
 			return r.res
 		}
 		r.clearWait() // the flow changed under the conversation: start over
@@ -207,7 +217,15 @@ func (e *Engine) Start(ctx context.Context, conv Conversation, st *State, flow, 
 		r.tracef(TraceHandoff, "", "in handoff to %s: start of %s refused", st.Handoff, flow)
 		return r.res, nil
 	}
+	keep := make(map[string]any, len(vars))
 	for k, v := range vars {
+		s, err := Storable(v)
+		if err != nil {
+			return nil, fmt.Errorf("start: vars.%s: %w", k, err)
+		}
+		keep[k] = s
+	}
+	for k, v := range keep {
 		st.Vars[k] = v
 	}
 	r.clearWait()
@@ -233,7 +251,7 @@ func (e *Engine) Tick(ctx context.Context, conv Conversation, st *State, now tim
 			r.node = n
 			r.tracef(TraceTimeout, r.nodeID(), "no answer")
 			if !st.OptedOut && st.Handoff == "" {
-				r.exec(n.step.(*inputStep).onTimeout)
+				r.exec(n.step.(waiter).timedOut())
 			}
 		}
 		return r.res
@@ -258,21 +276,48 @@ func (e *Engine) NextTimer(st *State) time.Time {
 }
 
 // Refused answers a message the channel refused because the window is closed (WhatsApp
-// 131047): it sends the window fallback for the node that produced it, or continues at the
-// node's on_window_closed.
-func (e *Engine) Refused(ctx context.Context, conv Conversation, st *State, s Send, now time.Time) *Result {
+// 131047): the refused message meets the closed window as a send of its node would, getting
+// the window fallback (unless one already went out in this event) or continuing at the node's
+// on_window_closed. The event's messages that were to follow are not sent: free-form ones are
+// held (window.hold), templates come back in the result's Sends, after the fallback.
+func (e *Engine) Refused(ctx context.Context, conv Conversation, st *State, rf Refusal, now time.Time) *Result {
 	r := e.newRun(ctx, conv, st, nil, now)
 	st.WindowClosed = true
 	r.env.WindowOpen = false
-	r.refused(s.Flow, s.Node, s.Message)
+	r.fellBack = rf.FellBack
+	r.refused(rf.Send.Flow, rf.Send.Node, rf.Send.Message)
+	r.fellBack = true // the refusal itself: the rest of the event is held
+	r.res.FellBack = true
+	for _, s := range rf.Rest {
+		r.node = r.e.node(s.Flow, s.Node)
+		if s.Message.FreeForm() {
+			r.hold(s, "the channel refused an earlier message of this event")
+			continue
+		}
+		r.trace(TraceSend, r.nodeID(), s.Message.Type())
+		r.res.Sends = append(r.res.Sends, s)
+	}
 	return r.res
 }
 
-func (r *run) refused(flow, node string, m msg.Message) {
-	var n *Node
-	if f := r.e.flows[flow]; f != nil {
-		n = f.index[node]
+// stepOf is the node's step; nil for no node.
+func (n *Node) stepOf() step {
+	if n == nil {
+		return nil
 	}
+	return n.step
+}
+
+// node returns a flow's node by name, or nil.
+func (e *Engine) node(flow, node string) *Node {
+	if f := e.flows[flow]; f != nil {
+		return f.index[node]
+	}
+	return nil
+}
+
+func (r *run) refused(flow, node string, m msg.Message) {
+	n := r.e.node(flow, node)
 	r.node = n
 	if !m.FreeForm() || n == nil {
 		r.tracef(TraceWindowClosed, r.nodeID(), "%s message refused", m.Type())
@@ -280,14 +325,12 @@ func (r *run) refused(flow, node string, m msg.Message) {
 	}
 	var own *fallback
 	var tag string
-	if rs, ok := n.step.(*replyStep); ok {
-		own, tag = rs.fallback, rs.cfg.Tag
+	var onClosed *Node
+	if s, ok := n.step.(sender); ok {
+		own, tag, onClosed = s.window()
 	}
-	if r.send(n, m, tag, own) {
-		return
-	}
-	if rs, ok := n.step.(*replyStep); ok && rs.onWindowClosed != nil {
-		r.exec(rs.onWindowClosed)
+	if !r.send(n, m, tag, own) && onClosed != nil {
+		r.exec(onClosed)
 	}
 }
 
@@ -311,15 +354,8 @@ func (r *run) status(s *msg.Status) {
 		// The refused message itself is gone; rebuild what the node sent to decide the fallback.
 		// Nodes other than reply and template nodes send texts (retry and handoff messages).
 		m := msg.Message{Text: &msg.Text{}}
-		if f := r.e.flows[rec.Flow]; f != nil {
-			if n := f.index[rec.Node]; n != nil {
-				switch s := n.step.(type) {
-				case *replyStep:
-					m = buildReply(s.cfg, r.strs(s.texts))
-				case *templateStep:
-					m = msg.Message{Template: buildTemplate(s.fb.cfg, r.strs(s.fb.texts))}
-				}
-			}
+		if s, ok := r.e.node(rec.Flow, rec.Node).stepOf().(sender); ok {
+			m = s.message(r)
 		}
 		r.refused(rec.Flow, rec.Node, m)
 	}
@@ -413,6 +449,9 @@ func (r *run) send(n *Node, m msg.Message, tag string, own *fallback) bool {
 		r.emit(n, m)
 		return true
 	}
+	if r.fellBack {
+		return r.hold(sendOf(n, m), "a fallback template already went out for this event")
+	}
 	fb := own
 	if fb == nil && n != nil {
 		fb = n.flow.fallback
@@ -430,21 +469,114 @@ func (r *run) send(n *Node, m msg.Message, tag string, own *fallback) bool {
 	fm := msg.Message{Template: buildTemplate(fb.cfg, r.strs(fb.texts)), NoRetryOnRateLimit: m.NoRetryOnRateLimit}
 	r.tracef(TraceFallback, r.nodeID(), "window closed: template %s instead of %s", fb.cfg.Name, m.Type())
 	r.emit(n, fm)
+	r.fellBack, r.res.FellBack = true, true
 	return true
 }
 
-// emit appends a message to the result, unless the user opted out.
-func (r *run) emit(n *Node, m msg.Message) {
-	if r.st.OptedOut {
-		r.tracef(TraceSuppressed, r.nodeID(), "opted out: %s message not sent", m.Type())
-		return
-	}
-	m.To = r.conv.User
+// fallback is a compiled template sent in place of a free-form message when the window is
+// closed: a node's fallback_template, a flow's window_fallback, the bundle's
+// window.fallback_template.
+type fallback struct {
+	cfg   *TemplateConfig
+	texts []text
+}
+
+// sendOf is the Send of message m from node n (nil for an agent's message).
+func sendOf(n *Node, m msg.Message) Send {
 	s := Send{Message: m}
 	if n != nil {
 		s.Flow, s.Node = n.flow.Name, n.ID
 	}
-	r.trace(TraceSend, r.nodeID(), m.Type())
+	return s
+}
+
+// hold keeps a free-form message that the closed window stopped after the event's fallback,
+// to be delivered when the user's next message opens the window (window.hold); why says what
+// stopped it. It reports whether the message was kept (or suppressed for an opted-out user):
+// false means it is gone, and the run takes the node's on_window_closed.
+func (r *run) hold(s Send, why string) bool {
+	m := &s.Message
+	set := r.e.settings
+	if !set.Hold || set.HoldMessages <= 0 {
+		r.tracef(TraceWindowClosed, r.nodeID(), "%s message not sent: window closed, and %s", m.Type(), why)
+		return false
+	}
+	if r.st.OptedOut {
+		r.tracef(TraceSuppressed, r.nodeID(), "opted out: %s message not sent", m.Type())
+		return true
+	}
+	m.To = ""
+	r.tracef(TraceWindowClosed, r.nodeID(), "%s message held until the user writes again: window closed, and %s", m.Type(), why)
+	st := r.st
+	st.Held = append(st.Held, Held{Send: s, At: r.now.Unix()})
+	r.expireHeld()
+	if over := len(st.Held) - set.HoldMessages; over > 0 {
+		for _, h := range st.Held[:over] {
+			r.tracef(TraceHeld, h.Flow+"/"+h.Node, "%s message dropped unsent: more than %d held", h.Message.Type(), set.HoldMessages)
+		}
+		st.Held = append(st.Held[:0], st.Held[over:]...)
+	}
+	return true
+}
+
+// expireHeld drops the held messages older than window.hold_for.
+func (r *run) expireHeld() {
+	st, hf := r.st, r.e.settings.HoldFor
+	if hf <= 0 {
+		return
+	}
+	keep := st.Held[:0]
+	for _, h := range st.Held {
+		if r.now.Before(time.Unix(h.At, 0).Add(hf)) {
+			keep = append(keep, h)
+			continue
+		}
+		r.tracef(TraceHeld, h.Flow+"/"+h.Node, "%s message dropped unsent: held since %s, longer than %s", h.Message.Type(), time.Unix(h.At, 0).UTC().Format(time.RFC3339), hf)
+	}
+	clear(st.Held[len(keep):])
+	st.Held = keep
+}
+
+// deliverHeld sends the held messages, in order, once the user's message has opened the
+// window again; those held too long are dropped.
+func (r *run) deliverHeld() {
+	if len(r.st.Held) == 0 {
+		return
+	}
+	r.expireHeld()
+	if len(r.st.Held) == 0 || !r.windowOpen() {
+		return
+	}
+	for _, h := range r.st.Held {
+		r.node = r.e.node(h.Flow, h.Node)
+		r.tracef(TraceHeld, h.Flow+"/"+h.Node, "%s message delivered, held since %s", h.Message.Type(), time.Unix(h.At, 0).UTC().Format(time.RFC3339))
+		r.emitSend(h.Send)
+	}
+	r.node = nil
+	r.st.Held = nil
+}
+
+// dropHeld drops the held messages unsent.
+func (r *run) dropHeld(why string) {
+	for _, h := range r.st.Held {
+		r.tracef(TraceHeld, h.Flow+"/"+h.Node, "%s message dropped unsent: %s", h.Message.Type(), why)
+	}
+	r.st.Held = nil
+}
+
+// emit appends message m of node n to the result, unless the user opted out.
+func (r *run) emit(n *Node, m msg.Message) {
+	r.emitSend(sendOf(n, m))
+}
+
+// emitSend appends s to the result, addressed to the user, unless the user opted out.
+func (r *run) emitSend(s Send) {
+	if r.st.OptedOut {
+		r.tracef(TraceSuppressed, r.nodeID(), "opted out: %s message not sent", s.Message.Type())
+		return
+	}
+	s.Message.To = r.conv.User
+	r.trace(TraceSend, r.nodeID(), s.Message.Type())
 	r.res.Sends = append(r.res.Sends, s)
 }
 
@@ -482,8 +614,15 @@ func (r *run) renderValue(v any) any {
 	return v
 }
 
+// setVar stores a variable as Storable keeps it; a value it refuses leaves the variable as it
+// was, and the trace says why.
 func (r *run) setVar(name string, v any) {
-	r.st.Vars[name] = v
+	s, err := Storable(v)
+	if err != nil {
+		r.tracef(TraceError, r.nodeID(), "vars.%s not set: %v", name, err)
+		return
+	}
+	r.st.Vars[name] = s
 }
 
 func (r *run) clearWait() {
@@ -514,7 +653,7 @@ func (e *Engine) sessionEnd(st *State) int64 {
 func (e *Engine) waitingNode(st *State) *Node {
 	if f := e.flows[st.Flow]; f != nil {
 		if n := f.index[st.Node]; n != nil {
-			if _, ok := n.step.(*inputStep); ok {
+			if _, ok := n.step.(waiter); ok {
 				return n
 			}
 		}

@@ -70,7 +70,8 @@ func (c runCase) run(t *testing.T) {
 	st := c.state
 	st.Vars = cloneVars(c.state.Vars)
 	st.Outbox = slices.Clone(c.state.Outbox)
-	var prev []Send
+	var prev []Send // the previous turn's sends, and whether a fallback went out in it
+	var prevFellBack bool
 	sent := 0
 	ctx := context.Background()
 	for i, tu := range c.turns {
@@ -109,7 +110,7 @@ func (c runCase) run(t *testing.T) {
 			res = e.Tick(ctx, conv, &st, now)
 		case tu.refuse > 0:
 			what = fmt.Sprintf("refused send %d", tu.refuse)
-			res = e.Refused(ctx, conv, &st, prev[tu.refuse-1], now)
+			res = e.Refused(ctx, conv, &st, Refusal{Send: prev[tu.refuse-1], Rest: prev[tu.refuse:], FellBack: prevFellBack}, now)
 		default:
 			t.Fatalf("turn %d does nothing", i+1)
 		}
@@ -119,7 +120,7 @@ func (c runCase) run(t *testing.T) {
 			sent++
 			st.RecordSent(fmt.Sprintf("out.%d", sent), s)
 		}
-		prev = res.Sends
+		prev, prevFellBack = res.Sends, res.FellBack
 		st = roundTrip(t, &st)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,9 +220,92 @@ triggers:
 		turns: []turn{{
 			ev:    textEv("go"),
 			sends: []msg.Message{textMsg("total 20 for Ann")},
-			vset: map[string]any{"x": 2, "y": 20, "label": "total 20", "who": "Ann", "at": t0.Unix(),
+			vset: map[string]any{"x": 2, "y": 20, "label": "total 20", "who": "Ann", "at": int(t0.Unix()),
 				"tags": []any{"a", "total 20"}},
 		}},
+	}})
+}
+
+// TestMessageWithoutTimestamp: a message whose provider gave no readable timestamp counts as
+// received when it is handled, so it opens the window like any other.
+func TestMessageWithoutTimestamp(t *testing.T) {
+	e := mustEngine(t, Config{Settings: DefaultSettings()}, `
+name: f
+nodes:
+  - {id: hello, type: reply, config: {message: "{{ message.timestamp == now ? 'open' : 'stale' }}"}}
+triggers:
+  - {type: any, target: hello}
+`)
+	st := &State{LastMessageTime: t0.Add(-48 * time.Hour).Unix()}
+	ev := &msg.Event{Kind: msg.KindText, Channel: msg.WhatsApp, From: user, ID: "in.1", Text: "hi"}
+	res := e.Handle(context.Background(), testConv, st, ev, t0)
+	if st.LastMessageTime != t0.Unix() {
+		t.Errorf("last message time %d, want now (%d)", st.LastMessageTime, t0.Unix())
+	}
+	if len(res.Sends) != 1 || res.Sends[0].Message.Text == nil || res.Sends[0].Message.Text.Body != "open" {
+		t.Errorf("sends %+v, want the free-form text\n%s", res.Sends, traceLines(res))
+	}
+}
+
+// TestTypesAcrossAWait: durations, times and the rest keep their types when the state is
+// stored at an input node and read back for the answer (the runner round-trips the state
+// between turns, as the host does).
+func TestTypesAcrossAWait(t *testing.T) {
+	const flow = `
+name: typed
+nodes:
+  - id: remember
+    type: set
+    config:
+      vars:
+        length: duration("90m")
+        day: date("2026-01-20 14:00:00")
+        asked_at: now
+        sizes: split("S,M,L", ",")
+    next: wait
+  - {id: wait, type: input, config: {save_as: answer}, next: use}
+  - id: use
+    type: reply
+    config: {message: "{{ vars.length.Minutes() }} min from {{ vars.day.Format('15:04') }} to {{ vars.day.Add(vars.length).Format('15:04') }}, {{ len(vars.sizes) }} sizes, asked {{ now - vars.asked_at }}s ago"}
+triggers:
+  - {type: message, keywords: [book], target: remember}
+`
+	day := time.Date(2026, 1, 20, 14, 0, 0, 0, time.UTC)
+	runCases(t, []runCase{{
+		name: "types survive", flows: []string{flow},
+		turns: []turn{
+			{ev: textEv("book"), wait: "typed/wait", vset: map[string]any{"length": 90 * time.Minute, "day": day, "asked_at": int(t0.Unix()), "sizes": []any{"S", "M", "L"}}},
+			{at: time.Minute, ev: textEv("ok"), sends: []msg.Message{textMsg("90 min from 14:00 to 15:30, 3 sizes, asked 60s ago")},
+				vset: map[string]any{"length": 90 * time.Minute, "day": day}},
+		},
+	}})
+}
+
+// TestSetRefusesAtRunTime: a value known only when the expression runs, which a variable
+// cannot keep, leaves the variable as it was and says why in the trace.
+func TestSetRefusesAtRunTime(t *testing.T) {
+	const flow = `
+name: zone
+nodes:
+  - id: remember
+    type: set
+    config:
+      vars:
+        zone: "vars.zone ?? timezone('UTC')"
+        ok: "'yes'"
+triggers:
+  - {type: message, target: remember}
+`
+	runCases(t, []runCase{{
+		name: "refused", flows: []string{flow},
+		turns: []turn{{ev: textEv("go"), trace: []TraceKind{TraceError}, vset: map[string]any{"ok": "yes"}, check: func(t *testing.T, st *State, res *Result) {
+			if _, ok := st.Vars["zone"]; ok {
+				t.Errorf("vars.zone = %#v, want it not set", st.Vars["zone"])
+			}
+			if d := res.Trace[len(res.Trace)-1].Detail; !strings.Contains(d, "vars.zone not set: a value of type time.Location cannot be kept") {
+				t.Errorf("trace: %s", traceLines(res))
+			}
+		}}},
 	}})
 }
 

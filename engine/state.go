@@ -17,6 +17,14 @@ type State struct {
 	Timeout         int64          `json:"t,omitempty"` // Unix seconds the input wait times out
 	Active          int64          `json:"u,omitempty"` // Unix seconds of the last activity
 	Outbox          []Sent         `json:"s,omitempty"` // recent outbound messages, newest last
+	Held            []Held         `json:"d,omitempty"` // messages the closed window stopped, oldest first
+}
+
+// Held is a free-form message the closed window stopped, kept to be delivered when the user's
+// next message opens the window again.
+type Held struct {
+	Send
+	At int64 // Unix seconds it was held
 }
 
 // Sent is a recently sent message and the node that sent it, so that its delivery status (and a
@@ -70,6 +78,7 @@ const (
 	TraceExpired      TraceKind = "expired"       // the session expired
 	TraceWindowClosed TraceKind = "window_closed" // a free-form message could not be sent and no fallback existed
 	TraceFallback     TraceKind = "fallback"      // a template went out instead of a free-form message
+	TraceHeld         TraceKind = "held"          // a held message went out, or was dropped unsent
 	TraceOptOut       TraceKind = "opt_out"
 	TraceOptIn        TraceKind = "opt_in"
 	TraceSuppressed   TraceKind = "suppressed" // nothing runs or goes out: opted out
@@ -80,7 +89,8 @@ const (
 	TraceMissingVar   TraceKind = "missing_var"
 	TraceLoop         TraceKind = "loop" // the step limit stopped a run
 	TraceError        TraceKind = "error"
-	TraceIgnored      TraceKind = "ignored" // the event matched nothing
+	TraceIgnored      TraceKind = "ignored"     // the event matched nothing
+	TraceStateReset   TraceKind = "state_reset" // the stored state could not be read: the conversation started over
 )
 
 // TraceEntry is one thing that happened while handling an event.

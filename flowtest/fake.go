@@ -32,11 +32,10 @@ func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
 // graphAPI is a fake Graph API, as an http.RoundTripper: it records every request body and
 // answers Meta's success shape, or the step's scripted errors in order.
 type graphAPI struct {
-	errors   []GraphMock
-	requests [][]byte // accepted request bodies, by the id it returned
-	bodies   map[string][]byte
-	seq      int
-	calls    int
+	errors []GraphMock
+	bodies map[string][]byte // accepted request bodies, by the id it returned
+	seq    int
+	calls  int
 }
 
 func (g *graphAPI) RoundTrip(r *http.Request) (*http.Response, error) {

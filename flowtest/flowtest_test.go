@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/providers"
@@ -46,26 +48,87 @@ func exampleEngine(t *testing.T) *engine.Engine {
 
 // TestExampleCases replays every case in testdata/cases against the example flows: the cases
 // that ship with Flowgate and seed new bundles must pass. They run in parallel on one engine,
-// as gtc serve runs conversations.
+// as gtc serve runs conversations. Between them they must run a node of every type, so that
+// each node type has an example in flows/ that a case exercises.
 func TestExampleCases(t *testing.T) {
 	files, err := FindCases("../testdata/cases")
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := Options{Engine: exampleEngine(t)}
-	for _, f := range files {
-		c, err := LoadCase(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			r := Run(context.Background(), c, opts)
-			if !r.Passed() {
-				var b bytes.Buffer
-				Print(&b, []*Result{r}, true)
-				t.Error(strings.TrimSpace(b.String()))
+	var mu sync.Mutex
+	ran := map[string]bool{} // node types run
+	t.Run("cases", func(t *testing.T) {
+		for _, f := range files {
+			c, err := LoadCase(f)
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
+			t.Run(c.Name, func(t *testing.T) {
+				t.Parallel()
+				r := Run(context.Background(), c, opts)
+				if !r.Passed() {
+					var b bytes.Buffer
+					Print(&b, []*Result{r}, true)
+					t.Error(strings.TrimSpace(b.String()))
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for _, s := range r.Steps {
+					for _, e := range s.Trace {
+						if e.Kind == engine.TraceNode {
+							ran[e.Detail] = true
+						}
+					}
+				}
+			})
+		}
+	})
+	for _, typ := range engine.NodeTypes() {
+		if !ran[typ] {
+			t.Errorf("no case in testdata/cases runs a %s node: add an example of it to flows/ and a case that reaches it", typ)
+		}
+	}
+}
+
+// TestSplitTextStatuses: a text longer than WhatsApp's 4096 characters goes out in parts, and
+// the status of a later part finds its message (the node that sent it), not an unknown id.
+func TestSplitTextStatuses(t *testing.T) {
+	f, ds := engine.ParseFlow("long.yaml", []byte(`
+name: long
+nodes:
+  - {id: tell, type: reply, config: {message: "{{story}}"}}
+triggers:
+  - {type: message, keywords: [story], target: tell}
+`))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	e, ds := engine.New(engine.Config{Flows: []*engine.Flow{f}, Settings: engine.DefaultSettings()})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	s, err := NewSession(SessionOptions{Engine: e, Account: "106540352242922", Contact: "16505551234", Clock: time.Unix(1767603600, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.SetVars(ctx, map[string]any{"story": strings.Repeat("Once upon a time. ", 300)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Say(ctx, &SendStep{Text: "story"}); err != nil {
+		t.Fatal(err)
+	}
+	// The fake Graph API numbers accepted messages wamid.flowctl.1, .2, ...: .2 is the second part.
+	delivered := `{"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+		"messaging_product": "whatsapp", "metadata": {"phone_number_id": "106540352242922"},
+		"statuses": [{"id": "wamid.flowctl.2", "status": "delivered", "timestamp": "1767603700", "recipient_id": "16505551234"}]}}]}]}`
+	turn, err := s.Deliver(ctx, []byte(delivered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(turn.Trace) != 1 || turn.Trace[0].Kind != engine.TraceStatus || turn.Trace[0].Node != "long/tell" {
+		t.Errorf("status of the second part: trace %v", turn.Trace)
 	}
 }

@@ -36,13 +36,22 @@ func (p *Pipeline) Release(ctx context.Context, ch *Channel, user string) (*Repo
 	})
 }
 
-// SetVars merges vars into a user's conversation variables.
+// SetVars merges vars into a user's conversation variables. A value a variable cannot keep
+// (engine.Storable) is refused, and nothing is set.
 func (p *Pipeline) SetVars(ctx context.Context, ch *Channel, user string, vars map[string]any) error {
+	keep := make(map[string]any, len(vars))
+	for k, v := range vars {
+		s, err := engine.Storable(v)
+		if err != nil {
+			return fmt.Errorf("vars.%s: %w", k, err)
+		}
+		keep[k] = s
+	}
 	_, err := p.Direct(ctx, ch, user, func(_ *engine.Engine, st *engine.State, _ time.Time) (*engine.Result, error) {
 		if st.Vars == nil {
 			st.Vars = map[string]any{}
 		}
-		for k, v := range vars {
+		for k, v := range keep {
 			st.Vars[k] = v
 		}
 		return &engine.Result{}, nil

@@ -118,6 +118,7 @@ type Report struct {
 	Resent       int           // messages sent again from a dead worker's outbox (possible duplicates)
 	Dropped      string        // why the event was dropped unprocessed (poison, no channel, panic)
 	Panicked     bool          // processing panicked (and was recovered)
+	StateReset   bool          // the stored state could not be read and was replaced by a new one
 	Duration     time.Duration // from claim to commit or done
 	Err          error         // the claim failed (store error, lost lease); it will be retried
 }

@@ -42,6 +42,7 @@ nodes:
     next: hello
 triggers:
   - {type: message, keywords: [hi], target: hello}
+  - {type: message, keywords: [count], target: one}
   - {type: message, keywords: [lookup], target: lookup}
   - {type: message, keywords: [three], target: one}
   - {type: message, keywords: [ask], target: ask}
@@ -56,6 +57,7 @@ type fakeSender struct {
 	sent   []msg.Message
 	// onSend, when set, runs before each send (to block, or to kill the worker).
 	onSend func(n int)
+	ids    int // ids per message, when more than one
 }
 
 func (f *fakeSender) Send(_ context.Context, m *msg.Message) ([]string, error) {
@@ -74,6 +76,13 @@ func (f *fakeSender) Send(_ context.Context, m *msg.Message) ([]string, error) {
 		return nil, err
 	}
 	f.sent = append(f.sent, *m)
+	if f.ids > 1 { // a text sent in parts
+		ids := make([]string, f.ids)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("wamid.%d.%d", len(f.sent), i+1)
+		}
+		return ids, nil
+	}
 	return []string{fmt.Sprintf("wamid.%d", len(f.sent))}, nil
 }
 
@@ -259,6 +268,52 @@ func TestProcessRecordsAndFallsBack(t *testing.T) {
 	}
 	if got := f.s.texts(); !equal(got, []string{"hello", "template reopen"}) {
 		t.Fatalf("sent %q", got)
+	}
+}
+
+// TestRefusalSendsOneFallbackAndHoldsTheRest: when the channel refuses the first of three
+// texts because the window closed, one fallback template goes out for the event, the other two
+// texts are not sent (they would be refused too, each answered by another template) but held,
+// and the user's next message gets them before its own answer.
+func TestRefusalSendsOneFallbackAndHoldsTheRest(t *testing.T) {
+	f := setup(t, nil)
+	f.s.refuse = []error{fmt.Errorf("send: %w", msg.ErrWindowClosed)}
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "count"}))
+	reps := f.drain(t)
+	if got := f.s.texts(); !equal(got, []string{"template reopen"}) {
+		t.Fatalf("sent %q, want one fallback", got)
+	}
+	var closed int
+	for _, e := range reps[0].Trace {
+		if e.Kind == engine.TraceWindowClosed {
+			closed++
+		}
+	}
+	if closed != 2 {
+		t.Errorf("%d window_closed entries, want 2 (one per held text): %v", closed, reps[0].Trace)
+	}
+	f.advance(time.Minute)
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.b", From: "1", Text: "hi"}))
+	f.drain(t)
+	if got := f.s.texts(); !equal(got, []string{"template reopen", "two", "three", "hello"}) {
+		t.Fatalf("sent %q", got)
+	}
+}
+
+// TestSplitTextRecordsEveryPart: a text the channel sends in several parts has the id of each
+// part recorded, so that the status of any part finds its message.
+func TestSplitTextRecordsEveryPart(t *testing.T) {
+	f := setup(t, nil)
+	f.s.ids = 3
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "hi"}))
+	reps := f.drain(t)
+	if len(reps) != 1 || len(reps[0].Outcomes) != 1 || len(reps[0].Outcomes[0].IDs) != 3 {
+		t.Fatalf("reports %+v", reps)
+	}
+	f.accept(t, f.body(t, msg.Event{Kind: msg.KindStatus, ID: "s.1", From: "1", Status: &msg.Status{MessageID: "wamid.1.3", State: msg.StatusRead}}))
+	reps = f.drain(t)
+	if tr := reps[0].Trace; len(tr) != 1 || tr[0].Kind != engine.TraceStatus || tr[0].Node != "f/hello" {
+		t.Errorf("status of the third part: trace %v", tr)
 	}
 }
 
@@ -527,5 +582,50 @@ func TestStartReplyRelease(t *testing.T) {
 	// window_fallback stood in for "hello".
 	if got := f.s.texts(); !equal(got, []string{"template reopen", "agent here"}) {
 		t.Fatalf("sent %q", got)
+	}
+}
+
+// TestUnreadableStateStartsOver: a conversation whose stored state cannot be read (a newer
+// version left by a release that was rolled back, a value cut short) starts over on a new
+// state: the event is still answered, and the report says what happened, so that the next
+// events find a state they can read.
+func TestUnreadableStateStartsOver(t *testing.T) {
+	good, err := (&engine.State{Vars: map[string]any{"n": 1}}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		state []byte
+	}{
+		{"newer version", append([]byte{9}, good[1:]...)},
+		{"truncated", good[:len(good)-2]},
+		{"garbage", []byte("not a state")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t, nil)
+			conv := engine.Conversation{Tenant: "acme", Team: "support", Channel: msg.WhatsApp, Account: "9", User: "1"}
+			ctx := context.Background()
+			c, err := f.st.ClaimConversation(ctx, conv, f.now, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.st.Commit(ctx, c, &store.Commit{State: tc.state, StateTTL: time.Hour}, f.now, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			for i, text := range []string{"hi", "n"} {
+				f.accept(t, f.body(t, msg.Event{ID: fmt.Sprintf("wamid.%d", i), From: "1", Text: text}))
+				reps := f.drain(t)
+				if len(reps) != 1 || reps[0].Err != nil || reps[0].StateReset != (i == 0) {
+					t.Fatalf("event %d: reports %+v", i, reps)
+				}
+				if i == 0 && (reps[0].Trace[0].Kind != engine.TraceStateReset || !strings.Contains(reps[0].Trace[0].Detail, "decode state")) {
+					t.Errorf("trace %v", reps[0].Trace)
+				}
+			}
+			if got := f.s.texts(); !equal(got, []string{"hello", "n 1"}) {
+				t.Errorf("sent %q, want the answers of a new conversation", got)
+			}
+		})
 	}
 }

@@ -29,6 +29,9 @@ type job struct {
 	saved   []byte   // the state as last committed
 	entries [][]byte // the outbox as last committed, encoded, head first
 	stop    func()   // stops extending the lease
+	// fellBack: a window fallback went out, or the channel refused for the closed window,
+	// in this claim's event; no second fallback goes out (engine.Refusal).
+	fellBack bool
 }
 
 // errLeaseLost is the cause a job's context is cancelled with when its lease is gone: another
@@ -67,13 +70,11 @@ func (p *Pipeline) process(ctx context.Context, c *store.Claim, fn runFunc) (rep
 func (j *job) run(ctx context.Context, fn runFunc) *store.Done {
 	p, c := j.p, j.c
 	j.ch = j.b.channel(c.Conv)
-	st, err := engine.DecodeState(c.State)
-	if err != nil {
-		// A state this build cannot read must not block the conversation forever: it starts
-		// over, and the log says what was lost.
-		p.log().Error("unreadable conversation state: starting over", "conversation", convString(c.Conv), "err", err)
-		j.rep.Trace = append(j.rep.Trace, engine.TraceEntry{Kind: engine.TraceError, Detail: "unreadable state dropped: " + err.Error()})
-		st = &engine.State{}
+	st, reset := engine.ResumeState(c.State)
+	if reset != nil {
+		p.log().Error("unreadable conversation state: starting over", "conversation", convString(c.Conv), "why", reset.Detail)
+		j.rep.Trace = append(j.rep.Trace, *reset)
+		j.rep.StateReset = true
 	}
 	j.st = st
 	if j.ch == nil {
@@ -137,6 +138,7 @@ func (j *job) run(ctx context.Context, fn runFunc) *store.Done {
 	}
 	j.rep.Trace = append(j.rep.Trace, res.Trace...)
 	j.rep.Kept = res.Kept
+	j.fellBack = res.FellBack
 	cm := &store.Commit{Pop: c.Kind == store.KindEvent, Handoff: st.Handoff != "", ClearKept: st.Handoff == ""}
 	if res.Kept {
 		cm.Kept = c.Event
@@ -225,9 +227,11 @@ const parkDelay = time.Minute
 // channel gave. While more messages remain, each one that went out is acknowledged (dropped
 // from the outbox, the state saved with its ids), so that a worker dying mid-way sends again
 // only the message in flight. A message refused because the window closed goes back to the
-// engine, whose answer (the fallback template, or the node's on_window_closed path) is
-// committed, ahead of the rest, before it is sent. When the lease is lost the worker stops at
-// once and leaves the rest to the worker that took over.
+// engine with the messages that were to follow it: the engine's answer (the fallback template,
+// unless one went out already in this event, or the node's on_window_closed path, and the
+// templates among the rest; free-form messages are held) replaces them and is committed
+// before it is sent. When the lease is lost the worker stops at once and leaves the rest to
+// the worker that took over.
 func (j *job) deliver(ctx context.Context, sends []engine.Send) *store.Done {
 	queue := sends
 	refusals := 0
@@ -251,15 +255,16 @@ func (j *job) deliver(ctx context.Context, sends []engine.Send) *store.Done {
 		case errors.Is(err, msg.ErrWindowClosed) && refusals < maxRefusals:
 			refusals++
 			j.p.log().Info("window closed: falling back", "channel", j.c.Conv.Channel, "flow", s.Flow, "node", s.Node)
-			res := j.b.Engine.Refused(ctx, j.c.Conv, j.st, s, j.p.now())
+			res := j.b.Engine.Refused(ctx, j.c.Conv, j.st, engine.Refusal{Send: s, Rest: queue, FellBack: j.fellBack}, j.p.now())
+			j.fellBack = j.fellBack || res.FellBack
 			j.rep.Trace = append(j.rep.Trace, res.Trace...)
-			if len(res.Sends) > 0 {
-				queue = append(append([]engine.Send(nil), res.Sends...), queue...)
-				if !j.commitState(ctx, &store.Commit{Handoff: j.st.Handoff != ""}, queue) {
-					return nil
-				}
-				continue
+			// The engine answered for the rest: its sends replace it, committed first (with
+			// none, the commit releases the conversation and nothing is left to record).
+			queue = append([]engine.Send(nil), res.Sends...)
+			if !j.commitState(ctx, &store.Commit{Handoff: j.st.Handoff != ""}, queue) {
+				return nil
 			}
+			continue
 		default:
 			j.p.log().Warn("send failed", "channel", j.c.Conv.Channel, "flow", s.Flow, "node", s.Node, "code", o.Code, "err", err)
 		}

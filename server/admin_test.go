@@ -33,6 +33,9 @@ type stateAnswer struct {
 	Outbox          []struct {
 		ID, Flow, Node, Status string
 	} `json:"outbox"`
+	Held []struct {
+		Type, Flow, Node, Since string
+	} `json:"held"`
 }
 
 type handoffsAnswer struct {
@@ -230,6 +233,9 @@ func TestAdminState(t *testing.T) {
 	}
 	if len(st.Outbox) != 1 || st.Outbox[0].ID != "wamid.out1" || st.Outbox[0].Node != "hello" || st.Outbox[0].Flow != "greet" || st.Outbox[0].Status != "sent" {
 		t.Errorf("outbox: %s", body)
+	}
+	if st.Held == nil || len(st.Held) != 0 {
+		t.Errorf("held: %s, want an empty list", body)
 	}
 	if status, body := h.do("GET", "/api/v1/acme/support/whatsapp/conversations/999", nil, auth); status != 404 {
 		t.Errorf("unknown user: %d %s", status, body)

@@ -46,6 +46,7 @@ type Metrics struct {
 	retries        *prometheus.CounterVec
 	possibleDups   prometheus.Counter
 	panics         prometheus.Counter
+	stateResets    prometheus.Counter
 	recordFailures prometheus.Counter
 	reloads        *prometheus.CounterVec
 }
@@ -71,18 +72,20 @@ func NewMetrics(reg *prometheus.Registry, st store.Store) *Metrics {
 		}, []string{"kind"}),
 		sends:        counter("sends_total", "Outbound messages by channel, result (ok, failed) and the channel's error code.", "channel", "result", "code"),
 		fallbacks:    counter("window_fallbacks_total", "Templates sent in place of free-form messages because the window was closed.", "channel"),
-		windowClosed: counter("window_closed_total", "Free-form messages not sent because the window was closed and no fallback template applied.", "channel"),
+		windowClosed: counter("window_closed_total", "Free-form messages not sent because the window was closed: no fallback template applied, or one already went out for the event (then they are held unless window.hold is off).", "channel"),
 		retries:      counter("retries_total", "Graph API requests retried, by channel and error code.", "channel", "code"),
 		possibleDups: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "possible_duplicates_total",
 			Help: "Messages sent again from the outbox of a worker that died: each may have reached the user twice."}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "panics_total",
 			Help: "Panics recovered in event processing and HTTP handlers."}),
+		stateResets: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "state_resets_total",
+			Help: "Conversations whose stored state could not be read (a newer format after a rollback, a corrupt value): each started over."}),
 		recordFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "record_failures_total",
 			Help: "Accepted webhooks that could not be written to the record directory."}),
 		reloads: counter("reloads_total", "Bundle reloads by result (ok; failed: the previous bundle kept running).", "result"),
 	}
 	reg.MustRegister(m.webhooks, m.events, m.runDuration, m.sends, m.fallbacks, m.windowClosed,
-		m.retries, m.possibleDups, m.panics, m.recordFailures, m.reloads)
+		m.retries, m.possibleDups, m.panics, m.stateResets, m.recordFailures, m.reloads)
 	if st != nil {
 		reg.MustRegister(newQueueCollector(st))
 	}
@@ -141,6 +144,9 @@ func (m *Metrics) Observe(rep *pipeline.Report) {
 	}
 	if rep.Panicked {
 		m.panics.Inc()
+	}
+	if rep.StateReset {
+		m.stateResets.Inc()
 	}
 }
 

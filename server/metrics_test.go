@@ -60,7 +60,8 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	}
 }
 
-// TestObserveWindowMetrics: fallbacks, closed windows and resends are counted from reports.
+// TestObserveWindowMetrics: fallbacks, closed windows, resends and state resets are counted
+// from reports.
 func TestObserveWindowMetrics(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
@@ -73,6 +74,7 @@ func TestObserveWindowMetrics(t *testing.T) {
 		Outcomes:     []pipeline.Outcome{{Err: errors.New("refused"), Code: 131047}},
 	})
 	m.Observe(&pipeline.Report{Kind: store.KindEvent, Dropped: "panic: boom", Panicked: true})
+	m.Observe(&pipeline.Report{Kind: store.KindEvent, StateReset: true})
 	var nilMetrics *server.Metrics
 	nilMetrics.Observe(&pipeline.Report{}) // a nil Metrics counts nothing and does not panic
 	nilMetrics.Retry("whatsapp", 4)
@@ -91,6 +93,7 @@ func TestObserveWindowMetrics(t *testing.T) {
 		`flowgate_events_total{kind="outbox",result="ok"} 1`,
 		`flowgate_events_total{kind="event",result="dropped"} 1`,
 		`flowgate_panics_total 1`,
+		`flowgate_state_resets_total 1`,
 		`flowgate_reloads_total{result="ok"} 1`,
 		`flowgate_reloads_total{result="failed"} 2`,
 	} {

@@ -24,6 +24,15 @@ type stateAnswer struct {
 	OptedOut        bool           `json:"opted_out"`
 	Handoff         string         `json:"handoff"` // the handoff queue; empty when the bot answers
 	Outbox          []outboxEntry  `json:"outbox"`
+	Held            []heldEntry    `json:"held"` // messages the closed window stopped, to go out when the user writes
+}
+
+// heldEntry is a message held for the user's next message.
+type heldEntry struct {
+	Type  string    `json:"type"`
+	Flow  string    `json:"flow"`
+	Node  string    `json:"node"`
+	Since time.Time `json:"since"`
 }
 
 // outboxEntry is a recently sent message and its delivery status.
@@ -63,7 +72,7 @@ func (s *Server) state(c *gin.Context) {
 	}
 	out := stateAnswer{
 		Flow: st.Flow, Node: st.Node, Vars: st.Vars, OptedOut: st.OptedOut, Handoff: st.Handoff,
-		Outbox: make([]outboxEntry, 0, len(st.Outbox)),
+		Outbox: make([]outboxEntry, 0, len(st.Outbox)), Held: make([]heldEntry, 0, len(st.Held)),
 	}
 	if out.Vars == nil {
 		out.Vars = map[string]any{}
@@ -76,6 +85,9 @@ func (s *Server) state(c *gin.Context) {
 	}
 	for _, o := range st.Outbox {
 		out.Outbox = append(out.Outbox, outboxEntry(o))
+	}
+	for _, h := range st.Held {
+		out.Held = append(out.Held, heldEntry{Type: h.Message.Type(), Flow: h.Flow, Node: h.Node, Since: time.Unix(h.At, 0).UTC()})
 	}
 	c.JSON(http.StatusOK, out)
 }

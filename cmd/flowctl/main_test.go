@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/flowgate/flowgate/internal/bundle"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // flowctl runs the command in-process and returns its exit code and output.
 func flowctl(t *testing.T, args ...string) (int, string, string) {
@@ -154,7 +157,7 @@ func TestGraph(t *testing.T) {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
 			golden := filepath.Join("testdata", "handle_button."+format)
-			if os.Getenv("UPDATE_GOLDEN") != "" {
+			if *update {
 				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -164,7 +167,7 @@ func TestGraph(t *testing.T) {
 				t.Fatal(err)
 			}
 			if out != string(want) {
-				t.Errorf("graph differs from %s (UPDATE_GOLDEN=1 to rewrite):\n%s", golden, out)
+				t.Errorf("graph differs from %s (go test -update rewrites it):\n%s", golden, out)
 			}
 		})
 	}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,8 +50,9 @@ func gtcBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goBin); err != nil {
+		// The go command that runs these tests, else the one on PATH.
+		goBin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+		if _, err := os.Stat(goBin); os.Getenv("GOROOT") == "" || err != nil {
 			goBin = "go"
 		}
 		out, err := exec.Command(goBin, "build", "-o", filepath.Join(dir, "gtc"), ".").CombinedOutput()

@@ -159,7 +159,7 @@ func TestLoadMissingVariable(t *testing.T) {
 	}
 	_, ds = Load(dir, fullEnv)
 	errs := errorsOnly(ds)
-	if len(errs) != 1 || !strings.HasPrefix(errs[0], filepath.Join(dir, "bundle.yaml")+":23:10: error: ${FLOWGATE_API_TOKEN} is not set") {
+	if len(errs) != 1 || !strings.HasPrefix(errs[0], filepath.Join(dir, "bundle.yaml")+":26:10: error: ${FLOWGATE_API_TOKEN} is not set") {
 		t.Errorf("errors:\n%s", strings.Join(errs, "\n"))
 	}
 }
@@ -171,6 +171,7 @@ default_tenant: Acme
 window:
   margin: 5 minutes
   fallback_templat: {name: x}
+  hold: sometimes
 opt_out:
   keywords: STOP
 sesion_timeout: 24h
@@ -190,12 +191,13 @@ extra: 1
 		f + `:2:17: error: "Acme" is not a valid tenant or team name: use lowercase letters, digits, - or _`,
 		f + `:4:11: error: "5 minutes" is not a duration: write it like 24h, 90m or 30s`,
 		f + `:5:3: error: unknown key "fallback_templat" in window (did you mean "fallback_template"?)`,
-		f + `:7:13: error: want a list, like [STOP, UNSUBSCRIBE]`,
-		f + `:8:1: error: unknown key "sesion_timeout" in bundle.yaml (did you mean "session_timeout"?)`,
-		f + `:9:12: error: duration -1h must be positive`,
-		f + `:10:22: error: "lots" is not a positive whole number`,
-		f + `:13:10: error: ${NOT_SET} is not set: export NOT_SET in the environment or add NOT_SET=... to ` + filepath.Join(dir, ".env"),
-		f + `:14:1: error: unknown key "extra" in bundle.yaml (known keys: api, dedup_ttl, default_flow, default_team, default_tenant, max_steps_per_event, name, opt_in, opt_out, session_timeout, window)`,
+		f + `:6:9: error: "sometimes" is not true or false`,
+		f + `:8:13: error: want a list, like [STOP, UNSUBSCRIBE]`,
+		f + `:9:1: error: unknown key "sesion_timeout" in bundle.yaml (did you mean "session_timeout"?)`,
+		f + `:10:12: error: duration -1h must be positive`,
+		f + `:11:22: error: "lots" is not a positive whole number`,
+		f + `:14:10: error: ${NOT_SET} is not set: export NOT_SET in the environment or add NOT_SET=... to ` + filepath.Join(dir, ".env"),
+		f + `:15:1: error: unknown key "extra" in bundle.yaml (known keys: api, dedup_ttl, default_flow, default_team, default_tenant, max_steps_per_event, name, opt_in, opt_out, session_timeout, window)`,
 	}
 	got := errorsOnly(ds)
 	// The engine adds its own error about default_flow; the positioned bundle.yaml errors come first.
@@ -215,6 +217,9 @@ default_team: support
 window:
   margin: 1h
   fallback_template: {name: follow_up, language: en}
+  hold: false
+  hold_messages: 3
+  hold_for: 48h
 opt_out: {keywords: [ALTO], confirmation: "Bye"}
 opt_in: {keywords: [VOLVER]}
 session_timeout: 2h
@@ -237,7 +242,8 @@ api: {token: literal-admin-token}
 	if s.WindowMargin != time.Hour || s.FallbackTemplate == nil || s.FallbackTemplate.Name != "follow_up" ||
 		strings.Join(s.OptOutKeywords, ",") != "ALTO" || s.OptOutConfirmation != "Bye" ||
 		strings.Join(s.OptInKeywords, ",") != "VOLVER" || s.SessionTimeout != 2*time.Hour || s.MaxSteps != 7 ||
-		s.DefaultFlow != "hello" || b.DedupTTL != 48*time.Hour || b.APIToken != "literal-admin-token" || b.Name != "demo" {
+		s.DefaultFlow != "hello" || b.DedupTTL != 48*time.Hour || b.APIToken != "literal-admin-token" || b.Name != "demo" ||
+		s.Hold || s.HoldMessages != 3 || s.HoldFor != 48*time.Hour {
 		t.Errorf("settings %+v dedup %v token %q", s, b.DedupTTL, b.APIToken)
 	}
 }

@@ -74,6 +74,9 @@ func parseConfig(file string, data []byte, res *resolver) (*config, engine.Diagn
 			d.mapping(v, "window", map[string]func(k, v *yaml.Node){
 				"margin":            func(_, v *yaml.Node) { c.Settings.WindowMargin = d.duration(v, true) },
 				"fallback_template": func(_, v *yaml.Node) { c.Settings.FallbackTemplate = d.template(v) },
+				"hold":              func(_, v *yaml.Node) { c.Settings.Hold = d.bool(v) },
+				"hold_messages":     func(_, v *yaml.Node) { c.Settings.HoldMessages = d.positiveInt(v) },
+				"hold_for":          func(_, v *yaml.Node) { c.Settings.HoldFor = d.duration(v, false) },
 			})
 		},
 		"opt_out": func(_, v *yaml.Node) {
@@ -197,6 +200,18 @@ func (d *configDecoder) duration(n *yaml.Node, zeroOK bool) time.Duration {
 		d.errorf(n, "%q is not a duration: write it like 24h, 90m or 30s", s)
 	case v < 0 || v == 0 && !zeroOK:
 		d.errorf(n, "duration %s must be positive", s)
+	}
+	return v
+}
+
+func (d *configDecoder) bool(n *yaml.Node) bool {
+	s, ok := d.scalar(n)
+	if !ok {
+		return false
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		d.errorf(n, "%q is not true or false", s)
 	}
 	return v
 }

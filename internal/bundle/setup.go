@@ -500,6 +500,9 @@ default_team: %s
 window:
   margin: %s
   # fallback_template: {name: follow_up, language: en}   # sent when the 24-hour window is closed
+  hold: %t             # after a fallback, keep the event's other messages for the user's reply
+  hold_messages: %d    # at most this many, the latest
+  hold_for: %s        # each for this long
 
 opt_out:
   keywords: [%s]
@@ -514,7 +517,7 @@ max_steps_per_event: %d
 
 api:
   token: %s   # bearer token of the admin API
-`, yamlString(name), tenant, team, fmtDuration(s.WindowMargin), strings.Join(s.OptOutKeywords, ", "),
+`, yamlString(name), tenant, team, fmtDuration(s.WindowMargin), s.Hold, s.HoldMessages, fmtDuration(s.HoldFor), strings.Join(s.OptOutKeywords, ", "),
 		strconv.Quote(s.OptOutConfirmation), strings.Join(s.OptInKeywords, ", "),
 		fmtDuration(s.SessionTimeout), fmtDuration(DefaultDedupTTL), s.MaxSteps, yamlString(tokenRef))
 	return []byte(b.String())

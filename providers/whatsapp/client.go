@@ -232,7 +232,7 @@ func (c *Client) roundTrip(ctx context.Context, method, u string, body []byte) (
 		if token != "" {
 			data = bytes.ReplaceAll(data, []byte(token), []byte(redactedText))
 		}
-		e := parseError(resp.StatusCode, resp.Header, data)
+		e := parseError(resp.StatusCode, resp.Header, data, c.cfg.Clock.Now())
 		e.redact(token)
 		return nil, e
 	}

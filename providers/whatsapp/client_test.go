@@ -216,6 +216,11 @@ func TestClientSend(t *testing.T) {
 			ids:     []string{wamid1}, attempts: 2, sleeps: []time.Duration{sec(2)},
 		},
 		{
+			name:    "429 with a Retry-After date counts from the client's clock",
+			replies: []reply{{status: 429, body: err4Body, header: retryAfter("Sun, 01 Jun 2025 12:00:03 GMT")}, {status: 200, body: okBody}},
+			ids:     []string{wamid1}, attempts: 2, sleeps: []time.Duration{sec(3)},
+		},
+		{
 			name:    "429 without Retry-After uses jittered backoff",
 			replies: []reply{{status: 429, body: err4Body}, {status: 200, body: okBody}},
 			ids:     []string{wamid1}, attempts: 2, sleeps: []time.Duration{ms(250)},
@@ -614,19 +619,19 @@ func TestClassify(t *testing.T) {
 }
 
 func TestErrorText(t *testing.T) {
-	e := parseError(400, http.Header{}, []byte(err131047Body))
+	e := parseError(400, http.Header{}, []byte(err131047Body), time.Now())
 	got := e.Error()
 	for _, want := range []string{"whatsapp: graph error 131047", "(Re-engagement message)", "more than 24 hours", "class permanent", "http 400", "trace ReEng4g3"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
 		}
 	}
-	html := parseError(502, nil, []byte(htmlBody))
+	html := parseError(502, nil, []byte(htmlBody), time.Now())
 	if html.Class != ClassTransient || !strings.Contains(html.Error(), "graph http 502") || !strings.Contains(html.Error(), "502 Bad Gateway") {
 		t.Errorf("html error = %v", html)
 	}
 	// error_data as a plain string (older Graph errors) and error_user_title/msg.
-	legacy := parseError(400, nil, []byte(`{"error":{"message":"(#10) Permission denied","type":"OAuthException","code":10,"error_data":"permission missing","error_user_title":"Not allowed","fbtrace_id":"x"}}`))
+	legacy := parseError(400, nil, []byte(`{"error":{"message":"(#10) Permission denied","type":"OAuthException","code":10,"error_data":"permission missing","error_user_title":"Not allowed","fbtrace_id":"x"}}`), time.Now())
 	if legacy.Details != "permission missing" || legacy.Title != "Not allowed" || legacy.Class != ClassAuth {
 		t.Errorf("legacy = %+v", legacy)
 	}
@@ -634,7 +639,7 @@ func TestErrorText(t *testing.T) {
 		t.Errorf("HTTP-date Retry-After = %v", d)
 	}
 	// The token never survives redaction, wherever Meta echoed it.
-	tok := parseError(401, nil, []byte(err190Body))
+	tok := parseError(401, nil, []byte(err190Body), time.Now())
 	tok.Err = errors.New("dial: token " + testToken)
 	tok.redact(testToken)
 	if strings.Contains(tok.Error(), testToken) {

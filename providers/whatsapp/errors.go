@@ -148,15 +148,16 @@ var codeClass = map[int]Class{
 }
 
 // parseError builds the Error for a non-2xx response from Meta's envelope (graph.ParseError),
-// adding the retry class and Retry-After. body may be anything: an HTML error page from a
-// proxy gives an Error with the status and an excerpt.
-func parseError(status int, header http.Header, body []byte) *Error {
+// adding the retry class and Retry-After (an HTTP date counts from now, the client's clock).
+// body may be anything: an HTML error page from a proxy gives an Error with the status and
+// an excerpt.
+func parseError(status int, header http.Header, body []byte, now time.Time) *Error {
 	g := graph.ParseError(status, body)
 	e := &Error{HTTPStatus: status, Code: g.Code, Subcode: g.Subcode, Type: g.Type, Title: g.Title,
 		Message: g.Message, Details: g.Details, TraceID: g.TraceID}
 	e.Class = Classify(status, e.Code)
 	if header != nil {
-		e.RetryAfter = parseRetryAfter(header.Get("Retry-After"), time.Now())
+		e.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
 	}
 	return e
 }
