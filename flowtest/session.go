@@ -11,6 +11,7 @@ import (
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 	"github.com/flowgate/flowgate/store"
 )
@@ -69,12 +70,14 @@ func NewSession(o SessionOptions) (*Session, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	client := whatsapp.NewClient(whatsapp.Config{
 		PhoneNumberID: o.Account,
-		AccessToken:   "flowctl-test-token",
-		BaseURL:       "https://graph.flowctl.test",
-		HTTPClient:    &http.Client{Transport: s.graph},
-		Clock:         s.clk,
-		Jitter:        func(time.Duration) time.Duration { return 0 },
-		Logger:        quiet,
+		ClientConfig: meta.ClientConfig{
+			AccessToken: "flowctl-test-token",
+			BaseURL:     "https://graph.flowctl.test",
+			HTTPClient:  &http.Client{Transport: s.graph},
+			Clock:       s.clk,
+			Jitter:      func(time.Duration) time.Duration { return 0 },
+			Logger:      quiet,
+		},
 	})
 	tenant, team := o.Tenant, o.Team
 	if tenant == "" {

@@ -23,6 +23,7 @@ import (
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 	"github.com/flowgate/flowgate/server"
 	"github.com/flowgate/flowgate/store"
@@ -278,7 +279,7 @@ func textWebhook(t *testing.T, id, text string) []byte {
 }
 
 func signed(body []byte, secret string) http.Header {
-	return http.Header{whatsapp.SignatureHeader: {whatsapp.SignatureHeaderValue(body, secret)}}
+	return http.Header{meta.SignatureHeader: {meta.SignatureHeaderValue(body, secret)}}
 }
 
 func bearerHeader(token string) http.Header {

@@ -11,7 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/flowgate/flowgate/pipeline"
-	"github.com/flowgate/flowgate/providers/whatsapp"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
 // MaxWebhookBody is the largest webhook body accepted; larger ones are answered 413 unread.
@@ -48,7 +48,7 @@ func (s *Server) verify(c *gin.Context) {
 		return
 	}
 	ch := ep.Channel
-	challenge, ok := whatsapp.Verify(c.Request.URL.Query(), ep.VerifyToken.Reveal())
+	challenge, ok := meta.Verify(c.Request.URL.Query(), ep.VerifyToken.Reveal())
 	if !ok {
 		s.log.Warn("webhook verification refused: wrong mode, token or no challenge",
 			"channel", ch.Name, "tenant", ch.Tenant, "team", ch.Team, "remote", c.ClientIP())
@@ -92,10 +92,10 @@ func (s *Server) receive(c *gin.Context) {
 	}
 
 	if !s.opts.InsecureSkipSignature {
-		if err := whatsapp.CheckSignature(c.GetHeader(whatsapp.SignatureHeader), body, ep.AppSecret.Reveal()); err != nil {
+		if err := meta.CheckSignature(c.GetHeader(meta.SignatureHeader), body, ep.AppSecret.Reveal()); err != nil {
 			s.metrics.webhook(ch.Name, resultBadSignature)
 			level := slog.LevelWarn
-			if errors.Is(err, whatsapp.ErrNoAppSecret) {
+			if errors.Is(err, meta.ErrNoAppSecret) {
 				level = slog.LevelError // a configuration problem, not a bad request
 			}
 			log.Log(c.Request.Context(), level, "webhook refused: bad signature", "err", err, "remote", c.ClientIP())

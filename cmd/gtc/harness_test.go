@@ -22,6 +22,7 @@ import (
 	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/internal/bundle"
 	"github.com/flowgate/flowgate/internal/redistest"
+	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 )
 
@@ -334,7 +335,7 @@ func post(addr string, body []byte, secret string) (int, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if secret != "" {
-		req.Header.Set(whatsapp.SignatureHeader, whatsapp.SignatureHeaderValue(body, secret))
+		req.Header.Set(meta.SignatureHeader, meta.SignatureHeaderValue(body, secret))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

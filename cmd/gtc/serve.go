@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/server"
 	"github.com/flowgate/flowgate/store"
 )
@@ -177,8 +178,9 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	}
 	metrics := server.NewMetrics(reg, st)
 	w := &wiring{cfg: cfg, log: log, metrics: metrics,
-		limiter: store.NewLimiter(client, cfg.prefix, store.LimiterConfig{RatePerSecond: cfg.rate, PairInterval: cfg.pairInterval, PairBurst: cfg.pairBurst,
-			OnError: func(err error) { log.Warn("rate limiter", "err", err) }})}
+		limiter: store.NewLimiter(client, cfg.prefix, store.LimiterConfig{
+			LimiterConfig: meta.LimiterConfig{RatePerSecond: cfg.rate, PairInterval: cfg.pairInterval, PairBurst: cfg.pairBurst},
+			OnError:       func(err error) { log.Warn("rate limiter", "err", err) }})}
 	pb, site, err := w.load(getenv)
 	if err != nil {
 		return fail("%v", err)

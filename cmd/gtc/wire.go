@@ -20,6 +20,8 @@ import (
 	"github.com/flowgate/flowgate/internal/secret"
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/providers"
+	"github.com/flowgate/flowgate/providers/channel"
+	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 	"github.com/flowgate/flowgate/server"
 )
@@ -29,7 +31,7 @@ type wiring struct {
 	cfg     *serveConfig
 	log     *slog.Logger
 	metrics *server.Metrics
-	limiter whatsapp.Pacer
+	limiter channel.Pacer
 }
 
 // load reads and validates the bundle and builds the pipeline's bundle and the server's site
@@ -72,12 +74,14 @@ func (w *wiring) channel(c bundle.Channel) (*pipeline.Channel, error) {
 		name := c.Name
 		client := whatsapp.NewClient(whatsapp.Config{
 			PhoneNumberID: c.AccountID,
-			AccessToken:   c.Token,
-			APIVersion:    c.APIVersion,
-			BaseURL:       c.APIBaseURL,
-			Limiter:       w.limiter,
-			Logger:        w.log,
-			OnRetry:       func(e *whatsapp.Error) { w.metrics.Retry(name, e.Code) },
+			ClientConfig: meta.ClientConfig{
+				AccessToken: c.Token,
+				APIVersion:  c.APIVersion,
+				BaseURL:     c.APIBaseURL,
+				Limiter:     w.limiter,
+				Logger:      w.log,
+				OnRetry:     func(e *meta.Error) { w.metrics.Retry(name, e.Code) },
+			},
 		})
 		return &pipeline.Channel{Name: c.Name, Tenant: c.Tenant, Team: c.Team, Account: c.AccountID, Parse: whatsapp.Parse, Sender: client}, nil
 	}

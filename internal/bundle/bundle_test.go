@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/engine"
-	"github.com/flowgate/flowgate/providers/graph"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
 // testSeed is a small seed, so that these tests do not depend on the shipped examples.
@@ -443,7 +443,7 @@ func TestCheckAllChannels(t *testing.T) {
 	if got := res[1].String(); got != "messenger t/u: page 222 answers: the credentials work" {
 		t.Errorf("messenger result %q", got)
 	}
-	var ge *graph.Error
+	var ge *meta.Error
 	if !errors.As(res[2].Err, &ge) || ge.Code != 100 {
 		t.Fatalf("instagram error %v", res[2].Err)
 	}

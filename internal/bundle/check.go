@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/flowgate/flowgate/providers/graph"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
 // CheckResult is the outcome of asking the Graph API about one channel's account.
@@ -18,7 +18,7 @@ type CheckResult struct {
 	Team      string
 	AccountID string // resolved
 	What      string // "phone number", "page", "Instagram account"
-	Err       error  // nil when Meta answered 200; a *graph.Error when Meta refused
+	Err       error  // nil when Meta answered 200; a *meta.Error when Meta refused
 }
 
 // String says plainly whether the account answered and, if not, what Meta said and what to do.
@@ -27,7 +27,7 @@ func (r CheckResult) String() string {
 	if r.Err == nil {
 		return who + " answers: the credentials work"
 	}
-	var ge *graph.Error
+	var ge *meta.Error
 	if errors.As(r.Err, &ge) {
 		s := fmt.Sprintf("%s does not answer: Meta said %q (HTTP %d, code %d", who, ge.Message, ge.HTTPStatus, ge.Code)
 		if ge.Subcode != 0 {
@@ -91,7 +91,7 @@ func Check(ctx context.Context, hc *http.Client, a *Answers, dir string, getenv 
 			if msg := checkURL(vals["api_base_url"]); msg != "" {
 				r.Err = fmt.Errorf("api_base_url: %s", msg)
 			} else {
-				r.Err = graph.Check(ctx, hc, vals["api_base_url"], vals["api_version"], vals[spec.IDKey], vals[spec.TokenKey])
+				r.Err = meta.Check(ctx, hc, vals["api_base_url"], vals["api_version"], vals[spec.IDKey], vals[spec.TokenKey])
 			}
 		}
 		out = append(out, r)

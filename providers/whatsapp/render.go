@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
 // Limits of the Cloud API (reference sections 0 and 2), in characters (runes).
@@ -35,14 +36,6 @@ const (
 
 // ErrInvalidMessage is returned, wrapped, by Render for a message the Cloud API cannot carry.
 var ErrInvalidMessage = errors.New("invalid message")
-
-// Request is one rendered Cloud API request: the JSON body of a POST to
-// /{version}/{phone-number-id}/messages.
-type Request struct {
-	Type string          // the message type: text, template, interactive, image, ..., location, reaction, read
-	To   string          // the recipient; empty for a read receipt
-	Body json.RawMessage // the JSON body
-}
 
 // The outbound wire types (reference section 2). Field order is the order in the JSON.
 
@@ -185,7 +178,7 @@ type sendRow struct {
 // Render turns a message into its Cloud API request bodies: one, or several for a text longer
 // than MaxTextLength. It returns an error wrapping ErrInvalidMessage for a message the API
 // cannot carry (no content or several, no recipient, counts or ids over the limits...).
-func Render(m *msg.Message) ([]Request, error) {
+func Render(m *msg.Message) ([]meta.Request, error) {
 	if m == nil {
 		return nil, invalid("nil message")
 	}
@@ -253,22 +246,22 @@ func invalid(format string, args ...any) error {
 }
 
 // encode appends the JSON of r to out. HTML characters are not escaped: Meta takes them as is.
-func encode(out []Request, typ, to string, r *sendRequest) ([]Request, error) {
+func encode(out []meta.Request, typ, to string, r *sendRequest) ([]meta.Request, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(r); err != nil {
 		return nil, fmt.Errorf("whatsapp: render %s: %w", typ, err)
 	}
-	return append(out, Request{Type: typ, To: to, Body: bytes.TrimRight(buf.Bytes(), "\n")}), nil
+	return append(out, meta.Request{Type: typ, To: to, Body: bytes.TrimRight(buf.Bytes(), "\n")}), nil
 }
 
-func renderText(base sendRequest, t *msg.Text) ([]Request, error) {
+func renderText(base sendRequest, t *msg.Text) ([]meta.Request, error) {
 	if t.Body == "" {
 		return nil, invalid("empty text")
 	}
 	parts := SplitText(t.Body, MaxTextLength)
-	out := make([]Request, 0, len(parts))
+	out := make([]meta.Request, 0, len(parts))
 	for i, p := range parts {
 		r := base
 		if i > 0 {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
 const to = "+16505551234"
@@ -107,7 +108,7 @@ func longText() string {
 }
 
 // goldenBodies renders the bodies as an indented JSON array, keeping their key order.
-func goldenBodies(t *testing.T, reqs []Request) []byte {
+func goldenBodies(t *testing.T, reqs []meta.Request) []byte {
 	t.Helper()
 	var raw bytes.Buffer
 	raw.WriteString("[")
@@ -163,7 +164,7 @@ func TestRenderGoldenComplete(t *testing.T) {
 	}
 }
 
-func decodeBody(t *testing.T, r Request) map[string]any {
+func decodeBody(t *testing.T, r meta.Request) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {

@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/flowgate/flowgate/providers/graph"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
 // This file holds the inbound wire types (reference section 1) and lenient JSON scalars:
@@ -78,10 +78,10 @@ type wireContact struct {
 }
 
 type wireError struct {
-	Code      flexInt         `json:"code"`
-	Title     string          `json:"title"`
-	Message   string          `json:"message"`
-	ErrorData graph.ErrorData `json:"error_data"`
+	Code      flexInt        `json:"code"`
+	Title     string         `json:"title"`
+	Message   string         `json:"message"`
+	ErrorData meta.ErrorData `json:"error_data"`
 }
 
 // wireHead is what every message has; it is decoded field by field when the full message is

@@ -1,4 +1,4 @@
-package whatsapp
+package meta
 
 import (
 	"context"
@@ -8,10 +8,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flowgate/flowgate/internal/testclock"
 )
 
-func newTestLimiter(clock *fakeClock, tweak func(*Config)) *Limiter {
-	cfg := Config{Clock: clock}
+// testPNID is an account id as WhatsApp names it: a phone number id.
+const testPNID = "106540352242922"
+
+func newTestLimiter(clock *testclock.Clock, tweak func(*LimiterConfig)) *Limiter {
+	cfg := LimiterConfig{Clock: clock}
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -19,8 +24,8 @@ func newTestLimiter(clock *fakeClock, tweak func(*Config)) *Limiter {
 }
 
 func TestLimiterThroughput(t *testing.T) {
-	clock := newFakeClock()
-	l := newTestLimiter(clock, func(c *Config) { c.RatePerSecond = 2; c.Burst = 2 })
+	clock := testclock.New()
+	l := newTestLimiter(clock, func(c *LimiterConfig) { c.RatePerSecond = 2; c.Burst = 2 })
 	ctx := context.Background()
 	for range 2 {
 		if err := l.WaitNumber(ctx, testPNID); err != nil {
@@ -54,7 +59,7 @@ func TestLimiterThroughput(t *testing.T) {
 }
 
 func TestLimiterDefaultThroughput(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	l := newTestLimiter(clock, nil) // 80/s, burst 80
 	for range 80 {
 		_ = l.WaitNumber(context.Background(), testPNID)
@@ -71,8 +76,8 @@ func TestLimiterDefaultThroughput(t *testing.T) {
 // TestLimiterPairBurst checks Meta's borrowing model: a burst goes at once, then one message per
 // interval, and the burst comes back only once the borrowed quota is repaid.
 func TestLimiterPairBurst(t *testing.T) {
-	clock := newFakeClock()
-	l := newTestLimiter(clock, func(c *Config) { c.PairBurst = 3 }) // interval 6 s by default
+	clock := testclock.New()
+	l := newTestLimiter(clock, func(c *LimiterConfig) { c.PairBurst = 3 }) // interval 6 s by default
 	ctx := context.Background()
 	const a, b = "+16505551234", "+447700900123"
 	for range 3 {
@@ -106,18 +111,18 @@ func TestLimiterPairBurst(t *testing.T) {
 }
 
 func TestLimiterPairBurstClamped(t *testing.T) {
-	l := NewLimiter(Config{PairBurst: 100})
+	l := NewLimiter(LimiterConfig{PairBurst: 100})
 	if want := 44 * DefaultPairInterval; l.pairTolerance != want {
 		t.Errorf("tolerance = %v, want %v (45 messages)", l.pairTolerance, want)
 	}
-	d := NewLimiter(Config{})
+	d := NewLimiter(LimiterConfig{})
 	if want := (DefaultPairBurst - 1) * DefaultPairInterval; d.pairTolerance != want {
 		t.Errorf("default tolerance = %v, want %v", d.pairTolerance, want)
 	}
 }
 
 func TestLimiterDefer(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	l := newTestLimiter(clock, nil)
 	ctx := context.Background()
 	l.Defer(testPNID, "+16505551234", 16*time.Second)
@@ -139,8 +144,8 @@ func TestLimiterDefer(t *testing.T) {
 }
 
 func TestLimiterHonoursContext(t *testing.T) {
-	clock := newFakeClock()
-	l := newTestLimiter(clock, func(c *Config) { c.PairBurst = 1; c.RatePerSecond = 1; c.Burst = 1 })
+	clock := testclock.New()
+	l := newTestLimiter(clock, func(c *LimiterConfig) { c.PairBurst = 1; c.RatePerSecond = 1; c.Burst = 1 })
 	bg := context.Background()
 	_ = l.Wait(bg, testPNID, "+16505551234") // both schedules now full
 
@@ -156,9 +161,9 @@ func TestLimiterHonoursContext(t *testing.T) {
 	})
 	t.Run("cancelled while waiting books nothing", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(bg)
-		clock.onSleep = func(time.Duration) { cancel() }
+		clock.OnSleep = func(time.Duration) { cancel() }
 		err := l.WaitPair(ctx, testPNID, "+16505551234")
-		clock.onSleep = nil
+		clock.OnSleep = nil
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v", err)
 		}
@@ -169,22 +174,10 @@ func TestLimiterHonoursContext(t *testing.T) {
 			t.Errorf("next wait %v, want [6s]", got)
 		}
 	})
-	t.Run("real clock returns on cancel", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(bg)
-		done := make(chan error, 1)
-		go func() { done <- RealClock{}.Sleep(ctx, time.Hour) }()
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("err = %v", err)
-		}
-		if err := (RealClock{}).Sleep(bg, 0); err != nil {
-			t.Errorf("zero sleep: %v", err)
-		}
-	})
 }
 
 func TestLimiterSweepsIdleRecipients(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	l := newTestLimiter(clock, nil)
 	ctx := context.Background()
 	for i := range 3000 {
@@ -206,9 +199,9 @@ func TestLimiterSweepsIdleRecipients(t *testing.T) {
 // moves the schedule one interval forward and never back, so after 20 waits it is at least
 // 20 intervals past the start whatever the interleaving; a lost booking would show.
 func TestLimiterConcurrent(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New()
 	start := clock.Now()
-	l := newTestLimiter(clock, func(c *Config) { c.RatePerSecond = 10; c.Burst = 5 })
+	l := newTestLimiter(clock, func(c *LimiterConfig) { c.RatePerSecond = 10; c.Burst = 5 })
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Add(1)

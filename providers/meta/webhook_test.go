@@ -1,10 +1,11 @@
-package whatsapp
+package meta
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 )
@@ -91,7 +92,10 @@ func TestSignatureOverRawEscapedBytes(t *testing.T) {
 	const secret = "d41d8cd98f00b204e9800998ecf8427e"
 	// openssl dgst -sha256 -hmac d41d8cd98f00b204e9800998ecf8427e testdata/webhooks/whatsapp/unicode_escaped.json
 	const metaHeader = "sha256=4e9104f008707605bc72ecf0a90da78f132c65d1c91afe4736dabb12adc0cebd"
-	raw := readWebhook(t, "unicode_escaped")
+	raw, err := os.ReadFile("../../testdata/webhooks/whatsapp/unicode_escaped.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !bytes.Contains(raw, []byte(`\u00e4\u00f6\u00e5`)) || !bytes.Contains(raw, []byte(`\ud83d\ude00`)) {
 		t.Fatal("recorded body lost its escaped-unicode form")
 	}
@@ -120,12 +124,4 @@ func TestSignatureOverRawEscapedBytes(t *testing.T) {
 		t.Errorf("re-encoded JSON: %v, want ErrSignatureMismatch", err)
 	}
 
-	// And the decoded text is the real thing.
-	events, err := Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(events) != 1 || events[0].Text != "äöå café — 日本語 😀 <b>&</b> 50% @home a/b" {
-		t.Errorf("text = %q", events[0].Text)
-	}
 }

@@ -1,8 +1,4 @@
-// Package graph holds what every call to Meta's Graph API shares, whichever channel makes it:
-// the versioned URL, bearer authentication and Meta's error envelope. The channel packages build
-// their URLs with URL and read errors with ParseError (providers/whatsapp adds its retry classes
-// on top), and gtc setup --check uses Check to see whether a channel's credentials work.
-package graph
+package meta
 
 import (
 	"bytes"
@@ -19,46 +15,6 @@ import (
 
 // maxErrorBody bounds how much of an error response is read.
 const maxErrorBody = 64 << 10
-
-// Error is an error answered by the Graph API, parsed from Meta's envelope
-//
-//	{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}
-//
-// When the body is not that envelope, Code is 0 and Message holds a short excerpt of the body.
-type Error struct {
-	HTTPStatus int
-	Code       int
-	Subcode    int
-	Type       string
-	Message    string
-	Title      string // error_user_title, else Message without its "(#code) " prefix
-	Details    string // error_data.details (WhatsApp), else error_user_msg
-	TraceID    string
-}
-
-// Error renders the error as Meta reported it. It never contains the access token: Meta may echo
-// a malformed token in its message (and a proxy the Authorization header in its error page), so
-// Check removes the token from the response before it is parsed.
-func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "graph API: HTTP %d", e.HTTPStatus)
-	if e.Code != 0 {
-		fmt.Fprintf(&b, ", code %d", e.Code)
-		if e.Subcode != 0 {
-			fmt.Fprintf(&b, " (subcode %d)", e.Subcode)
-		}
-	}
-	if e.Type != "" {
-		fmt.Fprintf(&b, ", %s", e.Type)
-	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
-	}
-	if e.TraceID != "" {
-		fmt.Fprintf(&b, " (fbtrace_id %s)", e.TraceID)
-	}
-	return b.String()
-}
 
 // envelope is Meta's error body. Codes are numbers, but a string in their place must not make
 // the whole error unreadable; error_data is an object in WhatsApp errors and a string in some
@@ -109,9 +65,18 @@ func (d *ErrorData) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParseError reads a non-2xx response's body into an *Error. A body that is not Meta's envelope
-// (a proxy's HTML page) gives an Error whose Message is an excerpt of it.
+// ParseError reads a non-2xx response's body into an *Error with its Class. A body that is not
+// Meta's envelope (a proxy's HTML page) gives an Error whose Message is an excerpt of it.
 func ParseError(status int, body []byte) *Error {
+	e := parseEnvelope(status, body)
+	e.Class = Classify(status, e.Code, e.Subcode)
+	if e.WindowClosed() {
+		e.Class = ClassPermanent
+	}
+	return e
+}
+
+func parseEnvelope(status int, body []byte) *Error {
 	e := &Error{HTTPStatus: status}
 	var env envelope
 	if err := json.Unmarshal(body, &env); err == nil && env.Error != nil {
@@ -172,7 +137,8 @@ func URL(baseURL, version string, segments ...string) string {
 // Check asks the Graph API for the object id (a phone number id, page id or Instagram account
 // id) with the token: GET {baseURL}/{version}/{id} with Authorization: Bearer. It returns nil
 // when Meta answers 200, an *Error when Meta answers anything else, or the transport error
-// (which names the URL but never the token).
+// (which names the URL but never the token). gtc setup --check uses it to see whether a
+// channel's credentials work.
 func Check(ctx context.Context, hc *http.Client, baseURL, version, id, token string) error {
 	if hc == nil {
 		hc = http.DefaultClient
@@ -197,10 +163,7 @@ func Check(ctx context.Context, hc *http.Client, baseURL, version, id, token str
 	}
 	// Redact before parsing, so that no field and no cut excerpt keeps any part of the token.
 	if token != "" {
-		body = bytes.ReplaceAll(body, []byte(token), []byte(redacted))
+		body = bytes.ReplaceAll(body, []byte(token), []byte(redactedText))
 	}
 	return ParseError(resp.StatusCode, body)
 }
-
-// redacted stands in for the token wherever a response echoed it.
-const redacted = "[redacted]"

@@ -1,13 +1,15 @@
-package whatsapp
+package meta
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
+	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/flowgate/flowgate/providers/channel"
 )
 
 // SignatureHeader is the header Meta signs webhook bodies in.
@@ -15,12 +17,13 @@ const SignatureHeader = "X-Hub-Signature-256"
 
 const signaturePrefix = "sha256="
 
-// Errors of CheckSignature; the server answers all of them with 401.
+// Errors of CheckSignature; the server answers all of them with 401. The first three match
+// channel.ErrBadSignature and ErrNoAppSecret is channel.ErrNoAppSecret (errors.Is).
 var (
-	ErrSignatureMissing   = errors.New("whatsapp: webhook signature missing")
-	ErrSignatureMalformed = errors.New("whatsapp: webhook signature malformed")
-	ErrSignatureMismatch  = errors.New("whatsapp: webhook signature mismatch")
-	ErrNoAppSecret        = errors.New("whatsapp: no app secret to check the webhook signature with")
+	ErrSignatureMissing   = fmt.Errorf("%w: missing", channel.ErrBadSignature)
+	ErrSignatureMalformed = fmt.Errorf("%w: malformed", channel.ErrBadSignature)
+	ErrSignatureMismatch  = fmt.Errorf("%w: mismatch", channel.ErrBadSignature)
+	ErrNoAppSecret        = channel.ErrNoAppSecret
 )
 
 // Verify answers the webhook verification handshake: it returns the hub.challenge to echo

@@ -1,4 +1,4 @@
-package graph
+package meta
 
 import (
 	"context"
@@ -25,28 +25,28 @@ func TestCheck(t *testing.T) {
 			status: 401,
 			body:   `{"error":{"message":"Invalid OAuth access token - Cannot parse access token","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AbC123"}}`,
 			want: &Error{HTTPStatus: 401, Code: 190, Subcode: 463, Type: "OAuthException",
-				Message: "Invalid OAuth access token - Cannot parse access token", Title: "Invalid OAuth access token - Cannot parse access token", TraceID: "AbC123"},
-			wantMsg: "graph API: HTTP 401, code 190 (subcode 463), OAuthException: Invalid OAuth access token - Cannot parse access token (fbtrace_id AbC123)",
+				Message: "Invalid OAuth access token - Cannot parse access token", Title: "Invalid OAuth access token - Cannot parse access token", TraceID: "AbC123", Class: ClassAuth},
+			wantMsg: "graph error 190/463 (Invalid OAuth access token - Cannot parse access token) [class auth, http 401, OAuthException, trace AbC123]",
 		},
 		{
 			name:    "unknown object",
 			status:  400,
 			body:    `{"error":{"message":"Unsupported get request.","type":"GraphMethodException","code":100,"fbtrace_id":"X"}}`,
-			want:    &Error{HTTPStatus: 400, Code: 100, Type: "GraphMethodException", Message: "Unsupported get request.", Title: "Unsupported get request.", TraceID: "X"},
-			wantMsg: "graph API: HTTP 400, code 100, GraphMethodException: Unsupported get request. (fbtrace_id X)",
+			want:    &Error{HTTPStatus: 400, Code: 100, Type: "GraphMethodException", Message: "Unsupported get request.", Title: "Unsupported get request.", TraceID: "X", Class: ClassPermanent},
+			wantMsg: "graph error 100 (Unsupported get request.) [class permanent, http 400, GraphMethodException, trace X]",
 		},
 		{
 			name:    "not an envelope",
 			status:  502,
 			body:    "<html>bad gateway</html>",
-			want:    &Error{HTTPStatus: 502, Message: "<html>bad gateway</html>"},
-			wantMsg: "graph API: HTTP 502: <html>bad gateway</html>",
+			want:    &Error{HTTPStatus: 502, Message: "<html>bad gateway</html>", Class: ClassTransient},
+			wantMsg: "graph http 502: <html>bad gateway</html> [class transient]",
 		},
 		{
 			name:    "empty body",
 			status:  500,
-			want:    &Error{HTTPStatus: 500, Message: "Internal Server Error"},
-			wantMsg: "graph API: HTTP 500: Internal Server Error",
+			want:    &Error{HTTPStatus: 500, Message: "Internal Server Error", Class: ClassTransient},
+			wantMsg: "graph http 500: Internal Server Error [class transient]",
 		},
 	}
 	for _, tt := range tests {
@@ -170,13 +170,13 @@ func TestParseErrorLenient(t *testing.T) {
 		want Error
 	}{
 		{`{"error":{"message":"(#131047) Re-engagement message","code":"131047","error_data":{"messaging_product":"whatsapp","details":"24 hours have passed"}}}`,
-			Error{HTTPStatus: 400, Code: 131047, Message: "(#131047) Re-engagement message", Title: "Re-engagement message", Details: "24 hours have passed"}},
+			Error{HTTPStatus: 400, Code: 131047, Message: "(#131047) Re-engagement message", Title: "Re-engagement message", Details: "24 hours have passed", Class: ClassPermanent}},
 		{`{"error":{"message":"(#10) Permission denied","code":10,"error_data":"permission missing","error_user_title":"Not allowed","fbtrace_id":"x"}}`,
-			Error{HTTPStatus: 400, Code: 10, Message: "(#10) Permission denied", Title: "Not allowed", Details: "permission missing", TraceID: "x"}},
+			Error{HTTPStatus: 400, Code: 10, Message: "(#10) Permission denied", Title: "Not allowed", Details: "permission missing", TraceID: "x", Class: ClassAuth}},
 		{`{"error":{"message":"Bad","code":1,"error_user_msg":"Try later","error_data":[1]}}`,
-			Error{HTTPStatus: 400, Code: 1, Message: "Bad", Title: "Bad", Details: "Try later"}},
-		{"<html>\n  <body>Bad   gateway</body>\n</html>", Error{HTTPStatus: 400, Message: "<html> <body>Bad gateway</body> </html>"}},
-		{"", Error{HTTPStatus: 400, Message: "Bad Request"}},
+			Error{HTTPStatus: 400, Code: 1, Message: "Bad", Title: "Bad", Details: "Try later", Class: ClassTransient}},
+		{"<html>\n  <body>Bad   gateway</body>\n</html>", Error{HTTPStatus: 400, Message: "<html> <body>Bad gateway</body> </html>", Class: ClassPermanent}},
+		{"", Error{HTTPStatus: 400, Message: "Bad Request", Class: ClassPermanent}},
 	}
 	for _, c := range cases {
 		if got := ParseError(400, []byte(c.body)); *got != c.want {
