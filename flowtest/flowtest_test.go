@@ -19,7 +19,7 @@ func exampleEngine(t *testing.T) *engine.Engine {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example flows: %v", err)
 	}
-	cfg := engine.Config{Settings: engine.DefaultSettings(), Limits: providers.Limits()}
+	cfg := engine.Config{Settings: engine.DefaultSettings(), Limits: providers.Registry().Limits()}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -52,7 +52,7 @@ func TestExampleCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Engine: exampleEngine(t)}
+	opts := Options{Engine: exampleEngine(t), Channels: providers.Registry()}
 	for _, f := range files {
 		c, err := LoadCase(f)
 		if err != nil {

@@ -62,7 +62,7 @@ func newBenchServer(b *testing.B, latency time.Duration) *benchServer {
 	p := pipeline.New(st, &pipeline.Bundle{Engine: e, Channels: []*pipeline.Channel{ch}})
 	p.Log = quiet
 	srv := server.New(server.Options{Pipeline: p, Store: st, Log: quiet})
-	srv.Swap(&server.Site{DefaultTenant: tenant, DefaultTeam: team, Endpoints: []server.Endpoint{{Channel: ch, AppSecret: secret.String(appSecret)}}})
+	srv.Swap(&server.Site{DefaultTenant: tenant, DefaultTeam: team, Endpoints: []server.Endpoint{{Channel: ch, Webhook: whatsapp.Provider{}, AppSecret: secret.String(appSecret)}}})
 	return &benchServer{h: srv.Handler(), p: p, sent: sent, graph: graph}
 }
 

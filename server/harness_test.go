@@ -187,7 +187,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	h.srv = server.New(opts)
 	site := &server.Site{
 		DefaultTenant: tenant, DefaultTeam: team, APIToken: apiToken,
-		Endpoints: []server.Endpoint{{Channel: h.ch, AppSecret: appSecret, VerifyToken: verifyToken}},
+		Endpoints: []server.Endpoint{{Channel: h.ch, Webhook: whatsapp.Provider{}, AppSecret: appSecret, VerifyToken: verifyToken}},
 	}
 	if o.site != nil {
 		o.site(site)

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/providers"
 	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/server"
 	"github.com/flowgate/flowgate/store"
@@ -177,7 +178,8 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 		st, client = store.NewRedis(rc, store.Options{Prefix: cfg.prefix}), rc
 	}
 	metrics := server.NewMetrics(reg, st)
-	w := &wiring{cfg: cfg, log: log, metrics: metrics,
+	channels := providers.Registry()
+	w := &wiring{cfg: cfg, log: log, metrics: metrics, reg: channels,
 		limiter: store.NewLimiter(client, cfg.prefix, store.LimiterConfig{
 			LimiterConfig: meta.LimiterConfig{RatePerSecond: cfg.rate, PairInterval: cfg.pairInterval, PairBurst: cfg.pairBurst},
 			OnError:       func(err error) { log.Warn("rate limiter", "err", err) }})}
@@ -192,7 +194,8 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	}
 	p := pipeline.New(st, pb)
 	p.Log, p.Lease, p.OnReport = log, cfg.lease, metrics.Observe
-	srv := server.New(server.Options{Pipeline: p, Store: st, Log: log, Metrics: metrics, RecordDir: cfg.record, InsecureSkipSignature: cfg.insecure})
+	srv := server.New(server.Options{Pipeline: p, Store: st, Log: log, Metrics: metrics, RecordDir: cfg.record,
+		InsecureSkipSignature: cfg.insecure, Channels: channels.Names()})
 	srv.Swap(site)
 	if cfg.insecure {
 		log.Warn("SIGNATURE CHECKS ARE OFF (--insecure-skip-signature): anyone who can reach this server can post events as any user")
