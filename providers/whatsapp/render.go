@@ -57,6 +57,11 @@ type sendRequest struct {
 	Reaction         *sendReaction    `json:"reaction,omitempty"`
 	Status           string           `json:"status,omitempty"`
 	MessageID        string           `json:"message_id,omitempty"`
+	TypingIndicator  *sendTyping      `json:"typing_indicator,omitempty"`
+}
+
+type sendTyping struct {
+	Type string `json:"type"`
 }
 
 type sendContext struct {
@@ -187,7 +192,13 @@ func Render(m *msg.Message) ([]meta.Request, error) {
 	}
 	if m.MarkRead != "" {
 		r := sendRequest{MessagingProduct: "whatsapp", Status: "read", MessageID: m.MarkRead}
+		if m.Typing {
+			r.TypingIndicator = &sendTyping{Type: "text"} // it marks the message read too
+		}
 		return encode(nil, "read", "", &r)
+	}
+	if m.Typing {
+		return nil, invalid("a typing indicator goes with a read receipt (MarkRead)")
 	}
 	if m.To == "" {
 		return nil, invalid("%s message without a recipient", m.Type())
@@ -231,9 +242,11 @@ func Render(m *msg.Message) ([]meta.Request, error) {
 	return encode(nil, base.Type, m.To, &base)
 }
 
+// contentCount counts the contents of m. A typing indicator goes out with a read receipt only:
+// alone it is content the Cloud API cannot carry.
 func contentCount(m *msg.Message) int {
 	n := 0
-	for _, set := range []bool{m.Text != nil, m.Template != nil, m.Interactive != nil, m.Media != nil, m.Location != nil, m.Reaction != nil, m.MarkRead != ""} {
+	for _, set := range []bool{m.Text != nil, m.Template != nil, m.Interactive != nil, m.Media != nil, m.Location != nil, m.Reaction != nil, m.MarkRead != "" || m.Typing} {
 		if set {
 			n++
 		}

@@ -97,6 +97,7 @@ func renderCases() []struct {
 		{"reaction", &msg.Message{To: to, Reaction: &msg.Reaction{MessageID: "wamid.HBgLMTY0NjcwNDM1OTUVAgASGBQzQUZCMTY0MDc2MUYwNzBDNTY5MAA=", Emoji: "😀"}}},
 		{"reaction_remove", &msg.Message{To: to, Reaction: &msg.Reaction{MessageID: "wamid.HBgLMTY0NjcwNDM1OTUVAgASGBQzQUZCMTY0MDc2MUYwNzBDNTY5MAA="}}},
 		{"mark_read", &msg.Message{MarkRead: "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA"}},
+		{"mark_read_typing", &msg.Message{MarkRead: "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA", Typing: true}},
 	}
 }
 
@@ -447,6 +448,8 @@ func TestRenderInvalid(t *testing.T) {
 		"nil":                       nil,
 		"no content":                {To: to},
 		"two contents":              {To: to, Text: &msg.Text{Body: "a"}, Reaction: &msg.Reaction{MessageID: "w", Emoji: "x"}},
+		"typing alone":              {To: to, Typing: true},
+		"typing with text":          {To: to, Typing: true, Text: &msg.Text{Body: "a"}},
 		"no recipient":              {Text: &msg.Text{Body: "a"}},
 		"empty text":                {To: to, Text: &msg.Text{}},
 		"template without name":     {To: to, Template: &msg.Template{Language: "en"}},
