@@ -204,24 +204,3 @@ func FuzzSplitText(f *testing.F) {
 		}
 	})
 }
-
-// FuzzFlexString checks the lenient scalar against encoding/json: for every valid JSON string
-// token it must give exactly what json.Unmarshal gives (escapes, invalid UTF-8 and all).
-func FuzzFlexString(f *testing.F) {
-	for _, s := range []string{`"16505551234"`, `"caf\u00e9"`, `"a\/b"`, "\"\xff\xfe\"", `""`, `"tab	in"`, `"\ud83d\ude00"`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var want string
-		if len(b) == 0 || b[0] != '"' || json.Unmarshal(b, &want) != nil {
-			return
-		}
-		var got flexString
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatalf("flexString refused %q: %v", b, err)
-		}
-		if string(got) != want {
-			t.Fatalf("flexString(%q) = %q, encoding/json says %q", b, got, want)
-		}
-	})
-}
