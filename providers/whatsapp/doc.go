@@ -31,7 +31,7 @@
 // [Render] turns one message into one or more [Request]s. Text longer than 4096 characters
 // (counted in runes, not bytes) is split into several messages: at the last line break in the
 // second half of the window, else at the last whitespace, else at the limit, and never inside
-// a UTF-8 sequence (see [SplitText]); only the first part quotes Message.ReplyTo. Display labels that Meta limits (button and row titles, row descriptions,
+// a UTF-8 sequence (see meta.SplitText); only the first part quotes Message.ReplyTo. Display labels that Meta limits (button and row titles, row descriptions,
 // section titles, the list button, header and footer text) are truncated to the documented
 // limits on a rune boundary, because they often come from runtime data and a shortened label
 // is better than a rejected message; ids, bodies and counts over the limits are errors, because

@@ -8,8 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/flowgate/flowgate/engine/msg"
 )
@@ -154,53 +152,4 @@ func checkEvent(t *testing.T, e *msg.Event) {
 	if !e.Time.IsZero() && e.Time.Location() != nil && e.Time.Year() > 40000 {
 		t.Fatalf("absurd time %v", e.Time)
 	}
-}
-
-// FuzzSplitText checks the splitting invariants: no part over the limit, no rune cut in two,
-// nothing lost but the whitespace at the cuts.
-func FuzzSplitText(f *testing.F) {
-	f.Add("aaa bbb ccc ddd", 10)
-	f.Add(strings.Repeat("Olá, café ☕ ", 50), 37)
-	f.Add("😀😀😀😀😀😀😀", 3)
-	f.Add("a\n\nb\tc\u3000d", 2)
-	f.Fuzz(func(t *testing.T, s string, limit int) {
-		if limit < 1 || limit > 1<<16 {
-			limit = 1 + (limit%64+64)%64
-		}
-		parts := SplitText(s, limit)
-		if len(parts) == 0 {
-			t.Fatal("no parts")
-		}
-		if utf8.RuneCountInString(s) <= limit {
-			if len(parts) != 1 || parts[0] != s {
-				t.Fatalf("short text changed: %q", parts)
-			}
-			return
-		}
-		for i, p := range parts {
-			if n := utf8.RuneCountInString(p); n > limit || n == 0 {
-				t.Fatalf("part %d has %d runes (limit %d)", i, n, limit)
-			}
-			if utf8.ValidString(s) && !utf8.ValidString(p) {
-				t.Fatalf("part %d is not valid UTF-8: %q", i, p)
-			}
-		}
-		// noSpace drops whitespace runes and keeps every other byte as is: invalid UTF-8 must
-		// survive byte for byte (strings.Map would turn it into U+FFFD, and two stray bytes
-		// joined at a cut can form a valid rune).
-		noSpace := func(s string) string {
-			var b strings.Builder
-			for len(s) > 0 {
-				r, size := utf8.DecodeRuneInString(s)
-				if !unicode.IsSpace(r) {
-					b.WriteString(s[:size])
-				}
-				s = s[size:]
-			}
-			return b.String()
-		}
-		if noSpace(strings.Join(parts, "")) != noSpace(s) {
-			t.Fatalf("text lost or changed:\n%q\n%q", s, parts)
-		}
-	})
 }

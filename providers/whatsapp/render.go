@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/flowgate/flowgate/engine/msg"
@@ -273,7 +272,7 @@ func renderText(base sendRequest, t *msg.Text) ([]meta.Request, error) {
 	if t.Body == "" {
 		return nil, invalid("empty text")
 	}
-	parts := SplitText(t.Body, MaxTextLength)
+	parts := meta.SplitText(t.Body, MaxTextLength)
 	out := make([]meta.Request, 0, len(parts))
 	for i, p := range parts {
 		r := base
@@ -288,92 +287,6 @@ func renderText(base sendRequest, t *msg.Text) ([]meta.Request, error) {
 		}
 	}
 	return out, nil
-}
-
-// SplitText cuts s into parts of at most limit runes. A part ends at the last line break in
-// the second half of the window when there is one, else at the last whitespace, else exactly
-// at the limit; the whitespace run at a cut is dropped. It never cuts inside a UTF-8 sequence.
-// A text within the limit is returned as is, in a single part.
-func SplitText(s string, limit int) []string {
-	if limit <= 0 || utf8.RuneCountInString(s) <= limit {
-		return []string{s}
-	}
-	var parts []string
-	for s != "" {
-		// end is the byte offset just after the limit-th rune, or len(s).
-		end, n := 0, 0
-		lastSpace, lastBreak := -1, -1 // byte offsets of the last whitespace and line break
-		for end < len(s) && n < limit {
-			r, size := utf8.DecodeRuneInString(s[end:])
-			if unicode.IsSpace(r) {
-				lastSpace = end
-				if r == '\n' && n >= limit/2 {
-					lastBreak = end
-				}
-			}
-			end += size
-			n++
-		}
-		if end >= len(s) {
-			parts = append(parts, s)
-			break
-		}
-		// A whitespace just after the limit is as good a cut as one inside it.
-		if r, _ := utf8.DecodeRuneInString(s[end:]); unicode.IsSpace(r) {
-			lastSpace = end
-			if r == '\n' {
-				lastBreak = end
-			}
-		}
-		at := lastSpace
-		if lastBreak >= 0 {
-			at = lastBreak
-		}
-		cut := end
-		if at >= 0 {
-			if head := trimRightSpace(s[:at]); head != "" {
-				cut = len(head)
-			}
-		}
-		parts = append(parts, s[:cut])
-		s = trimLeftSpace(s[cut:])
-	}
-	return parts
-}
-
-func trimRightSpace(s string) string {
-	for s != "" {
-		r, size := utf8.DecodeLastRuneInString(s)
-		if !unicode.IsSpace(r) {
-			break
-		}
-		s = s[:len(s)-size]
-	}
-	return s
-}
-
-func trimLeftSpace(s string) string {
-	for s != "" {
-		r, size := utf8.DecodeRuneInString(s)
-		if !unicode.IsSpace(r) {
-			break
-		}
-		s = s[size:]
-	}
-	return s
-}
-
-// truncate cuts s to at most n runes.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := 0
-	for k := 0; k < n; k++ {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-	}
-	return s[:i]
 }
 
 func runes(s string) int { return utf8.RuneCountInString(s) }
@@ -469,7 +382,7 @@ func renderInteractive(in *msg.Interactive) (*sendInteractive, error) {
 	}
 	out := &sendInteractive{Type: in.Type, Body: sendBody{Text: in.Body}}
 	if in.Footer != "" {
-		out.Footer = &sendBody{Text: truncate(in.Footer, MaxFooterLength)}
+		out.Footer = &sendBody{Text: meta.Truncate(in.Footer, MaxFooterLength)}
 	}
 	switch in.Type {
 	case "button":
@@ -487,7 +400,7 @@ func renderInteractive(in *msg.Interactive) (*sendInteractive, error) {
 				return nil, invalid("button %d without title", i)
 			}
 			out.Action.Buttons = append(out.Action.Buttons, sendButton{
-				Type: "reply", Reply: sendReply{ID: b.ID, Title: truncate(b.Title, MaxButtonTitleLength)},
+				Type: "reply", Reply: sendReply{ID: b.ID, Title: meta.Truncate(b.Title, MaxButtonTitleLength)},
 			})
 		}
 		if in.Header != nil {
@@ -507,13 +420,13 @@ func renderInteractive(in *msg.Interactive) (*sendInteractive, error) {
 		if len(in.Sections) == 0 || len(in.Sections) > MaxSections {
 			return nil, invalid("list message with %d sections, it takes 1 to %d", len(in.Sections), MaxSections)
 		}
-		out.Action.Button = truncate(in.ListButton, MaxListButtonLength)
+		out.Action.Button = meta.Truncate(in.ListButton, MaxListButtonLength)
 		rows := 0
 		for si, s := range in.Sections {
 			if len(s.Rows) == 0 {
 				return nil, invalid("list section %d without rows", si)
 			}
-			ss := sendSection{Title: truncate(s.Title, MaxSectionTitleLength)}
+			ss := sendSection{Title: meta.Truncate(s.Title, MaxSectionTitleLength)}
 			for ri, r := range s.Rows {
 				if r.ID == "" || runes(r.ID) > MaxRowIDLength {
 					return nil, invalid("list section %d row %d: id must have 1 to %d characters", si, ri, MaxRowIDLength)
@@ -522,8 +435,8 @@ func renderInteractive(in *msg.Interactive) (*sendInteractive, error) {
 					return nil, invalid("list section %d row %d without title", si, ri)
 				}
 				ss.Rows = append(ss.Rows, sendRow{
-					ID: r.ID, Title: truncate(r.Title, MaxRowTitleLength),
-					Description: truncate(r.Description, MaxRowDescLength),
+					ID: r.ID, Title: meta.Truncate(r.Title, MaxRowTitleLength),
+					Description: meta.Truncate(r.Description, MaxRowDescLength),
 				})
 			}
 			rows += len(s.Rows)
@@ -551,7 +464,7 @@ func renderHeader(h *msg.Header, mediaAllowed bool) (*sendHeader, error) {
 		if h.Text == "" {
 			return nil, invalid("text header without text")
 		}
-		return &sendHeader{Type: "text", Text: truncate(h.Text, MaxHeaderTextLength)}, nil
+		return &sendHeader{Type: "text", Text: meta.Truncate(h.Text, MaxHeaderTextLength)}, nil
 	case "image", "video", "document":
 		if !mediaAllowed {
 			return nil, invalid("a list message header can only be text, not %s", h.Type)

@@ -398,36 +398,6 @@ func TestRenderSplit(t *testing.T) {
 	}
 }
 
-func TestSplitText(t *testing.T) {
-	tests := []struct {
-		name  string
-		in    string
-		limit int
-		want  []string
-	}{
-		{"short", "hello", 10, []string{"hello"}},
-		{"exact", "0123456789", 10, []string{"0123456789"}},
-		{"no whitespace: hard cut", "0123456789ab", 10, []string{"0123456789", "ab"}},
-		{"cut at last space", "aaa bbb ccc ddd", 10, []string{"aaa bbb", "ccc ddd"}},
-		{"space right after the limit", "aaaaaaaaaa bbb", 10, []string{"aaaaaaaaaa", "bbb"}},
-		{"newline run dropped at cut", "aaaa\n\n\nbbbbbbbb", 10, []string{"aaaa", "bbbbbbbb"}},
-		{"runes, not bytes", "ééééé ééééé ééééé", 11, []string{"ééééé ééééé", "ééééé"}},
-		{"emoji never split", "😀😀😀😀😀😀😀", 3, []string{"😀😀😀", "😀😀😀", "😀"}},
-		{"only leading whitespace in window: hard cut", "    abcdefghij", 5, []string{"    a", "bcdef", "ghij"}},
-		{"prefers a line break in the second half", "aaaaaa\nbb cc dd", 12, []string{"aaaaaa", "bb cc dd"}},
-		{"ignores a line break in the first half", "a\nbbbbbbb ccc dd", 12, []string{"a\nbbbbbbb", "ccc dd"}},
-		{"ideographic space is whitespace", "日本語\u3000日本語日本語", 6, []string{"日本語", "日本語日本語"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := SplitText(tc.in, tc.limit)
-			if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
-				t.Errorf("SplitText(%q, %d) = %q, want %q", tc.in, tc.limit, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestRenderInvalid(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("x", n) }
 	btn := func(n int) []msg.Button {
