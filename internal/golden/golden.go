@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -107,4 +108,53 @@ func prune(v any) (any, bool) {
 		return out, len(out) > 0
 	}
 	return v, true
+}
+
+// File is one recorded input of a corpus: its name without extension and its bytes.
+type File struct {
+	Name string
+	Body []byte
+}
+
+// Corpus reads the *.json files of dir, sorted by name.
+func Corpus(t testing.TB, dir string) []File {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) == 0 {
+		t.Fatalf("no recorded inputs in %s", dir)
+	}
+	sort.Strings(paths)
+	out := make([]File, 0, len(paths))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, File{Name: strings.TrimSuffix(filepath.Base(p), ".json"), Body: b})
+	}
+	return out
+}
+
+// JSONArray joins JSON documents into one indented array, keeping their key order: what a
+// golden file of rendered request bodies holds.
+func JSONArray(t testing.TB, docs ...[]byte) []byte {
+	t.Helper()
+	var raw bytes.Buffer
+	raw.WriteString("[")
+	for i, d := range docs {
+		if i > 0 {
+			raw.WriteString(",")
+		}
+		raw.Write(d)
+	}
+	raw.WriteString("]")
+	var out bytes.Buffer
+	if err := json.Indent(&out, raw.Bytes(), "", "  "); err != nil {
+		t.Fatalf("invalid JSON: %v\n%s", err, raw.Bytes())
+	}
+	out.WriteString("\n")
+	return out.Bytes()
 }

@@ -256,6 +256,31 @@ func (c *Client) Post(ctx context.Context, u string, r Request, noRetryOnRateLim
 	}
 }
 
+// PostAll posts reqs to u in order, each as Post does, and returns the ids read from the
+// answers by id (empty ids are left out: sender actions, read receipts). When a request fails
+// for good the ids of those already accepted come back with the error, which says which part
+// it was; the parts after it are not sent.
+func (c *Client) PostAll(ctx context.Context, u string, reqs []Request, noRetryOnRateLimit bool, id func(r Request, answer []byte) (string, error)) ([]string, error) {
+	var ids []string
+	for i, r := range reqs {
+		body, err := c.Post(ctx, u, r, noRetryOnRateLimit)
+		var got string
+		if err == nil {
+			got, err = id(r, body)
+		}
+		if err != nil {
+			if len(reqs) > 1 {
+				return ids, fmt.Errorf("%s: send %s part %d of %d: %w", c.account.Channel, r.Type, i+1, len(reqs), err)
+			}
+			return ids, fmt.Errorf("%s: send %s: %w", c.account.Channel, r.Type, err)
+		}
+		if got != "" {
+			ids = append(ids, got)
+		}
+	}
+	return ids, nil
+}
+
 // pace waits for the limiter before an attempt.
 func (c *Client) pace(ctx context.Context, attempt int, to string) error {
 	if attempt == 1 && to != "" && c.account.PaceRecipients {

@@ -44,27 +44,7 @@ func (c *Client) Send(ctx context.Context, m *msg.Message) (ids []string, err er
 	if err := c.g.Configured(); err != nil {
 		return nil, err
 	}
-	for i, r := range reqs {
-		id, err := c.send(ctx, r, m.NoRetryOnRateLimit)
-		if err != nil {
-			if len(reqs) > 1 {
-				return ids, fmt.Errorf("whatsapp: send %s part %d of %d: %w", r.Type, i+1, len(reqs), err)
-			}
-			return ids, fmt.Errorf("whatsapp: send %s: %w", r.Type, err)
-		}
-		if id != "" {
-			ids = append(ids, id)
-		}
-	}
-	return ids, nil
-}
-
-func (c *Client) send(ctx context.Context, r meta.Request, noRetryOnRateLimit bool) (string, error) {
-	body, err := c.g.Post(ctx, c.MessagesURL(), r, noRetryOnRateLimit)
-	if err != nil {
-		return "", err
-	}
-	return parseSuccess(r, body)
+	return c.g.PostAll(ctx, c.MessagesURL(), reqs, m.NoRetryOnRateLimit, parseSuccess)
 }
 
 // Check reads the phone number (GET /{version}/{phone-number-id}) to prove that the
