@@ -22,7 +22,7 @@ func testLimits() map[string]msg.Limits {
 			ListRows: 10, ListSections: 10, ListButton: 20, RowTitle: 24, RowDescription: 72,
 			SectionTitle: 24, ListBody: 4096, HeaderText: 60, FooterText: 60, Caption: 1024,
 			InteractiveHeader: true, Location: true},
-		msg.Messenger: {Templates: false, Tags: messengerTags, Text: 2000},
+		msg.Messenger: {Templates: false, Tags: messengerTags, Text: 2000, Location: true},
 		msg.Instagram: {Tags: []string{"HUMAN_AGENT"}, Media: []string{"image", "video", "audio"}},
 	}
 }

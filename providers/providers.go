@@ -4,6 +4,8 @@ package providers
 
 import (
 	"github.com/flowgate/flowgate/providers/channel"
+	"github.com/flowgate/flowgate/providers/instagram"
+	"github.com/flowgate/flowgate/providers/messenger"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 )
 
@@ -12,6 +14,8 @@ import (
 func All() []channel.Provider {
 	return []channel.Provider{
 		whatsapp.Provider{},
+		messenger.New(),
+		instagram.New(),
 	}
 }
 
