@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -123,8 +124,8 @@ func TestLoadFreshBundle(t *testing.T) {
 	want := []Channel{{Tenant: "acme", Team: "support", Name: "whatsapp", AccountID: "123456789012345",
 		Token: "EAAwa-token", AppSecret: "app-secret", VerifyToken: "a-long-random-string", APIVersion: "v21.0",
 		APIBaseURL: "https://graph.facebook.com", PublicBaseURL: "https://bot.example.com",
-		BusinessAccountID: "987654321098765", File: filepath.Join(dir, "providers/acme/support/whatsapp.json")}}
-	if len(b.Channels) != 1 || b.Channels[0] != want[0] {
+		Optional: map[string]string{"business_account_id": "987654321098765"}, File: filepath.Join(dir, "providers/acme/support/whatsapp.json")}}
+	if !reflect.DeepEqual(b.Channels, want) {
 		t.Errorf("channels\n%+v\nwant\n%+v", b.Channels, want)
 	}
 	if c := b.Channel("acme", "support", "whatsapp"); c == nil || c.CallbackURL() != "https://bot.example.com/webhook/whatsapp/acme/support" {

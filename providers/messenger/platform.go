@@ -94,7 +94,7 @@ func New() Provider {
 			TokenFix:          "add the Page access token, preferably as a ${NAME} reference such as ${MESSENGER_PAGE_TOKEN}",
 			DefaultAPIVersion: meta.DefaultAPIVersion,
 			DefaultBaseURL:    meta.DefaultBaseURL,
-			WebhookFields:     []string{"messages", "messaging_postbacks", "messaging_referrals", "messaging_optins", "message_deliveries", "message_reads", "message_reactions", "message_echoes"},
+			WebhookFields:     []string{"messages", "messaging_postbacks", "messaging_referrals", "messaging_optins", "message_deliveries", "message_reads", "message_reactions"},
 			Permissions:       "pages_messaging",
 		},
 	})
