@@ -71,8 +71,8 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*s
 	fs.StringVar(&c.logLevel, "log-level", env("GTC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error [GTC_LOG_LEVEL]")
 	fs.BoolVar(&c.insecure, "insecure-skip-signature", false, "accept unsigned webhooks (local experiments only: anyone can then post events)")
 	fs.DurationVar(&c.lease, "lease", durEnv(getenv, "GTC_LEASE", 20*time.Second), "how long a worker holds a conversation before another process takes over from it as dead [GTC_LEASE]")
-	fs.Float64Var(&c.rate, "rate", floatEnv(getenv, "GTC_RATE", 80), "messages per second per phone number, across all processes [GTC_RATE]")
-	fs.DurationVar(&c.pairInterval, "pair-interval", durEnv(getenv, "GTC_PAIR_INTERVAL", 6*time.Second), "steady pace of messages to one user [GTC_PAIR_INTERVAL]")
+	fs.Float64Var(&c.rate, "rate", floatEnv(getenv, "GTC_RATE", 80), "messages per second per business account (phone number, page, Instagram account), across all processes [GTC_RATE]")
+	fs.DurationVar(&c.pairInterval, "pair-interval", durEnv(getenv, "GTC_PAIR_INTERVAL", 6*time.Second), "steady pace of messages to one WhatsApp user [GTC_PAIR_INTERVAL]")
 	pairBurst, _ := strconv.Atoi(env("GTC_PAIR_BURST", "10"))
 	fs.IntVar(&c.pairBurst, "pair-burst", pairBurst, "messages one user may get at once before the pace applies (at most 45) [GTC_PAIR_BURST]")
 	fs.Usage = func() {
