@@ -9,8 +9,10 @@
 //   - text is limited to 1,000 bytes of UTF-8 (not characters), longer texts are split;
 //   - HUMAN_AGENT is the only message tag (7 days after the user's last message);
 //   - images, videos and audio can be sent, not documents or stickers;
-//   - the API is graph.instagram.com (Instagram Login; point api_base_url at
-//     graph.facebook.com for the Facebook Login flavour), at 100 sends per second.
+//   - the API is the Instagram API with Instagram Login: POST
+//     graph.instagram.com/{version}/{ig_account_id}/messages with an Instagram user access
+//     token, at 100 sends per second. (The Facebook Login flavour sends through the linked
+//     Page's id instead, which this provider does not do.)
 package instagram
 
 import (
