@@ -217,6 +217,9 @@ func (s *Session) turn(reps []*pipeline.Report) *Turn {
 		if rep.Err != nil {
 			t.Errors = append(t.Errors, rep.Err.Error())
 		}
+		if rep.Dropped != "" {
+			t.Errors = append(t.Errors, "event dropped: "+rep.Dropped)
+		}
 		for _, o := range rep.Outcomes {
 			if o.Err != nil {
 				t.Errors = append(t.Errors, fmt.Sprintf("%s %s/%s: %v", o.Send.Message.Type(), o.Send.Flow, o.Send.Node, o.Err))
