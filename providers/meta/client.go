@@ -356,7 +356,7 @@ func (c *Client) roundTrip(ctx context.Context, method, u string, body []byte) (
 		if token != "" {
 			data = bytes.ReplaceAll(data, []byte(token), []byte(redactedText))
 		}
-		e := parseError(resp.StatusCode, resp.Header, data, time.Now())
+		e := parseError(resp.StatusCode, resp.Header, data, c.cfg.Clock.Now())
 		e.redact(token)
 		return nil, e
 	}

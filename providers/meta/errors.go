@@ -185,8 +185,8 @@ var codeClass = map[int]Class{
 }
 
 // parseError builds the Error for a non-2xx response from Meta's envelope, adding the retry
-// class and Retry-After. body may be anything: an HTML error page from a proxy gives an Error
-// with the status and an excerpt.
+// class and Retry-After (an HTTP date counts from now, the client's clock). body may be
+// anything: an HTML error page from a proxy gives an Error with the status and an excerpt.
 func parseError(status int, header http.Header, body []byte, now time.Time) *Error {
 	e := ParseError(status, body)
 	if header != nil {
