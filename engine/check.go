@@ -182,22 +182,26 @@ func (c *checker) fallback(cc compiler, d diags, f *Flow, n *Node, tc *TemplateC
 	} else {
 		fb.texts = compileTexts(cc, nil, what, func(str strFunc) { buildTemplate(tc, str, prefix...) })
 	}
-	c.template(d, f, what, tc, valueAt(root, prefix...))
+	c.template(d, what, tc, valueAt(root, prefix...))
 	return fb
+}
+
+// sendsTemplate checks that every channel the flow runs on can send the template a node sends
+// as its message. Window fallbacks are not checked: on a channel without templates a closed
+// window means a message tag or nothing, and the fallback is never used there.
+func (c *checker) sendsTemplate(d diags, f *Flow, what string, tc *TemplateConfig, y *yaml.Node) {
+	for _, ch := range c.channels(f) {
+		if l, ok := c.limits[ch]; ok && !l.Templates {
+			d.errorf(nodePos(y), "%s: template %q: channel %s cannot send templates; restrict the flow with channels:", what, tc.Name, ch)
+		}
+	}
 }
 
 // template checks a template config against templates.yaml: it must be listed, in that
 // language, with the listed number of body parameters, the header parameter the header needs,
 // and buttons of the listed kinds.
-func (c *checker) template(d diags, f *Flow, what string, tc *TemplateConfig, y *yaml.Node) {
+func (c *checker) template(d diags, what string, tc *TemplateConfig, y *yaml.Node) {
 	p := nodePos(y)
-	if f != nil {
-		for _, ch := range c.channels(f) {
-			if l, ok := c.limits[ch]; ok && !l.Templates {
-				d.errorf(p, "%s: template %q: channel %s cannot send templates; restrict the flow with channels:", what, tc.Name, ch)
-			}
-		}
-	}
 	list := c.templates[tc.Name]
 	if len(list) == 0 {
 		d.errorf(at(y, "name"), "%s: template %q is not listed in templates.yaml", what, tc.Name)
@@ -285,11 +289,27 @@ func (c *checker) content(d diags, f *Flow, n *Node, m *msg.Message, y *yaml.Nod
 		case m.Interactive != nil:
 			c.interactive(d, n, ch, l, m.Interactive, y, over)
 		case m.Media != nil:
+			if l.Media != nil && !slices.Contains(l.Media, m.Media.Type) {
+				d.errorf(at(y, "media", "type"), "node %q: channel %s cannot send %s media (it sends %s)", n.ID, ch, m.Media.Type, strings.Join(l.Media, ", "))
+			}
 			over(l.Caption, m.Media.Caption, "caption", "media", "caption")
 		case m.Location != nil:
 			if !l.Location {
 				d.errorf(at(y, "location"), "node %q: channel %s cannot send locations", n.ID, ch)
 			}
+		}
+	}
+}
+
+// tag checks a reply's message tag against the tags each channel of the flow takes. A channel
+// without tags (WhatsApp) ignores it: its closed window is the templates' business.
+func (c *checker) tag(d diags, f *Flow, n *Node, tag string, y *yaml.Node) {
+	if tag == "" {
+		return
+	}
+	for _, ch := range c.channels(f) {
+		if l, ok := c.limits[ch]; ok && len(l.Tags) > 0 && !slices.Contains(l.Tags, tag) {
+			d.errorf(at(y, "tag"), "node %q: tag %s: channel %s takes only %s; restrict the flow with channels:", n.ID, tag, ch, strings.Join(l.Tags, ", "))
 		}
 	}
 }

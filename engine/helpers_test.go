@@ -13,15 +13,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// testLimits are WhatsApp's limits (as the whatsapp provider publishes them) and a Messenger
-// that cannot send templates, so that channel checks have something to reject.
+// testLimits are WhatsApp's limits (as the whatsapp provider publishes them), a Messenger
+// that cannot send templates and an Instagram with one tag and three media types, so that
+// channel checks have something to reject.
 func testLimits() map[string]msg.Limits {
 	return map[string]msg.Limits{
 		msg.WhatsApp: {Text: 4096, Templates: true, Buttons: 3, ButtonTitle: 20, ButtonBody: 1024,
 			ListRows: 10, ListSections: 10, ListButton: 20, RowTitle: 24, RowDescription: 72,
 			SectionTitle: 24, ListBody: 4096, HeaderText: 60, FooterText: 60, Caption: 1024,
 			InteractiveHeader: true, Location: true},
-		msg.Messenger: {Templates: false, Tags: true, Text: 2000},
+		msg.Messenger: {Templates: false, Tags: messengerTags, Text: 2000, Location: true},
+		msg.Instagram: {Tags: []string{"HUMAN_AGENT"}, Media: []string{"image", "video", "audio"}},
 	}
 }
 
@@ -30,10 +32,12 @@ func testLimits() map[string]msg.Limits {
 func channelPolicies(c *Config) {
 	c.Limits = map[string]msg.Limits{
 		msg.WhatsApp:  {Templates: true},
-		msg.Messenger: {Tags: true},
-		msg.Instagram: {Tags: true},
+		msg.Messenger: {Tags: messengerTags},
+		msg.Instagram: {Tags: []string{"HUMAN_AGENT"}},
 	}
 }
+
+var messengerTags = []string{"HUMAN_AGENT", "ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE"}
 
 // testTemplates is testdata/templates.yaml.
 var testTemplates = sync.OnceValues(func() ([]Template, error) {

@@ -137,6 +137,15 @@ func TestBundleDiagnostics(t *testing.T) {
 			files: []string{"a.yaml", fmt.Sprintf(hello, "main"), "b.yaml", "name: other\nnodes:\n  - id: jump\n    type: goto\n    config: {flow: main, node: hello}\ntriggers:\n  - {type: any, target: jump}\n"},
 		},
 		{
+			// A fallback is never sent where there are no templates: on Messenger and Instagram
+			// a closed window means a message tag or nothing. So a flow for every channel may
+			// carry one for WhatsApp.
+			name: "window fallbacks in a flow for every channel",
+			files: []string{"a.yaml", "name: main\nwindow_fallback: {name: reopen, language: en}\nnodes:\n" +
+				"  - {id: hello, type: reply, config: {message: \"Hello\", fallback_template: {name: reopen, language: en}}}\n" +
+				"triggers:\n  - {type: any, target: hello}\n"},
+		},
+		{
 			name:     "bundle fallback template not listed",
 			files:    []string{"a.yaml", fmt.Sprintf(hello, "main")},
 			settings: func(s *Settings) { s.FallbackTemplate = &TemplateConfig{Name: "nope", Language: "en"} },

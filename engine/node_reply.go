@@ -40,10 +40,12 @@ func compileReply(nc *nodeCompiler, rc *ReplyConfig) step {
 	}
 	s.onWindowClosed = nc.ref(rc.OnWindowClosed, "on_window_closed")
 	if rc.Template != nil {
-		nc.c.template(nc.d, nc.f, nc.what, rc.Template, valueAt(nc.cfg, "template"))
+		nc.c.sendsTemplate(nc.d, nc.f, nc.what, rc.Template, valueAt(nc.cfg, "template"))
+		nc.c.template(nc.d, nc.what, rc.Template, valueAt(nc.cfg, "template"))
 	}
 	m := buildReply(rc, func(s string, _ ...string) string { return s })
 	nc.c.content(nc.d, nc.f, nc.n, &m, nc.cfg)
+	nc.c.tag(nc.d, nc.f, nc.n, rc.Tag, nc.cfg)
 	return s
 }
 
@@ -111,13 +113,10 @@ const replySchema = `{
       "description": "Node to continue at when the window is closed and nothing could be sent (no fallback template applies, or no message tag on Messenger/Instagram). Without it the run continues at next."
     },
     "tag": {
-      "enum": [
-        "HUMAN_AGENT",
-        "CONFIRMED_EVENT_UPDATE",
-        "POST_PURCHASE_UPDATE",
-        "ACCOUNT_UPDATE"
-      ],
-      "description": "Messenger/Instagram message tag that allows this message outside the 24-hour standard window (Instagram accepts HUMAN_AGENT only)."
+      "type": "string",
+      "pattern": "^[A-Z][A-Z_]*$",
+      "examples": ["HUMAN_AGENT", "ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "CUSTOMER_FEEDBACK"],
+      "description": "Message tag that lets this message out after the 24-hour standard window on the channels that have tags (Messenger: HUMAN_AGENT for 7 days, ACCOUNT_UPDATE, CONFIRMED_EVENT_UPDATE, POST_PURCHASE_UPDATE, CUSTOMER_FEEDBACK; Instagram: HUMAN_AGENT only). Validation checks it against each channel the flow runs on; WhatsApp ignores it."
     },
     "retry_on_rate_limit": {
       "type": "boolean",

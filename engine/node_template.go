@@ -15,6 +15,7 @@ type templateStep struct {
 var _ sender = (*templateStep)(nil)
 
 func compileTemplate(nc *nodeCompiler, tc *TemplateConfig) step {
+	nc.c.sendsTemplate(nc.d, nc.f, nc.what, tc, nc.cfg)
 	fb := nc.c.fallback(nc.cc, nc.d, nc.f, nc.n, tc, "", nc.cfg)
 	return &templateStep{fb: *fb, next: nc.next}
 }

@@ -172,7 +172,27 @@ func TestStatusRouting(t *testing.T) {
 			{ev: status("wamid.unknown", msg.StatusRead), trace: []TraceKind{TraceStatus}, check: outbox("out.1 read")},
 			{ev: &msg.Event{Kind: msg.KindTemplate, TemplateStatus: &msg.TemplateStatus{Event: "APPROVED"}}, trace: []TraceKind{TraceIgnored}},
 		},
+	}, {
+		// Messenger reports reads and deliveries as watermarks: everything sent before.
+		name: "watermarks move every recorded message", flows: []string{routeFlow},
+		turns: []turn{
+			{ev: textEv("hi"), sends: []msg.Message{textMsg("Hello")}},
+			{ev: textEv("hi"), sends: []msg.Message{textMsg("Hello")}},
+			{ev: status("out.1", msg.StatusRead), check: outbox("out.1 read", "out.2 sent")},
+			{ev: watermark(msg.StatusDelivered), trace: []TraceKind{TraceStatus}, check: outbox("out.1 read", "out.2 delivered")},
+			{ev: watermark(msg.StatusRead), check: outbox("out.1 read", "out.2 read")},
+		},
+	}, {
+		name: "an unsent message runs no flow", flows: []string{routeFlow},
+		turns: []turn{
+			{ev: &msg.Event{Kind: msg.KindDeleted, ID: "m.1"}, trace: []TraceKind{TraceIgnored}},
+		},
 	}})
+}
+
+// watermark is a receipt for everything sent before now, as Messenger gives it.
+func watermark(state string) *msg.Event {
+	return &msg.Event{Kind: msg.KindStatus, Status: &msg.Status{State: state, Watermark: t0}}
 }
 
 func TestOptOut(t *testing.T) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -336,6 +337,10 @@ func (r *run) refused(flow, node string, m msg.Message) {
 
 // status applies a delivery receipt.
 func (r *run) status(s *msg.Status) {
+	if s.MessageID == "" && !s.Watermark.IsZero() {
+		r.watermark(s)
+		return
+	}
 	rec := r.st.sent(s.MessageID)
 	if rec == nil {
 		r.tracef(TraceStatus, "", "%s for unknown message %s", s.State, s.MessageID)
@@ -359,6 +364,20 @@ func (r *run) status(s *msg.Status) {
 		}
 		r.refused(rec.Flow, rec.Node, m)
 	}
+}
+
+// watermark applies a receipt for every message sent before a time (Messenger's read and
+// delivery watermarks). The outbound records keep no send time, so it moves all of them on:
+// they are the last few messages, and the receipt comes after the user saw them.
+func (r *run) watermark(s *msg.Status) {
+	n := 0
+	for i := range r.st.Outbox {
+		if rec := &r.st.Outbox[i]; statusRank(s.State) > statusRank(rec.Status) {
+			rec.Status = s.State
+			n++
+		}
+	}
+	r.tracef(TraceStatus, "", "%s up to %s: %d message(s)", s.State, s.Watermark.UTC().Format(time.RFC3339), n)
 }
 
 // statusRank orders delivery states so that late or repeated receipts never move a message back.
@@ -422,11 +441,11 @@ func (r *run) windowOpen() bool {
 	return r.now.Before(end)
 }
 
-// tagAllowed reports whether the node's message tag lets a message out after the window: on
-// Messenger and Instagram, HUMAN_AGENT for 7 days after the user's last message, the other
+// tagAllowed reports whether the node's message tag lets a message out after the window: where
+// the channel takes the tag, HUMAN_AGENT for 7 days after the user's last message, the other
 // tags without limit.
 func (r *run) tagAllowed(tag string) bool {
-	if l, ok := r.e.limits[r.conv.Channel]; tag == "" || !ok || !l.Tags {
+	if l, ok := r.e.limits[r.conv.Channel]; tag == "" || !ok || !slices.Contains(l.Tags, tag) {
 		return false
 	}
 	if tag == "HUMAN_AGENT" {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/engine"
+	"github.com/flowgate/flowgate/providers/channel"
 )
 
 // clock is the virtual clock of a case. Sleeping moves it forward at once, so that the Graph
@@ -30,12 +31,13 @@ func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
 }
 
 // graphAPI is a fake Graph API, as an http.RoundTripper: it records every request body and
-// answers Meta's success shape, or the step's scripted errors in order.
+// answers the channel's success shape (the provider's Accepted), or the step's scripted errors
+// in order, in Meta's error envelope.
 type graphAPI struct {
-	errors []GraphMock
-	bodies map[string][]byte // accepted request bodies, by the id it returned
-	seq    int
-	calls  int
+	provider channel.Provider
+	errors   []GraphMock
+	bodies   map[string][]byte // accepted request bodies, by the id they were given
+	seq      int               // messages accepted
 }
 
 func (g *graphAPI) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -46,7 +48,6 @@ func (g *graphAPI) RoundTrip(r *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	g.calls++
 	if !strings.HasSuffix(r.URL.Path, "/messages") || r.Method != http.MethodPost {
 		return respond(r, http.StatusOK, `{"id":"fake"}`), nil
 	}
@@ -63,32 +64,21 @@ func (g *graphAPI) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		env := map[string]any{"error": map[string]any{
 			"message": msgText, "type": "OAuthException", "code": e.Code, "error_subcode": e.Subcode,
-			"error_data": map[string]any{"messaging_product": "whatsapp", "details": e.Details},
+			"error_data": map[string]any{"details": e.Details},
 			"fbtrace_id": "AFakeTraceForFlowctlTest",
 		}}
 		b, _ := json.Marshal(env)
 		return respond(r, status, string(b)), nil
 	}
-	var req struct {
-		To     string `json:"to"`
-		Status string `json:"status"`
+	answer, id := g.provider.Accepted(body, fmt.Sprintf("flowctl.%d", g.seq+1))
+	if id != "" {
+		g.seq++
+		if g.bodies == nil {
+			g.bodies = map[string][]byte{}
+		}
+		g.bodies[id] = body
 	}
-	_ = json.Unmarshal(body, &req)
-	if req.Status == "read" {
-		return respond(r, http.StatusOK, `{"success":true}`), nil
-	}
-	g.seq++
-	id := fmt.Sprintf("wamid.flowctl.%d", g.seq)
-	if g.bodies == nil {
-		g.bodies = map[string][]byte{}
-	}
-	g.bodies[id] = body
-	b, _ := json.Marshal(map[string]any{
-		"messaging_product": "whatsapp",
-		"contacts":          []any{map[string]any{"input": req.To, "wa_id": strings.TrimPrefix(req.To, "+")}},
-		"messages":          []any{map[string]any{"id": id}},
-	})
-	return respond(r, http.StatusOK, string(b)), nil
+	return respond(r, http.StatusOK, string(answer)), nil
 }
 
 func respond(r *http.Request, status int, body string) *http.Response {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/engine"
+	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/providers"
 )
 
@@ -21,7 +22,7 @@ func exampleEngine(t *testing.T) *engine.Engine {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example flows: %v", err)
 	}
-	cfg := engine.Config{Settings: engine.DefaultSettings(), Limits: providers.Limits()}
+	cfg := engine.Config{Settings: engine.DefaultSettings(), Limits: providers.Registry().Limits()}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -55,7 +56,7 @@ func TestExampleCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Engine: exampleEngine(t)}
+	opts := Options{Engine: exampleEngine(t), Channels: providers.Registry()}
 	var mu sync.Mutex
 	ran := map[string]bool{} // node types run
 	t.Run("cases", func(t *testing.T) {
@@ -108,7 +109,7 @@ triggers:
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
-	s, err := NewSession(SessionOptions{Engine: e, Account: "106540352242922", Contact: "16505551234", Clock: time.Unix(1767603600, 0)})
+	s, err := NewSession(SessionOptions{Engine: e, Provider: providers.Registry().Lookup(msg.WhatsApp), Account: "106540352242922", Contact: "16505551234", Clock: time.Unix(1767603600, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,14 +12,17 @@ import (
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
-	"github.com/flowgate/flowgate/providers/whatsapp"
+	"github.com/flowgate/flowgate/providers/channel"
 )
 
 // Options configure how cases run.
 type Options struct {
 	// Engine runs the bundle's flows; each case runs a copy whose HTTP client answers from the
 	// case's http_mocks (engine.WithHTTP).
-	Engine   *engine.Engine
+	Engine *engine.Engine
+	// Channels are the channels a case may play (its channel: key); a case without one plays
+	// the channel its first webhook parses on, else the first registered.
+	Channels *channel.Registry
 	Tenant   string
 	Team     string
 	DedupTTL time.Duration
@@ -103,13 +106,19 @@ func orGET(m string) string {
 // setup builds the case's session: virtual clock, embedded store, fake Graph API, the engine with
 // the case's http mocks, and the initial variables.
 func setup(ctx context.Context, c *Case, opts Options) (*caseRun, error) {
-	if c.Channel != "" && c.Channel != msg.WhatsApp {
-		return nil, fmt.Errorf("channel %q: flowctl test replays WhatsApp cases for now", c.Channel)
-	}
 	if opts.Engine == nil {
 		return nil, fmt.Errorf("no flows to run the case against")
 	}
-	account, contact, first, err := c.firstWebhook()
+	if opts.Channels == nil || len(opts.Channels.Names()) == 0 {
+		return nil, fmt.Errorf("no channels to play the case on")
+	}
+	var p channel.Provider
+	if c.Channel != "" {
+		if p = opts.Channels.Lookup(c.Channel); p == nil {
+			return nil, fmt.Errorf("channel %q: no such channel (this build has %s)", c.Channel, strings.Join(opts.Channels.Names(), ", "))
+		}
+	}
+	p, account, contact, first, err := c.firstWebhook(opts.Channels, p)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +137,7 @@ func setup(ctx context.Context, c *Case, opts Options) (*caseRun, error) {
 	}
 	r := &caseRun{c: c, mocks: &httpMocks{mocks: c.HTTPMocks, used: make([]int, len(c.HTTPMocks))}}
 	r.Session, err = NewSession(SessionOptions{
-		Engine: opts.Engine, HTTP: r.mocks, Tenant: opts.Tenant, Team: opts.Team, DedupTTL: opts.DedupTTL,
+		Engine: opts.Engine, HTTP: r.mocks, Provider: p, Tenant: opts.Tenant, Team: opts.Team, DedupTTL: opts.DedupTTL,
 		Account: account, Contact: contact, Clock: at,
 	})
 	if err != nil {
@@ -143,8 +152,10 @@ func setup(ctx context.Context, c *Case, opts Options) (*caseRun, error) {
 	return r, nil
 }
 
-// firstWebhook reads the first webhook step for the account, contact and time it carries.
-func (c *Case) firstWebhook() (account, contact string, at time.Time, err error) {
+// firstWebhook reads the first webhook step for the account, contact and time it carries. It
+// is parsed by p, or when p is nil by the first provider that reads it (which the case then
+// plays; without webhooks, the first registered).
+func (c *Case) firstWebhook(reg *channel.Registry, p channel.Provider) (_ channel.Provider, account, contact string, at time.Time, err error) {
 	account, contact = defaultAccount, defaultContact
 	for _, s := range c.Steps {
 		if s.Webhook == "" {
@@ -152,19 +163,40 @@ func (c *Case) firstWebhook() (account, contact string, at time.Time, err error)
 		}
 		body, err := os.ReadFile(c.path(s.Webhook))
 		if err != nil {
-			return "", "", time.Time{}, fmt.Errorf("webhook: %w", err)
+			return nil, "", "", time.Time{}, fmt.Errorf("webhook: %w", err)
 		}
-		evs, err := whatsapp.Parse(body)
+		evs, parsedBy, err := parseWith(reg, p, body)
 		if err != nil {
-			return "", "", time.Time{}, fmt.Errorf("webhook %s: %w", s.Webhook, err)
+			return nil, "", "", time.Time{}, fmt.Errorf("webhook %s: %w", s.Webhook, err)
 		}
+		p = parsedBy
 		for _, ev := range evs {
 			if ev.IsMessage() && ev.From != "" {
-				return ev.Account, ev.From, ev.Time, nil
+				return p, ev.Account, ev.From, ev.Time, nil
 			}
 		}
 	}
-	return account, contact, time.Time{}, nil
+	if p == nil {
+		p = reg.Providers()[0]
+	}
+	return p, account, contact, time.Time{}, nil
+}
+
+// parseWith parses body with p, or when p is nil with the first provider that reads it.
+func parseWith(reg *channel.Registry, p channel.Provider, body []byte) ([]msg.Event, channel.Provider, error) {
+	if p != nil {
+		evs, err := p.Parse(body)
+		return evs, p, err
+	}
+	var errs []string
+	for _, q := range reg.Providers() {
+		evs, err := q.Parse(body)
+		if err == nil {
+			return evs, q, nil
+		}
+		errs = append(errs, err.Error())
+	}
+	return nil, nil, fmt.Errorf("no channel reads it (%s)", strings.Join(errs, "; "))
 }
 
 func (c *Case) path(p string) string {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowgate/flowgate/providers"
 )
 
 // writeCase writes a case file and the example webhooks it may use into a temporary directory.
@@ -43,7 +45,7 @@ func runCase(t *testing.T, path string) *Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Run(context.Background(), c, Options{Engine: exampleEngine(t)})
+	return Run(context.Background(), c, Options{Engine: exampleEngine(t), Channels: providers.Registry()})
 }
 
 func printed(r *Result, verbose bool) string {

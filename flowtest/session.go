@@ -11,7 +11,7 @@ import (
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/pipeline"
-	"github.com/flowgate/flowgate/providers/whatsapp"
+	"github.com/flowgate/flowgate/providers/channel"
 	"github.com/flowgate/flowgate/store"
 )
 
@@ -19,25 +19,29 @@ import (
 // with the embedded store, a fake Graph API and a virtual clock. flowctl test drives one per
 // case; flowctl chat drives one from the terminal. Close releases it.
 type Session struct {
-	clk   *clock
-	graph *graphAPI
-	pipe  *pipeline.Pipeline
-	ch    *pipeline.Channel
-	conv  engine.Conversation
-	store store.Store
-	close func() error
-	seq   int
+	provider channel.Provider
+	clk      *clock
+	graph    *graphAPI
+	pipe     *pipeline.Pipeline
+	ch       *pipeline.Channel
+	conv     engine.Conversation
+	store    store.Store
+	close    func() error
+	seq      int
 }
 
 // SessionOptions configure a Session.
 type SessionOptions struct {
-	Engine   *engine.Engine
-	HTTP     engine.HTTPClient // answers the flows' http nodes; nil keeps the engine's
-	Tenant   string            // default "default"
-	Team     string            // default "default"
+	Engine *engine.Engine
+	HTTP   engine.HTTPClient // answers the flows' http nodes; nil keeps the engine's
+	// Provider is the channel the conversation is on: its parser, renderer and client run,
+	// against a fake of its API.
+	Provider channel.Provider
+	Tenant   string // default "default"
+	Team     string // default "default"
 	DedupTTL time.Duration
-	Account  string    // the business phone number id
-	Contact  string    // the user's phone number
+	Account  string    // the business account: phone number id, page id, Instagram account id
+	Contact  string    // the user's id on the channel: phone number, PSID, IGSID
 	Clock    time.Time // where the virtual clock starts
 }
 
@@ -54,9 +58,12 @@ type Sent struct {
 	Request []byte // the JSON body of the (first) request
 }
 
-// NewSession starts a conversation on WhatsApp.
+// NewSession starts a conversation on the channel of o.Provider.
 func NewSession(o SessionOptions) (*Session, error) {
-	s := &Session{clk: &clock{t: o.Clock}, graph: &graphAPI{}}
+	if o.Provider == nil {
+		return nil, fmt.Errorf("session: no channel provider")
+	}
+	s := &Session{clk: &clock{t: o.Clock}, graph: &graphAPI{provider: o.Provider}, provider: o.Provider}
 	eng := o.Engine
 	if o.HTTP != nil {
 		eng = eng.WithHTTP(o.HTTP)
@@ -67,15 +74,14 @@ func NewSession(o SessionOptions) (*Session, error) {
 	}
 	s.store, s.close = st, closeStore
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	client := whatsapp.NewClient(whatsapp.Config{
-		PhoneNumberID: o.Account,
-		AccessToken:   "flowctl-test-token",
-		BaseURL:       "https://graph.flowctl.test",
-		HTTPClient:    &http.Client{Transport: s.graph},
-		Clock:         s.clk,
-		Jitter:        func(time.Duration) time.Duration { return 0 },
-		Logger:        quiet,
-	})
+	sender := o.Provider.NewSender(
+		channel.Account{ID: o.Account, Token: "flowctl-test-token", BaseURL: "https://graph.flowctl.test"},
+		channel.SendOptions{
+			HTTPClient: &http.Client{Transport: s.graph},
+			Clock:      s.clk,
+			Jitter:     func(time.Duration) time.Duration { return 0 },
+			Logger:     quiet,
+		})
 	tenant, team := o.Tenant, o.Team
 	if tenant == "" {
 		tenant = "default"
@@ -83,10 +89,11 @@ func NewSession(o SessionOptions) (*Session, error) {
 	if team == "" {
 		team = "default"
 	}
-	s.ch = &pipeline.Channel{Name: msg.WhatsApp, Tenant: tenant, Team: team, Account: o.Account, Parse: whatsapp.Parse, Sender: client}
+	name := o.Provider.Name()
+	s.ch = &pipeline.Channel{Name: name, Tenant: tenant, Team: team, Account: o.Account, Parse: o.Provider.Parse, Sender: sender}
 	s.pipe = pipeline.New(st, &pipeline.Bundle{Engine: eng, Channels: []*pipeline.Channel{s.ch}})
 	s.pipe.Now, s.pipe.Log, s.pipe.DedupTTL = s.clk.Now, quiet, o.DedupTTL
-	s.conv = engine.Conversation{Tenant: tenant, Team: team, Channel: msg.WhatsApp, Account: o.Account, User: o.Contact}
+	s.conv = engine.Conversation{Tenant: tenant, Team: team, Channel: name, Account: o.Account, User: o.Contact}
 	return s, nil
 }
 
@@ -133,14 +140,14 @@ func (s *Session) Deliver(ctx context.Context, body []byte) (*Turn, error) {
 	return s.turn(append(reps, more...)), err
 }
 
-// Say sends a message from the user, rendered as the webhook WhatsApp would deliver.
+// Say sends a message from the user, rendered as the webhook the channel would deliver.
 func (s *Session) Say(ctx context.Context, in *SendStep) (*Turn, error) {
 	s.seq++
 	ev := &msg.Event{
-		Channel: msg.WhatsApp,
+		Channel: s.conv.Channel,
 		Account: s.conv.Account,
 		From:    s.conv.User,
-		ID:      fmt.Sprintf("wamid.flowctl.in.%d", s.seq),
+		ID:      fmt.Sprintf("flowctl.in.%d", s.seq),
 		Time:    s.clk.t,
 		Contact: msg.Contact{Name: in.Name},
 	}
@@ -157,7 +164,7 @@ func (s *Session) Say(ctx context.Context, in *SendStep) (*Turn, error) {
 	default:
 		ev.Kind, ev.Text = msg.KindText, in.Text
 	}
-	body, err := whatsapp.WebhookBody(ev)
+	body, err := s.provider.WebhookBody(ev)
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +216,9 @@ func (s *Session) turn(reps []*pipeline.Report) *Turn {
 		t.Trace = append(t.Trace, rep.Trace...)
 		if rep.Err != nil {
 			t.Errors = append(t.Errors, rep.Err.Error())
+		}
+		if rep.Dropped != "" {
+			t.Errors = append(t.Errors, "event dropped: "+rep.Dropped)
 		}
 		for _, o := range rep.Outcomes {
 			if o.Err != nil {

@@ -39,7 +39,7 @@ type Sender interface {
 // Channel is one channel account a bundle serves: how its webhooks parse and how its
 // messages go out.
 type Channel struct {
-	Name    string // msg.WhatsApp, msg.Messenger, msg.Instagram
+	Name    string // the channel, as its provider names it
 	Tenant  string
 	Team    string
 	Account string // the business account: phone number id, page id or Instagram account id

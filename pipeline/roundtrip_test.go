@@ -18,6 +18,7 @@ import (
 	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/internal/redistest"
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 	"github.com/flowgate/flowgate/store"
 )
@@ -57,8 +58,8 @@ func TestRoundTripsPerEvent(t *testing.T) {
 		fmt.Fprintf(w, `{"messaging_product":"whatsapp","messages":[{"id":"wamid.out.%d"}]}`, n)
 	}))
 	defer graph.Close()
-	limiter := store.NewLimiter(c, prefix, store.LimiterConfig{RatePerSecond: 1e6, PairBurst: 45, PairInterval: time.Millisecond})
-	client := whatsapp.NewClient(whatsapp.Config{PhoneNumberID: "9", AccessToken: "t", BaseURL: graph.URL, Limiter: limiter})
+	limiter := store.NewLimiter(c, prefix, store.LimiterConfig{LimiterConfig: meta.LimiterConfig{RatePerSecond: 1e6, PairBurst: 45, PairInterval: time.Millisecond}})
+	client := whatsapp.NewClient(whatsapp.Config{PhoneNumberID: "9", ClientConfig: meta.ClientConfig{AccessToken: "t", BaseURL: graph.URL, Limiter: limiter}})
 
 	fl, ds := engine.ParseFlow("f.yaml", []byte(flow))
 	if ds.HasErrors() {

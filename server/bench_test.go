@@ -18,6 +18,7 @@ import (
 	"github.com/flowgate/flowgate/internal/redistest"
 	"github.com/flowgate/flowgate/internal/secret"
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 	"github.com/flowgate/flowgate/server"
 	"github.com/flowgate/flowgate/store"
@@ -53,15 +54,15 @@ func newBenchServer(b *testing.B, latency time.Duration) *benchServer {
 		b.Fatal(ds)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	limiter := store.NewLimiter(c, prefix, store.LimiterConfig{RatePerSecond: 1e6, PairBurst: 45, PairInterval: time.Millisecond})
-	client := whatsapp.NewClient(whatsapp.Config{PhoneNumberID: account, AccessToken: "t", BaseURL: graph.URL, Limiter: limiter, Logger: quiet,
-		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}})
+	limiter := store.NewLimiter(c, prefix, store.LimiterConfig{LimiterConfig: meta.LimiterConfig{RatePerSecond: 1e6, PairBurst: 45, PairInterval: time.Millisecond}})
+	client := whatsapp.NewClient(whatsapp.Config{PhoneNumberID: account, ClientConfig: meta.ClientConfig{AccessToken: "t", BaseURL: graph.URL, Limiter: limiter, Logger: quiet,
+		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}})
 	st := store.NewRedis(c, store.Options{Prefix: prefix})
 	ch := &pipeline.Channel{Name: msg.WhatsApp, Tenant: tenant, Team: team, Account: account, Parse: whatsapp.Parse, Sender: client}
 	p := pipeline.New(st, &pipeline.Bundle{Engine: e, Channels: []*pipeline.Channel{ch}})
 	p.Log = quiet
 	srv := server.New(server.Options{Pipeline: p, Store: st, Log: quiet})
-	srv.Swap(&server.Site{DefaultTenant: tenant, DefaultTeam: team, Endpoints: []server.Endpoint{{Channel: ch, AppSecret: secret.String(appSecret)}}})
+	srv.Swap(&server.Site{DefaultTenant: tenant, DefaultTeam: team, Endpoints: []server.Endpoint{{Channel: ch, Webhook: whatsapp.Provider{}, AppSecret: secret.String(appSecret)}}})
 	return &benchServer{h: srv.Handler(), p: p, sent: sent, graph: graph}
 }
 
@@ -75,14 +76,14 @@ func signedBodies(b *testing.B, n, users int) (bodies [][]byte, sigs []string) {
 			b.Fatal(err)
 		}
 		bodies = append(bodies, body)
-		sigs = append(sigs, whatsapp.SignatureHeaderValue(body, appSecret))
+		sigs = append(sigs, meta.SignatureHeaderValue(body, appSecret))
 	}
 	return bodies, sigs
 }
 
 func (s *benchServer) post(b *testing.B, body []byte, sig string) {
 	req := httptest.NewRequest(http.MethodPost, "/webhook/whatsapp/"+tenant+"/"+team, bytes.NewReader(body))
-	req.Header.Set(whatsapp.SignatureHeader, sig)
+	req.Header.Set(meta.SignatureHeader, sig)
 	w := httptest.NewRecorder()
 	s.h.ServeHTTP(w, req)
 	if w.Code != http.StatusOK {

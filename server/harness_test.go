@@ -23,6 +23,7 @@ import (
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 	"github.com/flowgate/flowgate/server"
 	"github.com/flowgate/flowgate/store"
@@ -186,7 +187,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	h.srv = server.New(opts)
 	site := &server.Site{
 		DefaultTenant: tenant, DefaultTeam: team, APIToken: apiToken,
-		Endpoints: []server.Endpoint{{Channel: h.ch, AppSecret: appSecret, VerifyToken: verifyToken}},
+		Endpoints: []server.Endpoint{{Channel: h.ch, Webhook: whatsapp.Provider{}, AppSecret: appSecret, VerifyToken: verifyToken}},
 	}
 	if o.site != nil {
 		o.site(site)
@@ -278,7 +279,7 @@ func textWebhook(t *testing.T, id, text string) []byte {
 }
 
 func signed(body []byte, secret string) http.Header {
-	return http.Header{whatsapp.SignatureHeader: {whatsapp.SignatureHeaderValue(body, secret)}}
+	return http.Header{meta.SignatureHeader: {meta.SignatureHeaderValue(body, secret)}}
 }
 
 func bearerHeader(token string) http.Header {

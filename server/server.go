@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"slices"
 	"sync/atomic"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/internal/secret"
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/store"
@@ -43,6 +43,10 @@ type Options struct {
 	// InsecureSkipSignature accepts webhooks without checking their signature. For local
 	// experiments only: anyone who can reach the server can then inject events.
 	InsecureSkipSignature bool
+	// Channels names the channels the webhook routes answer for (the registry's); a request
+	// for another name is a 404 counted under the channel "unknown", so that metric labels
+	// stay few. Nil: the channels of the served endpoints.
+	Channels []string
 }
 
 // Site is what the server serves, from one loaded bundle.
@@ -55,14 +59,27 @@ type Site struct {
 	Endpoints []Endpoint
 }
 
-// Endpoint is one channel account's webhook: where its events go and the secrets that
-// authenticate Meta's requests.
+// Endpoint is one channel account's webhook: where its events go, how the channel
+// authenticates its requests, and the secrets it does that with.
 type Endpoint struct {
 	Channel *pipeline.Channel
+	// Webhook answers the channel's verification handshake and checks its signatures (the
+	// channel's provider).
+	Webhook Webhook
 	// AppSecret signs the webhook bodies (X-Hub-Signature-256).
 	AppSecret secret.String
 	// VerifyToken answers the verification handshake.
 	VerifyToken secret.String
+}
+
+// Webhook is the channel-specific side of a webhook endpoint; a channel.Provider is one.
+type Webhook interface {
+	// Verify answers the verification handshake: the challenge to echo, and whether the query
+	// carries the verify token.
+	Verify(q url.Values, verifyToken string) (challenge string, ok bool)
+	// Authenticate checks a delivery's signature over the raw body; its error wraps
+	// channel.ErrBadSignature or channel.ErrNoAppSecret.
+	Authenticate(h http.Header, body []byte, appSecret string) error
 }
 
 // Server serves webhooks, the admin API, probes and metrics.
@@ -115,7 +132,8 @@ func (s *Server) Swap(st *Site) {
 	ix := &site{Site: &own, endpoints: make(map[endpointKey]*Endpoint, len(own.Endpoints)), teams: map[[2]string]bool{}}
 	for i := range own.Endpoints {
 		ep := &own.Endpoints[i]
-		if ep.Channel == nil {
+		if ep.Channel == nil || ep.Webhook == nil {
+			s.log.Warn("an endpoint without a channel or a webhook check is not served")
 			continue
 		}
 		k := endpointKey{ep.Channel.Name, ep.Channel.Tenant, ep.Channel.Team}
@@ -143,12 +161,20 @@ func (st *site) endpoint(channel, tenant, team string) *Endpoint {
 	return st.endpoints[endpointKey{channel, tenant, team}]
 }
 
-// knownChannel reports whether name is a channel the server has routes for; other names are
-// never used as metric labels.
-func knownChannel(name string) bool {
-	switch name {
-	case msg.WhatsApp, msg.Messenger, msg.Instagram:
-		return true
+// knownChannel reports whether name is a channel the server has routes for: one of
+// Options.Channels, or without them one the site serves. Other names are never used as metric
+// labels.
+func (s *Server) knownChannel(st *site, name string) bool {
+	if s.opts.Channels != nil {
+		return slices.Contains(s.opts.Channels, name)
+	}
+	if st == nil {
+		return false
+	}
+	for k := range st.endpoints {
+		if k.channel == name {
+			return true
+		}
 	}
 	return false
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/internal/secret"
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/providers/whatsapp"
 	"github.com/flowgate/flowgate/server"
 )
 
@@ -45,7 +46,7 @@ func TestSwap(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	body := webhook(t, "text.json")
 	h.srv.Swap(&server.Site{DefaultTenant: tenant, DefaultTeam: team, APIToken: "new-token",
-		Endpoints: []server.Endpoint{{Channel: h.ch, AppSecret: "rotated", VerifyToken: verifyToken}}})
+		Endpoints: []server.Endpoint{{Channel: h.ch, Webhook: whatsapp.Provider{}, AppSecret: "rotated", VerifyToken: verifyToken}}})
 	if status, _ := h.do("POST", "/webhook/whatsapp", body, signed(body, appSecret)); status != http.StatusUnauthorized {
 		t.Errorf("old app secret: %d", status)
 	}
@@ -68,8 +69,8 @@ func TestPanicRecovered(t *testing.T) {
 	boom := &pipeline.Channel{Name: msg.Messenger, Tenant: tenant, Team: team, Account: "1",
 		Parse: func([]byte) ([]msg.Event, error) { panic("parser bug") }, Sender: h.sender}
 	h.srv.Swap(&server.Site{DefaultTenant: tenant, DefaultTeam: team, APIToken: apiToken, Endpoints: []server.Endpoint{
-		{Channel: h.ch, AppSecret: appSecret, VerifyToken: verifyToken},
-		{Channel: boom, AppSecret: appSecret, VerifyToken: verifyToken},
+		{Channel: h.ch, Webhook: whatsapp.Provider{}, AppSecret: appSecret, VerifyToken: verifyToken},
+		{Channel: boom, Webhook: whatsapp.Provider{}, AppSecret: appSecret, VerifyToken: verifyToken},
 	}})
 	body := []byte(`{"object":"page"}`)
 	if status, _ := h.do("POST", "/webhook/messenger", body, signed(body, appSecret)); status != http.StatusInternalServerError {

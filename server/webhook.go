@@ -11,7 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/flowgate/flowgate/pipeline"
-	"github.com/flowgate/flowgate/providers/whatsapp"
+	"github.com/flowgate/flowgate/providers/channel"
 )
 
 // MaxWebhookBody is the largest webhook body accepted; larger ones are answered 413 unread.
@@ -24,19 +24,19 @@ const acceptTimeout = 10 * time.Second
 // webhookEndpoint resolves a webhook path to its endpoint. label is the channel as a metric
 // label: the channel, or "unknown" for a name the server has no routes for.
 func (s *Server) webhookEndpoint(c *gin.Context) (ep *Endpoint, label string) {
-	channel := c.Param("channel")
-	if !knownChannel(channel) {
+	name := c.Param("channel")
+	st := s.site.Load()
+	if !s.knownChannel(st, name) {
 		return nil, "unknown"
 	}
-	st := s.site.Load()
 	if st == nil {
-		return nil, channel
+		return nil, name
 	}
 	tenant, team := c.Param("tenant"), c.Param("team")
 	if tenant == "" {
 		tenant, team = st.DefaultTenant, st.DefaultTeam
 	}
-	return st.endpoint(channel, tenant, team), channel
+	return st.endpoint(name, tenant, team), name
 }
 
 // verify answers Meta's verification handshake: 200 with hub.challenge as plain text when
@@ -48,7 +48,7 @@ func (s *Server) verify(c *gin.Context) {
 		return
 	}
 	ch := ep.Channel
-	challenge, ok := whatsapp.Verify(c.Request.URL.Query(), ep.VerifyToken.Reveal())
+	challenge, ok := ep.Webhook.Verify(c.Request.URL.Query(), ep.VerifyToken.Reveal())
 	if !ok {
 		s.log.Warn("webhook verification refused: wrong mode, token or no challenge",
 			"channel", ch.Name, "tenant", ch.Tenant, "team", ch.Team, "remote", c.ClientIP())
@@ -92,10 +92,10 @@ func (s *Server) receive(c *gin.Context) {
 	}
 
 	if !s.opts.InsecureSkipSignature {
-		if err := whatsapp.CheckSignature(c.GetHeader(whatsapp.SignatureHeader), body, ep.AppSecret.Reveal()); err != nil {
+		if err := ep.Webhook.Authenticate(c.Request.Header, body, ep.AppSecret.Reveal()); err != nil {
 			s.metrics.webhook(ch.Name, resultBadSignature)
 			level := slog.LevelWarn
-			if errors.Is(err, whatsapp.ErrNoAppSecret) {
+			if errors.Is(err, channel.ErrNoAppSecret) {
 				level = slog.LevelError // a configuration problem, not a bad request
 			}
 			log.Log(c.Request.Context(), level, "webhook refused: bad signature", "err", err, "remote", c.ClientIP())

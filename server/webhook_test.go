@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowgate/flowgate/providers/whatsapp"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
 func TestHandshake(t *testing.T) {
@@ -277,7 +277,7 @@ func TestWebhookTooLargeUnannounced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set(whatsapp.SignatureHeader, whatsapp.SignatureHeaderValue(huge, appSecret))
+	req.Header.Set(meta.SignatureHeader, meta.SignatureHeaderValue(huge, appSecret))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -8,21 +8,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/flowgate/flowgate/providers/whatsapp"
+	"github.com/flowgate/flowgate/providers/channel"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
-// LimiterConfig configures a Limiter; zero fields take the defaults of whatsapp.Config.
+// LimiterConfig configures a Limiter: the schedules' rates and bursts as for the in-process
+// meta.Limiter (zero fields take its defaults), and what to do when Redis is away.
 type LimiterConfig struct {
-	// RatePerSecond is a phone number's throughput (default 80).
-	RatePerSecond float64
-	// Burst is the number's bucket size (default one second's worth of RatePerSecond).
-	Burst int
-	// PairInterval is the steady pace of messages to one recipient (default 6 s).
-	PairInterval time.Duration
-	// PairBurst is how many messages one recipient may get at once (default 10, at most 45).
-	PairBurst int
-	// Clock tells the time and sleeps (default whatsapp.RealClock{}).
-	Clock whatsapp.Clock
+	meta.LimiterConfig
 	// OnError, when set, is told when Redis could not be reached: the wait then falls back to
 	// pacing this process alone, and Defer has no error to return.
 	OnError func(error)
@@ -36,25 +29,25 @@ var luaGCRA string
 
 var gcraScript = redis.NewScript(luaGCRA)
 
-// Limiter is a whatsapp.Pacer whose GCRA schedules live in Redis, so that every process
-// sending from a phone number draws on the same throughput and pair budgets. Its semantics are
-// whatsapp.Limiter's: a wait attempt (one script, one round trip) books the event when the
+// Limiter is a channel.Pacer whose GCRA schedules live in Redis, so that every process
+// sending from a business account draws on the same throughput and pair budgets. Its semantics
+// are meta.Limiter's: a wait attempt (one script, one round trip) books the event when the
 // schedule allows it, or books nothing and tells how long to sleep before trying again. A
 // Limiter is safe for concurrent use.
 type Limiter struct {
 	c       redis.UniversalClient
 	k       keys
-	clock   whatsapp.Clock
+	clock   channel.Clock
 	onError func(error)
 
 	numberInterval, numberTolerance time.Duration
 	pairInterval, pairTolerance     time.Duration
 	// local paces this process alone while Redis cannot be reached, so that an outage slows
 	// sends down to one process's share instead of failing them.
-	local *whatsapp.Limiter
+	local *meta.Limiter
 }
 
-var _ whatsapp.Pacer = (*Limiter)(nil)
+var _ channel.Pacer = (*Limiter)(nil)
 
 // NewLimiter returns a Limiter keeping its schedules in c under prefix (default "fg:"; the
 // keys are named in keys.go).
@@ -62,27 +55,11 @@ func NewLimiter(c redis.UniversalClient, prefix string, cfg LimiterConfig) *Limi
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	if cfg.RatePerSecond <= 0 {
-		cfg.RatePerSecond = whatsapp.DefaultRatePerSecond
-	}
-	if cfg.Burst <= 0 {
-		cfg.Burst = max(1, int(cfg.RatePerSecond))
-	}
-	if cfg.PairInterval <= 0 {
-		cfg.PairInterval = whatsapp.DefaultPairInterval
-	}
-	if cfg.PairBurst <= 0 {
-		cfg.PairBurst = whatsapp.DefaultPairBurst
-	}
-	cfg.PairBurst = min(cfg.PairBurst, whatsapp.MaxPairBurst)
-	if cfg.Clock == nil {
-		cfg.Clock = whatsapp.RealClock{}
-	}
+	cfg.LimiterConfig = cfg.LimiterConfig.WithDefaults()
 	ni := max(time.Duration(float64(time.Second)/cfg.RatePerSecond), time.Microsecond)
 	pi := max(cfg.PairInterval, time.Microsecond)
 	return &Limiter{
-		local: whatsapp.NewLimiter(whatsapp.Config{RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
-			PairInterval: cfg.PairInterval, PairBurst: cfg.PairBurst, Clock: cfg.Clock}),
+		local:           meta.NewLimiter(cfg.LimiterConfig),
 		c:               c,
 		k:               keys{prefix},
 		clock:           cfg.Clock,

@@ -9,10 +9,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/flowgate/flowgate/providers/whatsapp"
+	"github.com/flowgate/flowgate/providers/channel"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
-// fakeClock is a whatsapp.Clock whose Sleep advances its time at once.
+// fakeClock is a channel.Clock whose Sleep advances its time at once.
 type fakeClock struct {
 	mu    sync.Mutex
 	t     time.Time
@@ -51,7 +52,7 @@ type limiterOp struct {
 }
 
 // runOps runs ops on p and returns the time, relative to the start, after each one.
-func runOps(t *testing.T, p whatsapp.Pacer, clk *fakeClock, ops []limiterOp) []time.Duration {
+func runOps(t *testing.T, p channel.Pacer, clk *fakeClock, ops []limiterOp) []time.Duration {
 	t.Helper()
 	t0 := clk.Now()
 	var at []time.Duration
@@ -75,7 +76,7 @@ func runOps(t *testing.T, p whatsapp.Pacer, clk *fakeClock, ops []limiterOp) []t
 	return at
 }
 
-// TestLimiterMatchesInProcessLimiter runs the same script on whatsapp.Limiter and on the Redis
+// TestLimiterMatchesInProcessLimiter runs the same script on meta.Limiter and on the Redis
 // Limiter: every wait must end at the same time.
 func TestLimiterMatchesInProcessLimiter(t *testing.T) {
 	var ops []limiterOp
@@ -92,16 +93,16 @@ func TestLimiterMatchesInProcessLimiter(t *testing.T) {
 
 	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	memClock := &fakeClock{t: start}
-	mem := whatsapp.NewLimiter(whatsapp.Config{RatePerSecond: 10, Burst: 3, PairInterval: 6 * time.Second, PairBurst: 2, Clock: memClock})
+	mem := meta.NewLimiter(meta.LimiterConfig{RatePerSecond: 10, Burst: 3, PairInterval: 6 * time.Second, PairBurst: 2, Clock: memClock})
 	want := runOps(t, mem, memClock, ops)
-	t.Logf("whatsapp.Limiter: %v", want)
+	t.Logf("meta.Limiter: %v", want)
 
 	each(t, func(t *testing.T, b backend) {
 		clk := &fakeClock{t: start}
-		l := NewLimiter(b.r.Client(), b.r.k.prefix, LimiterConfig{RatePerSecond: 10, Burst: 3, PairInterval: 6 * time.Second, PairBurst: 2, Clock: clk})
+		l := NewLimiter(b.r.Client(), b.r.k.prefix, LimiterConfig{LimiterConfig: meta.LimiterConfig{RatePerSecond: 10, Burst: 3, PairInterval: 6 * time.Second, PairBurst: 2, Clock: clk}})
 		got := runOps(t, l, clk, ops)
 		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("times after each step:\n got %v\nwant %v (whatsapp.Limiter)", got, want)
+			t.Errorf("times after each step:\n got %v\nwant %v (meta.Limiter)", got, want)
 		}
 	})
 }
@@ -111,7 +112,7 @@ func TestLimiterMatchesInProcessLimiter(t *testing.T) {
 func TestLimitersShareTheBudget(t *testing.T) {
 	each(t, func(t *testing.T, b backend) {
 		clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-		cfg := LimiterConfig{RatePerSecond: 10, Burst: 5, PairInterval: 6 * time.Second, PairBurst: 2, Clock: clk}
+		cfg := LimiterConfig{LimiterConfig: meta.LimiterConfig{RatePerSecond: 10, Burst: 5, PairInterval: 6 * time.Second, PairBurst: 2, Clock: clk}}
 		ls := []*Limiter{NewLimiter(b.r.Client(), b.r.k.prefix, cfg), NewLimiter(b.r.Client(), b.r.k.prefix, cfg)}
 		t0 := clk.Now()
 		for i := range 10 {
@@ -146,7 +147,7 @@ func TestLimitersShareTheBudget(t *testing.T) {
 // goroutines: 20 requests at 100/s with a burst of 1 take at least 190 ms.
 func TestLimitersShareTheBudgetConcurrently(t *testing.T) {
 	each(t, func(t *testing.T, b backend) {
-		cfg := LimiterConfig{RatePerSecond: 100, Burst: 1}
+		cfg := LimiterConfig{LimiterConfig: meta.LimiterConfig{RatePerSecond: 100, Burst: 1}}
 		ls := []*Limiter{NewLimiter(b.r.Client(), b.r.k.prefix, cfg), NewLimiter(b.r.Client(), b.r.k.prefix, cfg)}
 		t0 := time.Now()
 		var wg sync.WaitGroup
@@ -170,7 +171,7 @@ func TestLimitersShareTheBudgetConcurrently(t *testing.T) {
 func TestLimiterStopsWithContext(t *testing.T) {
 	each(t, func(t *testing.T, b backend) {
 		clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-		l := NewLimiter(b.r.Client(), b.r.k.prefix, LimiterConfig{PairBurst: 1, Clock: clk})
+		l := NewLimiter(b.r.Client(), b.r.k.prefix, LimiterConfig{LimiterConfig: meta.LimiterConfig{PairBurst: 1, Clock: clk}})
 		if err := l.WaitPair(t.Context(), "p1", "r1"); err != nil {
 			t.Fatal(err)
 		}
@@ -182,7 +183,7 @@ func TestLimiterStopsWithContext(t *testing.T) {
 		var got error
 		closed := redis.NewClient(&redis.Options{Addr: b.r.Client().(*redis.Client).Options().Addr})
 		closed.Close()
-		bad := NewLimiter(closed, b.r.k.prefix, LimiterConfig{Clock: clk, OnError: func(err error) { got = err }})
+		bad := NewLimiter(closed, b.r.k.prefix, LimiterConfig{LimiterConfig: meta.LimiterConfig{Clock: clk}, OnError: func(err error) { got = err }})
 		bad.Defer("p1", "r1", time.Second)
 		if got == nil {
 			t.Error("Defer on a closed client did not report the error")

@@ -14,6 +14,7 @@ import (
 	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/flowtest"
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/providers"
 )
 
 const chatHelp = `Type a message and press enter. Pick a button or a list row by its number.
@@ -29,21 +30,24 @@ const chatHelp = `Type a message and press enter. Pick a button or a list row by
 func chat(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("flowctl chat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	channels := providers.Registry()
+	names := channels.Names()
 	dir := fs.String("bundle", ".", "the bundle to talk to (a bundle, or a directory with flows/)")
-	channel := fs.String("channel", msg.WhatsApp, "whatsapp (messenger and instagram arrive with their providers)")
-	contact := fs.String("contact", "16505551234", "your phone number, as the flows see it")
+	channel := fs.String("channel", names[0], "the channel to talk on: "+strings.Join(names, ", "))
+	contact := fs.String("contact", "16505551234", "your id on the channel (phone number, page-scoped id), as the flows see it")
 	name := fs.String("name", "", "your profile name, as the flows see it (contact.name)")
 	verbose := fs.Bool("v", false, "print what the engine did after each message")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: flowctl chat [--bundle DIR] [--channel whatsapp] [--contact NUMBER] [--name NAME] [-v]")
+		fmt.Fprintf(stderr, "usage: flowctl chat [--bundle DIR] [--channel %s] [--contact ID] [--name NAME] [-v]\n", strings.Join(names, "|"))
 		fs.PrintDefaults()
 	}
 	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
 		fs.Usage()
 		return 2
 	}
-	if *channel != msg.WhatsApp {
-		fmt.Fprintf(stderr, "flowctl chat: channel %q: only whatsapp for now\n", *channel)
+	p := channels.Lookup(*channel)
+	if p == nil {
+		fmt.Fprintf(stderr, "flowctl chat: channel %q: use one of %s\n", *channel, strings.Join(names, ", "))
 		return 2
 	}
 	opts, ok := loadOptions(*dir, stdout, stderr, getenv)
@@ -51,7 +55,7 @@ func chat(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		return 2
 	}
 	s, err := flowtest.NewSession(flowtest.SessionOptions{
-		Engine: opts.Engine, HTTP: pipeline.HTTPClient{}, Tenant: opts.Tenant, Team: opts.Team, DedupTTL: opts.DedupTTL,
+		Engine: opts.Engine, HTTP: pipeline.HTTPClient{}, Provider: p, Tenant: opts.Tenant, Team: opts.Team, DedupTTL: opts.DedupTTL,
 		Account: "100000000000001", Contact: *contact, Clock: time.Now().UTC().Truncate(time.Second),
 	})
 	if err != nil {

@@ -106,19 +106,20 @@ func test(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 func loadOptions(dir string, stdout, stderr io.Writer, getenv func(string) string) (flowtest.Options, bool) {
 	var opts flowtest.Options
 	var ds engine.Diagnostics
+	channels := providers.Registry()
 	if bundle.IsBundle(dir) {
-		b, bds := bundle.LoadWith(dir, bundle.LoadOptions{Getenv: getenv, Limits: providers.Limits(), Offline: true})
+		b, bds := bundle.LoadWith(dir, bundle.LoadOptions{Getenv: getenv, Limits: channels.Limits(), Offline: true})
 		ds = bds
-		opts = flowtest.Options{Engine: b.Engine, Tenant: b.DefaultTenant, Team: b.DefaultTeam, DedupTTL: b.DedupTTL}
+		opts = flowtest.Options{Engine: b.Engine, Channels: channels, Tenant: b.DefaultTenant, Team: b.DefaultTeam, DedupTTL: b.DedupTTL}
 	} else {
 		flowsDir := filepath.Join(dir, bundle.FlowsDir)
 		if _, err := os.Stat(flowsDir); err != nil {
 			fmt.Fprintf(stderr, "flowctl test: %s is not a bundle and has no flows/ directory\n", dir)
 			return opts, false
 		}
-		eng, _, fds := bundle.LoadFlows(providers.Limits(), flowsDir)
+		eng, _, fds := bundle.LoadFlows(channels.Limits(), flowsDir)
 		ds = fds
-		opts = flowtest.Options{Engine: eng}
+		opts = flowtest.Options{Engine: eng, Channels: channels}
 	}
 	if ds.HasErrors() {
 		for _, d := range ds {

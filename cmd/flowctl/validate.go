@@ -28,9 +28,10 @@ func validate(args []string, stdout, stderr io.Writer, getenv func(string) strin
 	var all engine.Diagnostics
 	var loose []string
 	flows := 0
+	limits := providers.Registry().Limits()
 	for _, p := range paths {
 		if bundle.IsBundle(p) {
-			b, ds := bundle.LoadWith(p, bundle.LoadOptions{Getenv: getenv, Limits: providers.Limits(), Offline: true})
+			b, ds := bundle.LoadWith(p, bundle.LoadOptions{Getenv: getenv, Limits: limits, Offline: true})
 			all = append(all, ds...)
 			flows += len(b.Flows)
 			continue
@@ -38,7 +39,7 @@ func validate(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		loose = append(loose, p)
 	}
 	if len(loose) > 0 {
-		_, fl, ds := bundle.LoadFlows(providers.Limits(), loose...)
+		_, fl, ds := bundle.LoadFlows(limits, loose...)
 		all = append(all, ds...)
 		flows += len(fl)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/internal/bundle"
 	"github.com/flowgate/flowgate/internal/redistest"
+	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 )
 
@@ -68,19 +69,23 @@ func gtcBinary(t *testing.T) string {
 	return builtGTC
 }
 
-// graphMsg is one message request the fake Graph API received.
+// graphMsg is one message request the fake Graph API received, from any channel: WhatsApp's
+// Cloud API shapes or the Send API's of Messenger and Instagram.
 type graphMsg struct {
-	To       string
-	Type     string
-	Text     string
+	Path     string
+	To       string // WhatsApp's to, or the Send API's recipient.id
+	Type     string // WhatsApp's type
+	Text     string // WhatsApp's text.body, or the Send API's message.text
 	Template string
-	Buttons  []string
-	Body     []byte
-	Answered bool // answered 200 (Meta accepted it)
+	Buttons  []string // WhatsApp's reply button ids, or the Send API's quick reply payloads
+	// The Send API's messaging_type, tag and sender_action.
+	MessagingType, Tag, Action string
+	Body                       []byte
+	Answered                   bool // answered 200 (Meta accepted it)
 }
 
-// fakeGraph is the Graph API's messages endpoint: it answers with Meta's success shape, or
-// with what hook decides.
+// fakeGraph is the Graph API's messages endpoint for every channel: it answers with the
+// channel's success shape, or with what hook decides.
 type fakeGraph struct {
 	srv  *httptest.Server
 	mu   sync.Mutex
@@ -106,20 +111,37 @@ func (g *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		To          string `json:"to"`
-		Type        string `json:"type"`
-		Text        struct{ Body string }
-		Template    struct{ Name string }
-		Interactive struct {
+		MessagingProduct string `json:"messaging_product"`
+		To               string `json:"to"`
+		Type             string `json:"type"`
+		Text             struct{ Body string }
+		Template         struct{ Name string }
+		Interactive      struct {
 			Action struct {
 				Buttons []struct{ Reply struct{ ID string } }
 			}
 		}
+		Recipient     struct{ ID string }
+		MessagingType string `json:"messaging_type"`
+		Tag           string
+		SenderAction  string `json:"sender_action"`
+		Message       struct {
+			Text         string
+			QuickReplies []struct{ Payload string } `json:"quick_replies"`
+		}
 	}
 	json.Unmarshal(body, &req)
-	m := graphMsg{To: req.To, Type: req.Type, Text: req.Text.Body, Template: req.Template.Name, Body: body}
+	whatsapp := req.MessagingProduct == "whatsapp"
+	m := graphMsg{Path: r.URL.Path, To: req.To, Type: req.Type, Text: req.Text.Body, Template: req.Template.Name, Body: body,
+		MessagingType: req.MessagingType, Tag: req.Tag, Action: req.SenderAction}
 	for _, b := range req.Interactive.Action.Buttons {
 		m.Buttons = append(m.Buttons, b.Reply.ID)
+	}
+	if !whatsapp {
+		m.To, m.Text = req.Recipient.ID, req.Message.Text
+		for _, q := range req.Message.QuickReplies {
+			m.Buttons = append(m.Buttons, q.Payload)
+		}
 	}
 	g.mu.Lock()
 	hook := g.hook
@@ -142,6 +164,10 @@ func (g *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	id := g.record(m, true)
+	if !whatsapp {
+		fmt.Fprintf(w, `{"recipient_id":%q,"message_id":%q}`, m.To, id)
+		return
+	}
 	fmt.Fprintf(w, `{"messaging_product":"whatsapp","contacts":[{"input":%q,"wa_id":%q}],"messages":[{"id":%q}]}`, m.To, strings.TrimPrefix(m.To, "+"), id)
 }
 
@@ -326,15 +352,21 @@ func webhook(t *testing.T, ev msg.Event) []byte {
 	return body
 }
 
-// post sends a webhook body signed with secret ("" for none) and returns the status.
+// post sends a WhatsApp webhook body signed with secret ("" for none) and returns the status.
 func post(addr string, body []byte, secret string) (int, error) {
-	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/webhook/whatsapp/acme/support", bytes.NewReader(body))
+	return postTo(addr, "whatsapp", body, secret)
+}
+
+// postTo sends a webhook body to a channel's route of acme/support, signed with secret ("" for
+// none), and returns the status.
+func postTo(addr, channel string, body []byte, secret string) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/webhook/"+channel+"/acme/support", bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if secret != "" {
-		req.Header.Set(whatsapp.SignatureHeader, whatsapp.SignatureHeaderValue(body, secret))
+		req.Header.Set(meta.SignatureHeader, meta.SignatureHeaderValue(body, secret))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -21,6 +21,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/flowgate/flowgate/pipeline"
+	"github.com/flowgate/flowgate/providers"
+	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/server"
 	"github.com/flowgate/flowgate/store"
 )
@@ -70,8 +72,8 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*s
 	fs.StringVar(&c.logLevel, "log-level", env("GTC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error [GTC_LOG_LEVEL]")
 	fs.BoolVar(&c.insecure, "insecure-skip-signature", false, "accept unsigned webhooks (local experiments only: anyone can then post events)")
 	fs.DurationVar(&c.lease, "lease", durEnv(getenv, "GTC_LEASE", 20*time.Second), "how long a worker holds a conversation before another process takes over from it as dead [GTC_LEASE]")
-	fs.Float64Var(&c.rate, "rate", floatEnv(getenv, "GTC_RATE", 80), "messages per second per phone number, across all processes [GTC_RATE]")
-	fs.DurationVar(&c.pairInterval, "pair-interval", durEnv(getenv, "GTC_PAIR_INTERVAL", 6*time.Second), "steady pace of messages to one user [GTC_PAIR_INTERVAL]")
+	fs.Float64Var(&c.rate, "rate", floatEnv(getenv, "GTC_RATE", 80), "messages per second per business account (phone number, page, Instagram account), across all processes [GTC_RATE]")
+	fs.DurationVar(&c.pairInterval, "pair-interval", durEnv(getenv, "GTC_PAIR_INTERVAL", 6*time.Second), "steady pace of messages to one WhatsApp user [GTC_PAIR_INTERVAL]")
 	pairBurst, _ := strconv.Atoi(env("GTC_PAIR_BURST", "10"))
 	fs.IntVar(&c.pairBurst, "pair-burst", pairBurst, "messages one user may get at once before the pace applies (at most 45) [GTC_PAIR_BURST]")
 	fs.Usage = func() {
@@ -183,9 +185,11 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 		st, client = store.NewRedis(rc, store.Options{Prefix: cfg.prefix}), rc
 	}
 	metrics := server.NewMetrics(reg, st)
-	w := &wiring{cfg: cfg, log: log, metrics: metrics,
-		limiter: store.NewLimiter(client, cfg.prefix, store.LimiterConfig{RatePerSecond: cfg.rate, PairInterval: cfg.pairInterval, PairBurst: cfg.pairBurst,
-			OnError: func(err error) { log.Warn("rate limiter", "err", err) }})}
+	channels := providers.Registry()
+	w := &wiring{cfg: cfg, log: log, metrics: metrics, reg: channels,
+		limiter: store.NewLimiter(client, cfg.prefix, store.LimiterConfig{
+			LimiterConfig: meta.LimiterConfig{RatePerSecond: cfg.rate, PairInterval: cfg.pairInterval, PairBurst: cfg.pairBurst},
+			OnError:       func(err error) { log.Warn("rate limiter", "err", err) }})}
 	pb, site, err := w.load(getenv)
 	if err != nil {
 		return fail("%v", err)
@@ -197,7 +201,8 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	}
 	p := pipeline.New(st, pb)
 	p.Log, p.Lease, p.OnReport = log, cfg.lease, metrics.Observe
-	srv := server.New(server.Options{Pipeline: p, Store: st, Log: log, Metrics: metrics, RecordDir: cfg.record, InsecureSkipSignature: cfg.insecure})
+	srv := server.New(server.Options{Pipeline: p, Store: st, Log: log, Metrics: metrics, RecordDir: cfg.record,
+		InsecureSkipSignature: cfg.insecure, Channels: channels.Names()})
 	srv.Swap(site)
 	if cfg.insecure {
 		log.Warn("SIGNATURE CHECKS ARE OFF (--insecure-skip-signature): anyone who can reach this server can post events as any user")

@@ -15,12 +15,10 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/flowgate/flowgate/engine"
-	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/internal/bundle"
 	"github.com/flowgate/flowgate/internal/secret"
 	"github.com/flowgate/flowgate/pipeline"
-	"github.com/flowgate/flowgate/providers"
-	"github.com/flowgate/flowgate/providers/whatsapp"
+	"github.com/flowgate/flowgate/providers/channel"
 	"github.com/flowgate/flowgate/server"
 )
 
@@ -29,13 +27,14 @@ type wiring struct {
 	cfg     *serveConfig
 	log     *slog.Logger
 	metrics *server.Metrics
-	limiter whatsapp.Pacer
+	limiter channel.Pacer
+	reg     *channel.Registry // the channels this build serves
 }
 
 // load reads and validates the bundle and builds the pipeline's bundle and the server's site
 // from it. Any error leaves what runs untouched.
 func (w *wiring) load(getenv func(string) string) (*pipeline.Bundle, *server.Site, error) {
-	b, ds := bundle.LoadWith(w.cfg.dir, bundle.LoadOptions{Getenv: getenv, Limits: providers.Limits()})
+	b, ds := bundle.LoadWith(w.cfg.dir, bundle.LoadOptions{Getenv: getenv, Limits: w.reg.Limits()})
 	if ds.HasErrors() {
 		return nil, nil, fmt.Errorf("bundle %s is invalid:\n%s", w.cfg.dir, indent(diagText(ds), "  "))
 	}
@@ -49,15 +48,12 @@ func (w *wiring) load(getenv func(string) string) (*pipeline.Bundle, *server.Sit
 		if c.AppSecret == "" && !w.cfg.insecure {
 			return nil, nil, fmt.Errorf("%s: %s has no app_secret: webhooks cannot be verified (--insecure-skip-signature for local experiments)", c.File, c.Name)
 		}
-		ch, err := w.channel(c)
-		if err != nil {
-			return nil, nil, err
-		}
+		ch, p := w.channel(c)
 		if ch == nil {
 			continue
 		}
 		pb.Channels = append(pb.Channels, ch)
-		site.Endpoints = append(site.Endpoints, server.Endpoint{Channel: ch, AppSecret: secret.String(c.AppSecret), VerifyToken: secret.String(c.VerifyToken)})
+		site.Endpoints = append(site.Endpoints, server.Endpoint{Channel: ch, Webhook: p, AppSecret: secret.String(c.AppSecret), VerifyToken: secret.String(c.VerifyToken)})
 	}
 	if len(pb.Channels) == 0 {
 		return nil, nil, fmt.Errorf("bundle %s enables no channel this build can serve: nothing to listen for (gtc setup --answers answers.json %s)", w.cfg.dir, w.cfg.dir)
@@ -65,24 +61,19 @@ func (w *wiring) load(getenv func(string) string) (*pipeline.Bundle, *server.Sit
 	return pb, site, nil
 }
 
-// channel builds one channel account, or nil for a channel this build cannot serve yet.
-func (w *wiring) channel(c bundle.Channel) (*pipeline.Channel, error) {
-	switch c.Name {
-	case msg.WhatsApp:
-		name := c.Name
-		client := whatsapp.NewClient(whatsapp.Config{
-			PhoneNumberID: c.AccountID,
-			AccessToken:   c.Token,
-			APIVersion:    c.APIVersion,
-			BaseURL:       c.APIBaseURL,
-			Limiter:       w.limiter,
-			Logger:        w.log,
-			OnRetry:       func(e *whatsapp.Error) { w.metrics.Retry(name, e.Code) },
-		})
-		return &pipeline.Channel{Name: c.Name, Tenant: c.Tenant, Team: c.Team, Account: c.AccountID, Parse: whatsapp.Parse, Sender: client}, nil
+// channel builds one channel account with its provider, or nil for a channel this build has
+// no provider for.
+func (w *wiring) channel(c bundle.Channel) (*pipeline.Channel, channel.Provider) {
+	p := w.reg.Lookup(c.Name)
+	if p == nil {
+		w.log.Warn("no provider for this channel in this build: skipped", "channel", c.Name, "file", c.File)
+		return nil, nil
 	}
-	w.log.Warn("channel not served by this build yet: skipped", "channel", c.Name, "file", c.File)
-	return nil, nil
+	name := c.Name
+	sender := p.NewSender(
+		channel.Account{ID: c.AccountID, Token: c.Token, APIVersion: c.APIVersion, BaseURL: c.APIBaseURL},
+		channel.SendOptions{Pacer: w.limiter, Logger: w.log, OnRetry: func(code int) { w.metrics.Retry(name, code) }})
+	return &pipeline.Channel{Name: c.Name, Tenant: c.Tenant, Team: c.Team, Account: c.AccountID, Parse: p.Parse, Sender: sender}, p
 }
 
 // watch reloads the bundle on SIGHUP and when its files change, until ctx is done; the

@@ -31,6 +31,7 @@ const (
 	KindOrder       Kind = "order"       // Order from a catalog
 	KindSystem      Kind = "system"      // System: the user changed number and the like
 	KindReferral    Kind = "referral"    // Referral alone (Messenger m.me links); WhatsApp referrals ride on messages
+	KindDeleted     Kind = "deleted"     // the user unsent the message whose id is ID (Instagram)
 	KindUnsupported Kind = "unsupported" // Unsupported: a message type the channel or we cannot read; Errors says why
 	KindStatus      Kind = "status"      // Status: delivery receipt for a message we sent
 	KindTemplate    Kind = "template"    // TemplateStatus: a template was approved, rejected, paused...
@@ -67,11 +68,12 @@ type Event struct {
 	Errors         []Error // for KindUnsupported and KindError
 }
 
-// IsMessage reports whether the event was sent by the user (as opposed to a receipt or a
-// notification about the account). Messages run flows and refresh the service window.
+// IsMessage reports whether the event was sent by the user (as opposed to a receipt, a
+// notification about the account or an unsent message). Messages run flows and refresh the
+// service window.
 func (e *Event) IsMessage() bool {
 	switch e.Kind {
-	case KindStatus, KindTemplate, KindError:
+	case KindStatus, KindTemplate, KindError, KindDeleted:
 		return false
 	}
 	return true
@@ -212,6 +214,9 @@ type Status struct {
 	// template.
 	WindowClosed bool
 	Callback     string // opaque data set on send and echoed back
+	// Watermark, for a receipt without a MessageID (Messenger's read and delivery
+	// watermarks), says that every message sent before it has reached State.
+	Watermark time.Time
 }
 
 // TemplateStatus reports a change to a message template's review state.

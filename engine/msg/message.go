@@ -15,6 +15,9 @@ type Message struct {
 	Location    *Location
 	Reaction    *Reaction
 	MarkRead    string // id of an inbound message to mark as read
+	// Typing shows the user a typing indicator: alone on Messenger and Instagram
+	// (sender_action typing_on), with MarkRead on WhatsApp.
+	Typing bool
 
 	// Tag is the Messenger/Instagram message tag that lets this message out after the standard
 	// window (HUMAN_AGENT); empty within it.
@@ -24,8 +27,8 @@ type Message struct {
 	NoRetryOnRateLimit bool
 }
 
-// Type names the message's content: text, template, interactive, media, location, reaction or
-// read.
+// Type names the message's content: text, template, interactive, media, location, reaction,
+// read or typing.
 func (m *Message) Type() string {
 	switch {
 	case m.Text != nil:
@@ -42,6 +45,8 @@ func (m *Message) Type() string {
 		return "reaction"
 	case m.MarkRead != "":
 		return "read"
+	case m.Typing:
+		return "typing"
 	}
 	return ""
 }
@@ -144,11 +149,16 @@ var ErrWindowClosed = errors.New("customer-service window closed")
 // Limits are what a channel can carry, used by flow validation. Each provider publishes its
 // own; a zero number means no limit, a false flag that the channel cannot carry the kind at all.
 type Limits struct {
-	Text              int // characters in a text message (counted in runes; bytes when TextBytes)
-	TextBytes         bool
-	Templates         bool // approved templates (WhatsApp only); they also go out after the window
-	Tags              bool // message tags let a message out after the window (Messenger, Instagram)
-	Buttons           int  // reply buttons in one message
+	Text      int // characters in a text message (counted in runes; bytes when TextBytes)
+	TextBytes bool
+	Templates bool // approved templates (WhatsApp only); they also go out after the window
+	// Tags are the message tags that let a message out after the window (Messenger:
+	// HUMAN_AGENT, ACCOUNT_UPDATE...; Instagram: HUMAN_AGENT); none where there are none.
+	Tags []string
+	// Media lists the media types a message may carry (image, video, audio, document,
+	// sticker); nil means all of them.
+	Media             []string
+	Buttons           int // reply buttons in one message
 	ButtonTitle       int
 	ButtonBody        int // body text of a button message
 	ListRows          int // rows across all sections

@@ -14,7 +14,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
-	"github.com/flowgate/flowgate/schema"
+	"github.com/flowgate/flowgate/providers"
+	"github.com/flowgate/flowgate/providers/channel"
 )
 
 // Answers are the values gtc setup builds a bundle from, validated. A string
@@ -23,23 +24,25 @@ type Answers struct {
 	Tenant   string
 	Team     string
 	APIToken string // empty: setup generates one
-	// Channels holds the sections present in the answers, in the order whatsapp, messenger,
-	// instagram, enabled or not.
+	// Channels holds the sections present in the answers, in the order of the channel
+	// registry, enabled or not.
 	Channels []ChannelAnswers
 }
 
 // ChannelAnswers is one messaging-<channel> section.
 type ChannelAnswers struct {
-	Name              string // whatsapp, messenger or instagram
-	Enabled           bool
-	PublicBaseURL     string
-	AccountID         string // phone_number_id, page_id or ig_account_id
-	Token             string // access_token or page_access_token
-	VerifyToken       string
-	AppSecret         string
-	BusinessAccountID string // WhatsApp only
-	APIVersion        string
-	APIBaseURL        string
+	Name          string // the channel: whatsapp, messenger, instagram
+	Enabled       bool
+	PublicBaseURL string
+	AccountID     string // the channel's id key: phone_number_id, page_id, ig_account_id
+	Token         string // the channel's token key: access_token, page_access_token
+	VerifyToken   string
+	AppSecret     string
+	// Optional holds the channel's further keys that are set (WhatsApp's
+	// business_account_id).
+	Optional   map[string]string
+	APIVersion string
+	APIBaseURL string
 }
 
 // Problem is one thing wrong with the answers: where (a JSON path such as
@@ -75,49 +78,34 @@ func (e *AnswersError) Error() string {
 	return b.String()
 }
 
-// channelSpec describes what differs between the three channels' sections.
+// channelSpec is a channel provider's answers section: what gtc setup asks for and prints, the
+// section's name, and every key in the order provider files are written.
 type channelSpec struct {
-	Name           string   // whatsapp
-	Section        string   // messaging-whatsapp
-	IDKey          string   // phone_number_id
-	IDLabel        string   // phone number
-	TokenKey       string   // access_token
-	DefaultBaseURL string   // https://graph.facebook.com
-	Fields         []string // webhook fields to subscribe
-	Keys           []string // every key, in the order written to provider files
+	Name    string // whatsapp
+	Section string // messaging-whatsapp
+	channel.Setup
+	Keys     []string
+	provider channel.Provider
 }
 
-// DefaultAPIVersion is the Graph API version used when the answers name none.
-const DefaultAPIVersion = "v21.0"
-
-var channelSpecs = []channelSpec{
-	{
-		Name: "whatsapp", Section: "messaging-whatsapp", IDKey: "phone_number_id", IDLabel: "phone number",
-		TokenKey: "access_token", DefaultBaseURL: "https://graph.facebook.com",
-		Fields: []string{"messages", "message_template_status_update"},
-		Keys: []string{"enabled", "public_base_url", "phone_number_id", "access_token", "verify_token",
-			"app_secret", "business_account_id", "api_version", "api_base_url"},
-	},
-	{
-		Name: "messenger", Section: "messaging-messenger", IDKey: "page_id", IDLabel: "page",
-		TokenKey: "page_access_token", DefaultBaseURL: "https://graph.facebook.com",
-		Fields: []string{"messages", "messaging_postbacks", "message_deliveries", "message_reads"},
-		Keys: []string{"enabled", "public_base_url", "page_id", "page_access_token", "verify_token",
-			"app_secret", "api_version", "api_base_url"},
-	},
-	{
-		Name: "instagram", Section: "messaging-instagram", IDKey: "ig_account_id", IDLabel: "Instagram account",
-		TokenKey: "access_token", DefaultBaseURL: "https://graph.instagram.com",
-		Fields: []string{"messages", "messaging_postbacks", "messaging_seen"},
-		Keys: []string{"enabled", "public_base_url", "ig_account_id", "access_token", "verify_token",
-			"app_secret", "api_version", "api_base_url"},
-	},
+// channelSpecs are the sections of the channels this build serves, in registry order.
+func channelSpecs() []channelSpec {
+	var out []channelSpec
+	for _, p := range providers.All() {
+		su := p.Setup()
+		keys := []string{"enabled", "public_base_url", su.IDKey, su.TokenKey, "verify_token", "app_secret"}
+		keys = append(keys, su.Optional...)
+		keys = append(keys, "api_version", "api_base_url")
+		out = append(out, channelSpec{Name: p.Name(), Section: "messaging-" + p.Name(), Setup: su, Keys: keys, provider: p})
+	}
+	return out
 }
 
+// specFor returns the spec of the channel or section name, or nil.
 func specFor(name string) *channelSpec {
-	for i := range channelSpecs {
-		if channelSpecs[i].Name == name {
-			return &channelSpecs[i]
+	for _, s := range channelSpecs() {
+		if s.Name == name || s.Section == name {
+			return &s
 		}
 	}
 	return nil
@@ -125,9 +113,9 @@ func specFor(name string) *channelSpec {
 
 // ChannelNames lists the channels a bundle can serve.
 func ChannelNames() []string {
-	names := make([]string, len(channelSpecs))
-	for i, s := range channelSpecs {
-		names[i] = s.Name
+	var names []string
+	for _, s := range channelSpecs() {
+		names = append(names, s.Name)
 	}
 	return names
 }
@@ -135,7 +123,7 @@ func ChannelNames() []string {
 // WebhookFields returns the webhook fields to subscribe to in the Meta app dashboard for a channel.
 func WebhookFields(channel string) []string {
 	if s := specFor(channel); s != nil {
-		return append([]string(nil), s.Fields...)
+		return append([]string(nil), s.WebhookFields...)
 	}
 	return nil
 }
@@ -143,22 +131,18 @@ func WebhookFields(channel string) []string {
 var (
 	schemaOnce sync.Once
 	schemaRoot *jsonschema.Schema
-	schemaDefs map[string]*jsonschema.Schema // whatsapp, messenger, instagram: one section
+	schemaDefs map[string]*jsonschema.Schema // one section per channel, by name
 	schemaErr  error
 )
 
 const answersSchemaURL = "https://flowgate.dev/schema/answers.schema.json"
 
-// compiledSchema compiles schema/answers.schema.json once: the whole answers and, for the
-// loader's provider files, each channel's section.
+// compiledSchema compiles the answers schema (AnswersSchema) once: the whole answers and, for
+// the loader's provider files, each channel's section.
 func compiledSchema() (*jsonschema.Schema, map[string]*jsonschema.Schema, error) {
 	schemaOnce.Do(func() {
-		raw, err := schema.Read("answers.schema.json")
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		specs := channelSpecs()
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(buildAnswersSchema(specs)))
 		if err != nil {
 			schemaErr = fmt.Errorf("answers.schema.json: %w", err)
 			return
@@ -172,7 +156,7 @@ func compiledSchema() (*jsonschema.Schema, map[string]*jsonschema.Schema, error)
 			return
 		}
 		schemaDefs = map[string]*jsonschema.Schema{}
-		for _, s := range channelSpecs {
+		for _, s := range specs {
 			sch, err := c.Compile(answersSchemaURL + "#/$defs/" + s.Name)
 			if err != nil {
 				schemaErr = err
@@ -184,8 +168,8 @@ func compiledSchema() (*jsonschema.Schema, map[string]*jsonschema.Schema, error)
 	return schemaRoot, schemaDefs, schemaErr
 }
 
-// ParseAnswers reads and validates an answers file against schema/answers.schema.json. Every
-// problem is reported at once, in an *AnswersError.
+// ParseAnswers reads and validates an answers file against the answers schema (AnswersSchema).
+// Every problem is reported at once, in an *AnswersError.
 func ParseAnswers(data []byte) (*Answers, error) {
 	root, _, err := compiledSchema()
 	if err != nil {
@@ -208,7 +192,7 @@ func ParseAnswers(data []byte) (*Answers, error) {
 	for _, p := range probs {
 		seen[p.String()] = true
 	}
-	for _, s := range channelSpecs {
+	for _, s := range channelSpecs() {
 		sec, ok := obj[s.Section].(map[string]any)
 		if !ok {
 			continue
@@ -234,18 +218,26 @@ func channelFromMap(s *channelSpec, m map[string]any) ChannelAnswers {
 	if v, ok := m["enabled"].(bool); ok {
 		enabled = v
 	}
-	return ChannelAnswers{
-		Name:              s.Name,
-		Enabled:           enabled,
-		PublicBaseURL:     str(m, "public_base_url", ""),
-		AccountID:         str(m, s.IDKey, ""),
-		Token:             str(m, s.TokenKey, ""),
-		VerifyToken:       str(m, "verify_token", ""),
-		AppSecret:         str(m, "app_secret", ""),
-		BusinessAccountID: str(m, "business_account_id", ""),
-		APIVersion:        str(m, "api_version", DefaultAPIVersion),
-		APIBaseURL:        str(m, "api_base_url", s.DefaultBaseURL),
+	c := ChannelAnswers{
+		Name:          s.Name,
+		Enabled:       enabled,
+		PublicBaseURL: str(m, "public_base_url", ""),
+		AccountID:     str(m, s.IDKey, ""),
+		Token:         str(m, s.TokenKey, ""),
+		VerifyToken:   str(m, "verify_token", ""),
+		AppSecret:     str(m, "app_secret", ""),
+		APIVersion:    str(m, "api_version", s.DefaultAPIVersion),
+		APIBaseURL:    str(m, "api_base_url", s.DefaultBaseURL),
 	}
+	for _, k := range s.Optional {
+		if v := str(m, k, ""); v != "" {
+			if c.Optional == nil {
+				c.Optional = map[string]string{}
+			}
+			c.Optional[k] = v
+		}
+	}
+	return c
 }
 
 // checkChannel checks what the schema cannot say well: URLs that parse.
@@ -493,24 +485,20 @@ func typeFix(want []string) string {
 	return ""
 }
 
-// fixFor tells where to find a required value.
+// fixFor tells where to find a required value of a section (messaging-<channel>, or the
+// channel's name for a provider file).
 func fixFor(section, key string) string {
+	if s := specFor(section); s != nil {
+		switch key {
+		case s.IDKey:
+			return s.IDFix
+		case s.TokenKey:
+			return s.TokenFix
+		}
+	}
 	switch key {
 	case "public_base_url":
 		return "add the https URL at which Meta reaches this server, such as https://bot.example.com"
-	case "phone_number_id":
-		return "add the Phone number ID from WhatsApp Manager (or the app dashboard's WhatsApp > API Setup)"
-	case "page_id":
-		return "add the Facebook Page id (Page > About > Page transparency, or the app dashboard's Messenger settings)"
-	case "ig_account_id":
-		return "add the Instagram professional account id (the app dashboard's Instagram settings)"
-	case "access_token":
-		if section == "messaging-instagram" || section == "instagram" {
-			return "add the Instagram access token, preferably as a ${NAME} reference such as ${INSTAGRAM_TOKEN}"
-		}
-		return "add a system user access token, preferably as a ${NAME} reference such as ${WHATSAPP_TOKEN}"
-	case "page_access_token":
-		return "add the Page access token, preferably as a ${NAME} reference such as ${MESSENGER_PAGE_TOKEN}"
 	case "verify_token":
 		return "add a long random string; you paste the same string into the Meta app dashboard"
 	case "app_secret":
@@ -521,14 +509,15 @@ func fixFor(section, key string) string {
 
 // knownKeys lists the keys allowed in the object at loc ("" is the top level).
 func knownKeys(loc string) []string {
+	specs := channelSpecs()
 	if loc == "" {
 		keys := []string{"$schema", "tenant", "team", "api_token"}
-		for _, s := range channelSpecs {
+		for _, s := range specs {
 			keys = append(keys, s.Section)
 		}
 		return keys
 	}
-	for _, s := range channelSpecs {
+	for _, s := range specs {
 		if loc == s.Section || loc == s.Name {
 			return s.Keys
 		}

@@ -3,6 +3,7 @@ package bundle
 import (
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -30,9 +31,9 @@ func TestParseAnswersExample(t *testing.T) {
 	wa := a.Channels[0]
 	want := ChannelAnswers{Name: "whatsapp", Enabled: true, PublicBaseURL: "https://bot.example.com",
 		AccountID: "123456789012345", Token: "${WHATSAPP_TOKEN}", VerifyToken: "a-long-random-string",
-		AppSecret: "${META_APP_SECRET}", BusinessAccountID: "987654321098765", APIVersion: "v21.0",
-		APIBaseURL: "https://graph.facebook.com"}
-	if wa != want {
+		AppSecret: "${META_APP_SECRET}", Optional: map[string]string{"business_account_id": "987654321098765"},
+		APIVersion: "v21.0", APIBaseURL: "https://graph.facebook.com"}
+	if !reflect.DeepEqual(wa, want) {
 		t.Errorf("whatsapp = %+v\nwant       %+v", wa, want)
 	}
 	if a.Channels[1].Name != "messenger" || a.Channels[1].Enabled || a.Channels[2].Name != "instagram" || a.Channels[2].Enabled {
@@ -49,7 +50,7 @@ func TestParseAnswersDefaults(t *testing.T) {
 		t.Errorf("tenant/team = %q/%q, want default/default", a.Tenant, a.Team)
 	}
 	ig := a.Channels[0]
-	if !ig.Enabled || ig.APIVersion != DefaultAPIVersion || ig.APIBaseURL != "https://graph.instagram.com" {
+	if !ig.Enabled || ig.APIVersion != "v21.0" || ig.APIBaseURL != "https://graph.instagram.com" {
 		t.Errorf("instagram defaults: %+v", ig)
 	}
 	if got := CallbackURL(ig.PublicBaseURL, ig.Name, a.Tenant, a.Team); got != "https://x.example/base/webhook/instagram/default/default" {

@@ -64,18 +64,19 @@ type Bundle struct {
 
 // Channel is one enabled channel of one tenant and team, with ${NAME} references resolved.
 type Channel struct {
-	Tenant            string
-	Team              string
-	Name              string // whatsapp, messenger or instagram
-	AccountID         string // phone number id, page id or Instagram account id
-	Token             string
-	AppSecret         string
-	VerifyToken       string
-	APIVersion        string
-	APIBaseURL        string
-	PublicBaseURL     string
-	BusinessAccountID string // WhatsApp only
-	File              string // the provider file it was read from
+	Tenant        string
+	Team          string
+	Name          string // the channel: whatsapp, messenger, instagram
+	AccountID     string // phone number id, page id or Instagram account id
+	Token         string
+	AppSecret     string
+	VerifyToken   string
+	APIVersion    string
+	APIBaseURL    string
+	PublicBaseURL string
+	// Optional holds the channel's further keys that are set (WhatsApp's business_account_id).
+	Optional map[string]string
+	File     string // the provider file it was read from
 }
 
 // CallbackURL is the webhook URL to paste into the Meta app dashboard.
@@ -397,19 +398,26 @@ func loadProvider(path string, spec *channelSpec, res *resolver) (*Channel, engi
 		return nil, ds
 	}
 	ch := &Channel{Name: spec.Name, File: path}
-	fields := []struct {
+	type field struct {
 		key string
 		src string
 		dst *string
-	}{
+	}
+	fields := []field{
 		{"public_base_url", a.PublicBaseURL, &ch.PublicBaseURL},
 		{spec.IDKey, a.AccountID, &ch.AccountID},
 		{spec.TokenKey, a.Token, &ch.Token},
 		{"verify_token", a.VerifyToken, &ch.VerifyToken},
 		{"app_secret", a.AppSecret, &ch.AppSecret},
-		{"business_account_id", a.BusinessAccountID, &ch.BusinessAccountID},
 		{"api_version", a.APIVersion, &ch.APIVersion},
 		{"api_base_url", a.APIBaseURL, &ch.APIBaseURL},
+	}
+	optional := map[string]*string{}
+	for _, k := range spec.Optional {
+		if v, ok := a.Optional[k]; ok {
+			optional[k] = new(string)
+			fields = append(fields, field{k, v, optional[k]})
+		}
 	}
 	bad := false
 	for _, f := range fields {
@@ -433,6 +441,12 @@ func loadProvider(path string, spec *channelSpec, res *resolver) (*Channel, engi
 	}
 	if bad {
 		return nil, ds
+	}
+	for k, v := range optional {
+		if ch.Optional == nil {
+			ch.Optional = map[string]string{}
+		}
+		ch.Optional[k] = *v
 	}
 	return ch, ds
 }

@@ -9,13 +9,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/flowgate/flowgate/engine"
-	"github.com/flowgate/flowgate/providers/graph"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
 // testSeed is a small seed, so that these tests do not depend on the shipped examples.
@@ -123,8 +124,8 @@ func TestLoadFreshBundle(t *testing.T) {
 	want := []Channel{{Tenant: "acme", Team: "support", Name: "whatsapp", AccountID: "123456789012345",
 		Token: "EAAwa-token", AppSecret: "app-secret", VerifyToken: "a-long-random-string", APIVersion: "v21.0",
 		APIBaseURL: "https://graph.facebook.com", PublicBaseURL: "https://bot.example.com",
-		BusinessAccountID: "987654321098765", File: filepath.Join(dir, "providers/acme/support/whatsapp.json")}}
-	if len(b.Channels) != 1 || b.Channels[0] != want[0] {
+		Optional: map[string]string{"business_account_id": "987654321098765"}, File: filepath.Join(dir, "providers/acme/support/whatsapp.json")}}
+	if !reflect.DeepEqual(b.Channels, want) {
 		t.Errorf("channels\n%+v\nwant\n%+v", b.Channels, want)
 	}
 	if c := b.Channel("acme", "support", "whatsapp"); c == nil || c.CallbackURL() != "https://bot.example.com/webhook/whatsapp/acme/support" {
@@ -449,7 +450,7 @@ func TestCheckAllChannels(t *testing.T) {
 	if got := res[1].String(); got != "messenger t/u: page 222 answers: the credentials work" {
 		t.Errorf("messenger result %q", got)
 	}
-	var ge *graph.Error
+	var ge *meta.Error
 	if !errors.As(res[2].Err, &ge) || ge.Code != 100 {
 		t.Fatalf("instagram error %v", res[2].Err)
 	}

@@ -8,17 +8,18 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/flowgate/flowgate/providers/graph"
+	"github.com/flowgate/flowgate/providers/channel"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
 // CheckResult is the outcome of asking the Graph API about one channel's account.
 type CheckResult struct {
-	Channel   string // whatsapp, messenger or instagram
+	Channel   string // the channel: whatsapp, messenger, instagram
 	Tenant    string
 	Team      string
 	AccountID string // resolved
 	What      string // "phone number", "page", "Instagram account"
-	Err       error  // nil when Meta answered 200; a *graph.Error when Meta refused
+	Err       error  // nil when Meta answered 200; a *meta.Error when Meta refused
 }
 
 // String says plainly whether the account answered and, if not, what Meta said and what to do.
@@ -27,7 +28,7 @@ func (r CheckResult) String() string {
 	if r.Err == nil {
 		return who + " answers: the credentials work"
 	}
-	var ge *graph.Error
+	var ge *meta.Error
 	if errors.As(r.Err, &ge) {
 		s := fmt.Sprintf("%s does not answer: Meta said %q (HTTP %d, code %d", who, ge.Message, ge.HTTPStatus, ge.Code)
 		if ge.Subcode != 0 {
@@ -40,7 +41,7 @@ func (r CheckResult) String() string {
 			s += ", fbtrace_id " + ge.TraceID
 		}
 		s += ")"
-		if hint := checkHint(ge.Code); hint != "" {
+		if hint := checkHint(r.Channel, ge.Code); hint != "" {
 			s += "; " + hint
 		}
 		return s
@@ -48,22 +49,26 @@ func (r CheckResult) String() string {
 	return fmt.Sprintf("%s could not be checked: %v", who, r.Err)
 }
 
-func checkHint(code int) string {
+func checkHint(channel string, code int) string {
 	switch code {
 	case 190:
 		return "the access token is invalid or expired: generate a new one (a system user token does not expire) and update the answers or the environment"
 	case 100, 803:
 		return "the id is wrong or the token cannot see it: check the id and that the token belongs to the same app and business"
 	case 10, 200:
-		return "the token lacks a permission: grant whatsapp_business_messaging / pages_messaging / instagram_manage_messages to it"
+		if s := specFor(channel); s != nil && s.Permissions != "" {
+			return "the token lacks a permission: grant " + s.Permissions + " to it"
+		}
+		return "the token lacks a permission: grant the channel's messaging permission to it"
 	case 4, 17, 32, 613:
 		return "rate limited: try again in a few minutes"
 	}
 	return ""
 }
 
-// Check asks the Graph API, with each enabled channel's credentials, whether its account (phone
-// number, page or Instagram account) answers: GET {api_base_url}/{api_version}/{id}. ${NAME}
+// Check asks each enabled channel's API, with its credentials, whether its account (phone
+// number, page or Instagram account) answers (for Meta's channels GET
+// {api_base_url}/{api_version}/{id}). ${NAME}
 // references are resolved with getenv, then from dir/.env. It returns one result per enabled
 // channel; a reference that cannot be resolved is a failed result that names it.
 func Check(ctx context.Context, hc *http.Client, a *Answers, dir string, getenv func(string) string) []CheckResult {
@@ -91,7 +96,7 @@ func Check(ctx context.Context, hc *http.Client, a *Answers, dir string, getenv 
 			if msg := checkURL(vals["api_base_url"]); msg != "" {
 				r.Err = fmt.Errorf("api_base_url: %s", msg)
 			} else {
-				r.Err = graph.Check(ctx, hc, vals["api_base_url"], vals["api_version"], vals[spec.IDKey], vals[spec.TokenKey])
+				r.Err = spec.provider.Check(ctx, hc, channel.Account{ID: vals[spec.IDKey], Token: vals[spec.TokenKey], APIVersion: vals["api_version"], BaseURL: vals["api_base_url"]})
 			}
 		}
 		out = append(out, r)

@@ -11,10 +11,11 @@ import (
 	"strings"
 )
 
-// Prompt asks for the answers on a terminal: tenant, team, the WhatsApp values, and whether to
-// enable Messenger and Instagram (and their values). It returns an answers document, which
-// Setup then validates exactly as it would a file. Secrets are best given as ${NAME}
-// references: the defaults offered are references, and a terminal echoes what is typed.
+// Prompt asks for the answers on a terminal: tenant, team, the public base URL and app
+// secret the channels share, then for each channel of the build whether to enable it (the
+// first by default) and its values. It returns an answers document, which Setup then validates
+// exactly as it would a file. Secrets are best given as ${NAME} references: the defaults
+// offered are references, and a terminal echoes what is typed.
 func Prompt(in io.Reader, out io.Writer) ([]byte, error) {
 	p := &prompter{in: bufio.NewReader(in), out: out}
 	fmt.Fprintln(out, "gtc setup: answer the questions (Enter takes the value in brackets).")
@@ -25,38 +26,28 @@ func Prompt(in io.Reader, out io.Writer) ([]byte, error) {
 	}
 	base := p.ask("Public base URL at which Meta reaches this server (https://...)", "")
 	appSecret := p.ask("Meta app secret", "${META_APP_SECRET}")
-
-	wa := map[string]any{"enabled": p.yes("Enable WhatsApp?", true)}
-	if wa["enabled"] == true {
-		wa["public_base_url"] = base
-		wa["phone_number_id"] = p.ask("WhatsApp phone number ID", "")
-		wa["access_token"] = p.ask("WhatsApp access token", "${WHATSAPP_TOKEN}")
-		wa["verify_token"] = p.ask("WhatsApp webhook verify token", randomVerifyToken())
-		wa["app_secret"] = appSecret
-		if id := p.ask("WhatsApp business account ID (optional)", ""); id != "" {
-			wa["business_account_id"] = id
+	for i, s := range channelSpecs() {
+		if !p.yes("Enable "+s.Title+"?", i == 0) {
+			continue
 		}
-		doc["messaging-whatsapp"] = wa
-	}
-	if p.yes("Enable Messenger?", false) {
-		doc["messaging-messenger"] = map[string]any{
-			"enabled":           true,
-			"public_base_url":   base,
-			"page_id":           p.ask("Facebook page ID", ""),
-			"page_access_token": p.ask("Page access token", "${MESSENGER_PAGE_TOKEN}"),
-			"verify_token":      p.ask("Messenger webhook verify token", randomVerifyToken()),
-			"app_secret":        appSecret,
+		label := s.IDLabel
+		if !strings.HasPrefix(label, s.Title) {
+			label = s.Title + " " + label
 		}
-	}
-	if p.yes("Enable Instagram?", false) {
-		doc["messaging-instagram"] = map[string]any{
+		sec := map[string]any{
 			"enabled":         true,
 			"public_base_url": base,
-			"ig_account_id":   p.ask("Instagram account ID", ""),
-			"access_token":    p.ask("Instagram access token", "${INSTAGRAM_TOKEN}"),
-			"verify_token":    p.ask("Instagram webhook verify token", randomVerifyToken()),
+			s.IDKey:           p.ask(label+" ID", ""),
+			s.TokenKey:        p.ask(s.Title+" access token", s.TokenRef),
+			"verify_token":    p.ask(s.Title+" webhook verify token", randomVerifyToken()),
 			"app_secret":      appSecret,
 		}
+		for _, k := range s.Optional {
+			if v := p.ask(s.Title+" "+strings.ReplaceAll(k, "_", " ")+" (optional)", ""); v != "" {
+				sec[k] = v
+			}
+		}
+		doc[s.Section] = sec
 	}
 	if p.err != nil {
 		return nil, p.err

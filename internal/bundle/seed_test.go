@@ -30,8 +30,8 @@ func TestShippedSeedLoads(t *testing.T) {
 		name string
 		opts bundle.LoadOptions
 	}{
-		{"served", bundle.LoadOptions{Getenv: getenv, Limits: providers.Limits()}},
-		{"offline, no environment", bundle.LoadOptions{Getenv: func(string) string { return "" }, Limits: providers.Limits(), Offline: true}},
+		{"served", bundle.LoadOptions{Getenv: getenv, Limits: providers.Registry().Limits()}},
+		{"offline, no environment", bundle.LoadOptions{Getenv: func(string) string { return "" }, Limits: providers.Registry().Limits(), Offline: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, ds := bundle.LoadWith(dir, tc.opts)
@@ -50,7 +50,7 @@ func TestShippedSeedLoads(t *testing.T) {
 		})
 	}
 	// Served, a missing credential is an error naming it and its file.
-	_, ds := bundle.LoadWith(dir, bundle.LoadOptions{Getenv: func(string) string { return "" }, Limits: providers.Limits()})
+	_, ds := bundle.LoadWith(dir, bundle.LoadOptions{Getenv: func(string) string { return "" }, Limits: providers.Registry().Limits()})
 	if err := ds.Err(); err == nil || !strings.Contains(err.Error(), filepath.Join("providers", "acme", "support", "whatsapp.json")+":5:3: error: access_token: ${WHATSAPP_TOKEN} is not set") {
 		t.Errorf("want an error naming WHATSAPP_TOKEN, got %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,7 +183,11 @@ func Setup(ctx context.Context, answers []byte, dir string, opts SetupOptions) (
 	}
 	refs := map[string]bool{}
 	for _, c := range a.Channels {
-		for _, v := range []string{c.PublicBaseURL, c.AccountID, c.Token, c.VerifyToken, c.AppSecret, c.BusinessAccountID, c.APIVersion, c.APIBaseURL} {
+		vals := []string{c.PublicBaseURL, c.AccountID, c.Token, c.VerifyToken, c.AppSecret, c.APIVersion, c.APIBaseURL}
+		for _, v := range c.Optional {
+			vals = append(vals, v)
+		}
+		for _, v := range vals {
 			if n := RefName(v); n != "" && c.Enabled {
 				refs[n] = true
 			}
@@ -576,14 +581,16 @@ func redactDotenv(data, other []byte) []byte {
 // renderProvider writes a provider file: the channel's answers keys with defaults filled in.
 func renderProvider(spec *channelSpec, c ChannelAnswers) []byte {
 	vals := map[string]string{
-		"public_base_url":     c.PublicBaseURL,
-		spec.IDKey:            c.AccountID,
-		spec.TokenKey:         c.Token,
-		"verify_token":        c.VerifyToken,
-		"app_secret":          c.AppSecret,
-		"business_account_id": c.BusinessAccountID,
-		"api_version":         c.APIVersion,
-		"api_base_url":        c.APIBaseURL,
+		"public_base_url": c.PublicBaseURL,
+		spec.IDKey:        c.AccountID,
+		spec.TokenKey:     c.Token,
+		"verify_token":    c.VerifyToken,
+		"app_secret":      c.AppSecret,
+		"api_version":     c.APIVersion,
+		"api_base_url":    c.APIBaseURL,
+	}
+	for k, v := range c.Optional {
+		vals[k] = v
 	}
 	m := map[string]json.RawMessage{"enabled": json.RawMessage("true")}
 	var keys []string
@@ -611,7 +618,13 @@ func redactJSON(data, other []byte) []byte {
 	if other != nil {
 		prev, _, _ = decodeOrdered(other)
 	}
-	for _, k := range []string{"access_token", "page_access_token", "app_secret"} {
+	secrets := []string{"app_secret"}
+	for _, sp := range channelSpecs() {
+		if !slices.Contains(secrets, sp.TokenKey) {
+			secrets = append(secrets, sp.TokenKey)
+		}
+	}
+	for _, k := range secrets {
 		var v string
 		if raw, ok := m[k]; ok && json.Unmarshal(raw, &v) == nil && !IsRef(v) {
 			changed := other != nil && !bytes.Equal(prev[k], raw)

@@ -87,16 +87,3 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
-
-func BenchmarkCheckSignature(b *testing.B) {
-	body := readWebhook(b, "unicode_escaped")
-	const secret = "d41d8cd98f00b204e9800998ecf8427e"
-	h := SignatureHeaderValue(body, secret)
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := CheckSignature(h, body, secret); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

@@ -4,10 +4,8 @@
 //
 // # Inbound
 //
-// [Verify] answers the GET verification handshake and [CheckSignature] checks
-// X-Hub-Signature-256 over the raw request bytes, both in constant time. Meta signs the body it
-// sends, which carries non-ASCII text as \uXXXX escapes; the signature must be computed over
-// those bytes exactly as received, never over re-encoded JSON.
+// The verification handshake and the X-Hub-Signature-256 check are the same for every Meta
+// channel and live in providers/meta.
 //
 // [Parse] turns a webhook body into events. It fails only when the body is not JSON or not a
 // WhatsApp Business Account envelope. Everything else becomes events: each entry, change,
@@ -33,7 +31,7 @@
 // [Render] turns one message into one or more [Request]s. Text longer than 4096 characters
 // (counted in runes, not bytes) is split into several messages: at the last line break in the
 // second half of the window, else at the last whitespace, else at the limit, and never inside
-// a UTF-8 sequence (see [SplitText]); only the first part quotes Message.ReplyTo. Display labels that Meta limits (button and row titles, row descriptions,
+// a UTF-8 sequence (see meta.SplitText); only the first part quotes Message.ReplyTo. Display labels that Meta limits (button and row titles, row descriptions,
 // section titles, the list button, header and footer text) are truncated to the documented
 // limits on a rune boundary, because they often come from runtime data and a shortened label
 // is better than a rejected message; ids, bodies and counts over the limits are errors, because
@@ -42,43 +40,22 @@
 //
 // # Sending
 //
-// A [Client] sends each request through two limiters and a retry loop:
+// A [Client] sends each request through providers/meta's Graph client, which paces, retries and
+// classifies errors the same way for every Meta channel. What is WhatsApp's own is the pacing:
 //
 //   - Per recipient, a pacer for Meta's pair rate limit (1 message per 6 s, bursts of up to 45
 //     "borrowing" future quota). It is a GCRA (a token bucket expressed as a theoretical arrival
 //     time): each message to a recipient moves that recipient's schedule PairInterval forward,
-//     and a message may go while the schedule is at most PairBurst-1 intervals ahead of now. A
-//     burst of PairBurst messages therefore goes out at once and is then repaid at one message
-//     per PairInterval, exactly as Meta describes borrowing. PairBurst defaults to 10 (a bot's
-//     reply is a handful of messages; 45 is Meta's hard ceiling and the configured value is
-//     clamped to it). Read receipts are not paced per recipient. A 131056 answer pushes the
-//     recipient's schedule back by the backoff delay so that concurrent sends to the same user
-//     wait too.
+//     and a message may go while the schedule is at most PairBurst-1 intervals ahead of now.
+//     PairBurst defaults to 10 (a bot's reply is a handful of messages; 45 is Meta's hard
+//     ceiling and the configured value is clamped to it). Read receipts are not paced per
+//     recipient. A 131056 answer pushes the recipient's schedule back by the backoff delay (4^n
+//     seconds, Meta's advice) so that concurrent sends to the same user wait too.
 //   - Per phone number id, a token bucket of RatePerSecond (default 80, Meta's default
 //     throughput) with a burst of one second's worth. Every attempt, retries included, takes a
-//     token. A [Limiter] may be shared by several Clients (for example across a token rotation)
-//     so that they draw on the same buckets.
-//
-// Both limiters wait through the [Clock], so they honour context cancellation and tests drive
-// them with a fake clock.
-//
-// Errors from the Graph API become [*Error] with a [Class] from the reference's table: throttle
-// (HTTP 429, 4, 17, 32, 613, 80007, 130429, 131048, 131056, 133016), transient (5xx, 1, 2,
-// 131000, 131016, 131053, 131057, 133004, network errors and per-attempt timeouts), auth (0, 3,
-// 10, 190, 200-299, 131005, 131045, 133010), policy (33, 368, 130497, 131031, 131037, 131042)
-// and permanent (everything else, notably 100, 131008, 131009, 131026, 131047, 132000, 132001).
-// Throttle and transient errors are retried: exponential backoff with full jitter
-// (BackoffBase·2^n capped at BackoffMax, drawn uniformly from [0, cap)), except 131056 which
-// follows Meta's pair-limit advice of 4^n seconds; a Retry-After header is a floor on the
-// delay. Retries stop after MaxAttempts attempts (default 5) or when the next delay would end
-// beyond MaxRetryTime (default 30 s) since the first attempt, and throttle errors are not
-// retried at all when Message.NoRetryOnRateLimit is set. The send API has no idempotency key,
-// so a retry after a timeout can duplicate a message that Meta did accept; the bounded retry
-// budget keeps that rare.
+//     token.
 //
 // 131047 (the customer-service window is closed) is permanent and matches [msg.ErrWindowClosed]
-// with errors.Is, so the engine can fall back to a template.
-//
-// The access token is never logged and never appears in an error: error text from Meta is
-// scrubbed of it before it is returned. Logging goes through log/slog.
+// with errors.Is, so the engine can fall back to a template. The access token is never logged
+// and never appears in an error.
 package whatsapp

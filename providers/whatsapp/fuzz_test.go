@@ -8,8 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/flowgate/flowgate/engine/msg"
 )
@@ -154,105 +152,4 @@ func checkEvent(t *testing.T, e *msg.Event) {
 	if !e.Time.IsZero() && e.Time.Location() != nil && e.Time.Year() > 40000 {
 		t.Fatalf("absurd time %v", e.Time)
 	}
-}
-
-// FuzzCheckSignature checks that a body signed with a secret verifies, that any change to the
-// body or the header is refused, and that no header makes the check panic.
-func FuzzCheckSignature(f *testing.F) {
-	f.Add([]byte("hello"), "It's a Secret to Everybody", "sha256=00", 0)
-	f.Add(readWebhook(f, "unicode_escaped"), "d41d8cd98f00b204e9800998ecf8427e", "", 17)
-	f.Fuzz(func(t *testing.T, body []byte, secret, header string, flip int) {
-		_ = CheckSignature(header, body, secret) // anything goes, nothing panics
-		if secret == "" {
-			if CheckSignature(SignatureHeaderValue(body, secret), body, secret) != ErrNoAppSecret {
-				t.Fatal("an empty secret verified")
-			}
-			return
-		}
-		good := SignatureHeaderValue(body, secret)
-		if err := CheckSignature(good, body, secret); err != nil {
-			t.Fatalf("own signature refused: %v", err)
-		}
-		if len(body) > 0 {
-			i := (flip%len(body) + len(body)) % len(body)
-			changed := append([]byte(nil), body...)
-			changed[i] ^= 0x01
-			if CheckSignature(good, changed, secret) != ErrSignatureMismatch {
-				t.Fatal("changed body verified")
-			}
-		}
-		if header != good && !strings.EqualFold(strings.TrimSpace(header), good) && CheckSignature(header, body, secret) == nil {
-			t.Fatalf("foreign header %q verified", header)
-		}
-	})
-}
-
-// FuzzSplitText checks the splitting invariants: no part over the limit, no rune cut in two,
-// nothing lost but the whitespace at the cuts.
-func FuzzSplitText(f *testing.F) {
-	f.Add("aaa bbb ccc ddd", 10)
-	f.Add(strings.Repeat("Olá, café ☕ ", 50), 37)
-	f.Add("😀😀😀😀😀😀😀", 3)
-	f.Add("a\n\nb\tc\u3000d", 2)
-	f.Fuzz(func(t *testing.T, s string, limit int) {
-		if limit < 1 || limit > 1<<16 {
-			limit = 1 + (limit%64+64)%64
-		}
-		parts := SplitText(s, limit)
-		if len(parts) == 0 {
-			t.Fatal("no parts")
-		}
-		if utf8.RuneCountInString(s) <= limit {
-			if len(parts) != 1 || parts[0] != s {
-				t.Fatalf("short text changed: %q", parts)
-			}
-			return
-		}
-		for i, p := range parts {
-			if n := utf8.RuneCountInString(p); n > limit || n == 0 {
-				t.Fatalf("part %d has %d runes (limit %d)", i, n, limit)
-			}
-			if utf8.ValidString(s) && !utf8.ValidString(p) {
-				t.Fatalf("part %d is not valid UTF-8: %q", i, p)
-			}
-		}
-		// noSpace drops whitespace runes and keeps every other byte as is: invalid UTF-8 must
-		// survive byte for byte (strings.Map would turn it into U+FFFD, and two stray bytes
-		// joined at a cut can form a valid rune).
-		noSpace := func(s string) string {
-			var b strings.Builder
-			for len(s) > 0 {
-				r, size := utf8.DecodeRuneInString(s)
-				if !unicode.IsSpace(r) {
-					b.WriteString(s[:size])
-				}
-				s = s[size:]
-			}
-			return b.String()
-		}
-		if noSpace(strings.Join(parts, "")) != noSpace(s) {
-			t.Fatalf("text lost or changed:\n%q\n%q", s, parts)
-		}
-	})
-}
-
-// FuzzFlexString checks the lenient scalar against encoding/json: for every valid JSON string
-// token it must give exactly what json.Unmarshal gives (escapes, invalid UTF-8 and all).
-func FuzzFlexString(f *testing.F) {
-	for _, s := range []string{`"16505551234"`, `"caf\u00e9"`, `"a\/b"`, "\"\xff\xfe\"", `""`, `"tab	in"`, `"\ud83d\ude00"`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var want string
-		if len(b) == 0 || b[0] != '"' || json.Unmarshal(b, &want) != nil {
-			return
-		}
-		var got flexString
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatalf("flexString refused %q: %v", b, err)
-		}
-		if string(got) != want {
-			t.Fatalf("flexString(%q) = %q, encoding/json says %q", b, got, want)
-		}
-	})
 }

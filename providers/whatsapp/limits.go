@@ -2,6 +2,9 @@ package whatsapp
 
 import "github.com/flowgate/flowgate/engine/msg"
 
+// Name is the channel's name: in webhook paths, provider files and flows' channels lists.
+const Name = msg.WhatsApp
+
 // Limits returns what a WhatsApp message can carry, for flow validation.
 func Limits() msg.Limits {
 	return msg.Limits{

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
 // ObjectWhatsApp is the "object" of every WhatsApp Business Account webhook.
@@ -513,7 +514,7 @@ func (p *valueParser) status(s *wireStatus) msg.Event {
 	if len(s.Errors) > 0 {
 		ev.Status.Errors = convErrors(s.Errors)
 		for _, e := range s.Errors {
-			if int(e.Code) == CodeWindowClosed {
+			if int(e.Code) == meta.CodeWindowClosed {
 				ev.Status.WindowClosed = true
 			}
 		}

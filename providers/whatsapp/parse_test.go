@@ -559,28 +559,6 @@ func TestParseOddities(t *testing.T) {
 	}
 }
 
-// TestParseTimestampUnits checks the seconds/milliseconds rule at its edges.
-func TestParseTimestampUnits(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want time.Time
-	}{
-		{"1749416383", unix(1749416383)},
-		{"1749416383123", time.UnixMilli(1749416383123).UTC()},
-		{"99999999999", unix(99999999999)},                   // just below the threshold: seconds
-		{"100000000000", time.UnixMilli(100000000000).UTC()}, // at the threshold: milliseconds
-		{"0", time.Time{}},
-		{"-5", time.Time{}},
-		{"", time.Time{}},
-		{"1e400", time.Time{}},
-		{"99999999999999999999", time.Time{}},
-	} {
-		if got := parseUnix(tc.in); !got.Equal(tc.want) {
-			t.Errorf("parseUnix(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
 // Limits of the Cloud API (reference sections 0 and 2), in characters (runes).
@@ -36,14 +36,6 @@ const (
 // ErrInvalidMessage is returned, wrapped, by Render for a message the Cloud API cannot carry.
 var ErrInvalidMessage = errors.New("invalid message")
 
-// Request is one rendered Cloud API request: the JSON body of a POST to
-// /{version}/{phone-number-id}/messages.
-type Request struct {
-	Type string          // the message type: text, template, interactive, image, ..., location, reaction, read
-	To   string          // the recipient; empty for a read receipt
-	Body json.RawMessage // the JSON body
-}
-
 // The outbound wire types (reference section 2). Field order is the order in the JSON.
 
 type sendRequest struct {
@@ -64,6 +56,11 @@ type sendRequest struct {
 	Reaction         *sendReaction    `json:"reaction,omitempty"`
 	Status           string           `json:"status,omitempty"`
 	MessageID        string           `json:"message_id,omitempty"`
+	TypingIndicator  *sendTyping      `json:"typing_indicator,omitempty"`
+}
+
+type sendTyping struct {
+	Type string `json:"type"`
 }
 
 type sendContext struct {
@@ -185,7 +182,7 @@ type sendRow struct {
 // Render turns a message into its Cloud API request bodies: one, or several for a text longer
 // than MaxTextLength. It returns an error wrapping ErrInvalidMessage for a message the API
 // cannot carry (no content or several, no recipient, counts or ids over the limits...).
-func Render(m *msg.Message) ([]Request, error) {
+func Render(m *msg.Message) ([]meta.Request, error) {
 	if m == nil {
 		return nil, invalid("nil message")
 	}
@@ -194,7 +191,13 @@ func Render(m *msg.Message) ([]Request, error) {
 	}
 	if m.MarkRead != "" {
 		r := sendRequest{MessagingProduct: "whatsapp", Status: "read", MessageID: m.MarkRead}
+		if m.Typing {
+			r.TypingIndicator = &sendTyping{Type: "text"} // it marks the message read too
+		}
 		return encode(nil, "read", "", &r)
+	}
+	if m.Typing {
+		return nil, invalid("a typing indicator goes with a read receipt (MarkRead)")
 	}
 	if m.To == "" {
 		return nil, invalid("%s message without a recipient", m.Type())
@@ -238,9 +241,11 @@ func Render(m *msg.Message) ([]Request, error) {
 	return encode(nil, base.Type, m.To, &base)
 }
 
+// contentCount counts the contents of m. A typing indicator goes out with a read receipt only:
+// alone it is content the Cloud API cannot carry.
 func contentCount(m *msg.Message) int {
 	n := 0
-	for _, set := range []bool{m.Text != nil, m.Template != nil, m.Interactive != nil, m.Media != nil, m.Location != nil, m.Reaction != nil, m.MarkRead != ""} {
+	for _, set := range []bool{m.Text != nil, m.Template != nil, m.Interactive != nil, m.Media != nil, m.Location != nil, m.Reaction != nil, m.MarkRead != "" || m.Typing} {
 		if set {
 			n++
 		}
@@ -253,22 +258,22 @@ func invalid(format string, args ...any) error {
 }
 
 // encode appends the JSON of r to out. HTML characters are not escaped: Meta takes them as is.
-func encode(out []Request, typ, to string, r *sendRequest) ([]Request, error) {
+func encode(out []meta.Request, typ, to string, r *sendRequest) ([]meta.Request, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(r); err != nil {
 		return nil, fmt.Errorf("whatsapp: render %s: %w", typ, err)
 	}
-	return append(out, Request{Type: typ, To: to, Body: bytes.TrimRight(buf.Bytes(), "\n")}), nil
+	return append(out, meta.Request{Type: typ, To: to, Body: bytes.TrimRight(buf.Bytes(), "\n")}), nil
 }
 
-func renderText(base sendRequest, t *msg.Text) ([]Request, error) {
+func renderText(base sendRequest, t *msg.Text) ([]meta.Request, error) {
 	if t.Body == "" {
 		return nil, invalid("empty text")
 	}
-	parts := SplitText(t.Body, MaxTextLength)
-	out := make([]Request, 0, len(parts))
+	parts := meta.SplitText(t.Body, MaxTextLength)
+	out := make([]meta.Request, 0, len(parts))
 	for i, p := range parts {
 		r := base
 		if i > 0 {
@@ -282,92 +287,6 @@ func renderText(base sendRequest, t *msg.Text) ([]Request, error) {
 		}
 	}
 	return out, nil
-}
-
-// SplitText cuts s into parts of at most limit runes. A part ends at the last line break in
-// the second half of the window when there is one, else at the last whitespace, else exactly
-// at the limit; the whitespace run at a cut is dropped. It never cuts inside a UTF-8 sequence.
-// A text within the limit is returned as is, in a single part.
-func SplitText(s string, limit int) []string {
-	if limit <= 0 || utf8.RuneCountInString(s) <= limit {
-		return []string{s}
-	}
-	var parts []string
-	for s != "" {
-		// end is the byte offset just after the limit-th rune, or len(s).
-		end, n := 0, 0
-		lastSpace, lastBreak := -1, -1 // byte offsets of the last whitespace and line break
-		for end < len(s) && n < limit {
-			r, size := utf8.DecodeRuneInString(s[end:])
-			if unicode.IsSpace(r) {
-				lastSpace = end
-				if r == '\n' && n >= limit/2 {
-					lastBreak = end
-				}
-			}
-			end += size
-			n++
-		}
-		if end >= len(s) {
-			parts = append(parts, s)
-			break
-		}
-		// A whitespace just after the limit is as good a cut as one inside it.
-		if r, _ := utf8.DecodeRuneInString(s[end:]); unicode.IsSpace(r) {
-			lastSpace = end
-			if r == '\n' {
-				lastBreak = end
-			}
-		}
-		at := lastSpace
-		if lastBreak >= 0 {
-			at = lastBreak
-		}
-		cut := end
-		if at >= 0 {
-			if head := trimRightSpace(s[:at]); head != "" {
-				cut = len(head)
-			}
-		}
-		parts = append(parts, s[:cut])
-		s = trimLeftSpace(s[cut:])
-	}
-	return parts
-}
-
-func trimRightSpace(s string) string {
-	for s != "" {
-		r, size := utf8.DecodeLastRuneInString(s)
-		if !unicode.IsSpace(r) {
-			break
-		}
-		s = s[:len(s)-size]
-	}
-	return s
-}
-
-func trimLeftSpace(s string) string {
-	for s != "" {
-		r, size := utf8.DecodeRuneInString(s)
-		if !unicode.IsSpace(r) {
-			break
-		}
-		s = s[size:]
-	}
-	return s
-}
-
-// truncate cuts s to at most n runes.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := 0
-	for k := 0; k < n; k++ {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-	}
-	return s[:i]
 }
 
 func runes(s string) int { return utf8.RuneCountInString(s) }
@@ -463,7 +382,7 @@ func renderInteractive(in *msg.Interactive) (*sendInteractive, error) {
 	}
 	out := &sendInteractive{Type: in.Type, Body: sendBody{Text: in.Body}}
 	if in.Footer != "" {
-		out.Footer = &sendBody{Text: truncate(in.Footer, MaxFooterLength)}
+		out.Footer = &sendBody{Text: meta.Truncate(in.Footer, MaxFooterLength)}
 	}
 	switch in.Type {
 	case "button":
@@ -481,7 +400,7 @@ func renderInteractive(in *msg.Interactive) (*sendInteractive, error) {
 				return nil, invalid("button %d without title", i)
 			}
 			out.Action.Buttons = append(out.Action.Buttons, sendButton{
-				Type: "reply", Reply: sendReply{ID: b.ID, Title: truncate(b.Title, MaxButtonTitleLength)},
+				Type: "reply", Reply: sendReply{ID: b.ID, Title: meta.Truncate(b.Title, MaxButtonTitleLength)},
 			})
 		}
 		if in.Header != nil {
@@ -501,13 +420,13 @@ func renderInteractive(in *msg.Interactive) (*sendInteractive, error) {
 		if len(in.Sections) == 0 || len(in.Sections) > MaxSections {
 			return nil, invalid("list message with %d sections, it takes 1 to %d", len(in.Sections), MaxSections)
 		}
-		out.Action.Button = truncate(in.ListButton, MaxListButtonLength)
+		out.Action.Button = meta.Truncate(in.ListButton, MaxListButtonLength)
 		rows := 0
 		for si, s := range in.Sections {
 			if len(s.Rows) == 0 {
 				return nil, invalid("list section %d without rows", si)
 			}
-			ss := sendSection{Title: truncate(s.Title, MaxSectionTitleLength)}
+			ss := sendSection{Title: meta.Truncate(s.Title, MaxSectionTitleLength)}
 			for ri, r := range s.Rows {
 				if r.ID == "" || runes(r.ID) > MaxRowIDLength {
 					return nil, invalid("list section %d row %d: id must have 1 to %d characters", si, ri, MaxRowIDLength)
@@ -516,8 +435,8 @@ func renderInteractive(in *msg.Interactive) (*sendInteractive, error) {
 					return nil, invalid("list section %d row %d without title", si, ri)
 				}
 				ss.Rows = append(ss.Rows, sendRow{
-					ID: r.ID, Title: truncate(r.Title, MaxRowTitleLength),
-					Description: truncate(r.Description, MaxRowDescLength),
+					ID: r.ID, Title: meta.Truncate(r.Title, MaxRowTitleLength),
+					Description: meta.Truncate(r.Description, MaxRowDescLength),
 				})
 			}
 			rows += len(s.Rows)
@@ -545,7 +464,7 @@ func renderHeader(h *msg.Header, mediaAllowed bool) (*sendHeader, error) {
 		if h.Text == "" {
 			return nil, invalid("text header without text")
 		}
-		return &sendHeader{Type: "text", Text: truncate(h.Text, MaxHeaderTextLength)}, nil
+		return &sendHeader{Type: "text", Text: meta.Truncate(h.Text, MaxHeaderTextLength)}, nil
 	case "image", "video", "document":
 		if !mediaAllowed {
 			return nil, invalid("a list message header can only be text, not %s", h.Type)

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
 const to = "+16505551234"
@@ -96,6 +97,7 @@ func renderCases() []struct {
 		{"reaction", &msg.Message{To: to, Reaction: &msg.Reaction{MessageID: "wamid.HBgLMTY0NjcwNDM1OTUVAgASGBQzQUZCMTY0MDc2MUYwNzBDNTY5MAA=", Emoji: "😀"}}},
 		{"reaction_remove", &msg.Message{To: to, Reaction: &msg.Reaction{MessageID: "wamid.HBgLMTY0NjcwNDM1OTUVAgASGBQzQUZCMTY0MDc2MUYwNzBDNTY5MAA="}}},
 		{"mark_read", &msg.Message{MarkRead: "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA"}},
+		{"mark_read_typing", &msg.Message{MarkRead: "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA", Typing: true}},
 	}
 }
 
@@ -107,7 +109,7 @@ func longText() string {
 }
 
 // goldenBodies renders the bodies as an indented JSON array, keeping their key order.
-func goldenBodies(t *testing.T, reqs []Request) []byte {
+func goldenBodies(t *testing.T, reqs []meta.Request) []byte {
 	t.Helper()
 	var raw bytes.Buffer
 	raw.WriteString("[")
@@ -163,7 +165,7 @@ func TestRenderGoldenComplete(t *testing.T) {
 	}
 }
 
-func decodeBody(t *testing.T, r Request) map[string]any {
+func decodeBody(t *testing.T, r meta.Request) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -396,36 +398,6 @@ func TestRenderSplit(t *testing.T) {
 	}
 }
 
-func TestSplitText(t *testing.T) {
-	tests := []struct {
-		name  string
-		in    string
-		limit int
-		want  []string
-	}{
-		{"short", "hello", 10, []string{"hello"}},
-		{"exact", "0123456789", 10, []string{"0123456789"}},
-		{"no whitespace: hard cut", "0123456789ab", 10, []string{"0123456789", "ab"}},
-		{"cut at last space", "aaa bbb ccc ddd", 10, []string{"aaa bbb", "ccc ddd"}},
-		{"space right after the limit", "aaaaaaaaaa bbb", 10, []string{"aaaaaaaaaa", "bbb"}},
-		{"newline run dropped at cut", "aaaa\n\n\nbbbbbbbb", 10, []string{"aaaa", "bbbbbbbb"}},
-		{"runes, not bytes", "ééééé ééééé ééééé", 11, []string{"ééééé ééééé", "ééééé"}},
-		{"emoji never split", "😀😀😀😀😀😀😀", 3, []string{"😀😀😀", "😀😀😀", "😀"}},
-		{"only leading whitespace in window: hard cut", "    abcdefghij", 5, []string{"    a", "bcdef", "ghij"}},
-		{"prefers a line break in the second half", "aaaaaa\nbb cc dd", 12, []string{"aaaaaa", "bb cc dd"}},
-		{"ignores a line break in the first half", "a\nbbbbbbb ccc dd", 12, []string{"a\nbbbbbbb", "ccc dd"}},
-		{"ideographic space is whitespace", "日本語\u3000日本語日本語", 6, []string{"日本語", "日本語日本語"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := SplitText(tc.in, tc.limit)
-			if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
-				t.Errorf("SplitText(%q, %d) = %q, want %q", tc.in, tc.limit, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestRenderInvalid(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("x", n) }
 	btn := func(n int) []msg.Button {
@@ -446,6 +418,8 @@ func TestRenderInvalid(t *testing.T) {
 		"nil":                       nil,
 		"no content":                {To: to},
 		"two contents":              {To: to, Text: &msg.Text{Body: "a"}, Reaction: &msg.Reaction{MessageID: "w", Emoji: "x"}},
+		"typing alone":              {To: to, Typing: true},
+		"typing with text":          {To: to, Typing: true, Text: &msg.Text{Body: "a"}},
 		"no recipient":              {Text: &msg.Text{Body: "a"}},
 		"empty text":                {To: to, Text: &msg.Text{}},
 		"template without name":     {To: to, Template: &msg.Template{Language: "en"}},

@@ -1,20 +1,14 @@
 package whatsapp
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"math"
-	"strconv"
-	"time"
-	"unicode/utf8"
 
-	"github.com/flowgate/flowgate/providers/graph"
+	"github.com/flowgate/flowgate/providers/meta"
 )
 
-// This file holds the inbound wire types (reference section 1) and lenient JSON scalars:
-// Meta documents ids and timestamps as strings, but a number in their place must not make a
-// whole message unreadable.
+// This file holds the inbound wire types. Ids and timestamps are meta's lenient scalars: Meta
+// documents them as strings, but a number in their place must not make a whole message
+// unreadable.
 
 type wireEnvelope struct {
 	Object string            `json:"object"`
@@ -22,8 +16,8 @@ type wireEnvelope struct {
 }
 
 type wireEntry struct {
-	ID      flexString        `json:"id"`
-	Time    flexTime          `json:"time"`
+	ID      meta.FlexString   `json:"id"`
+	Time    meta.FlexTime     `json:"time"`
 	Changes []json.RawMessage `json:"changes"`
 }
 
@@ -44,8 +38,8 @@ type wireValue struct {
 type fastEnvelope struct {
 	Object string `json:"object"`
 	Entry  []struct {
-		ID      flexString `json:"id"`
-		Time    flexTime   `json:"time"`
+		ID      meta.FlexString `json:"id"`
+		Time    meta.FlexTime   `json:"time"`
 		Changes []struct {
 			Field string     `json:"field"`
 			Value *fastValue `json:"value"`
@@ -64,8 +58,8 @@ type fastValue struct {
 }
 
 type wireMetadata struct {
-	DisplayPhoneNumber flexString `json:"display_phone_number"`
-	PhoneNumberID      flexString `json:"phone_number_id"`
+	DisplayPhoneNumber meta.FlexString `json:"display_phone_number"`
+	PhoneNumberID      meta.FlexString `json:"phone_number_id"`
 }
 
 type wireContact struct {
@@ -73,25 +67,25 @@ type wireContact struct {
 		Name     string `json:"name"`
 		Username string `json:"username"`
 	} `json:"profile"`
-	WaID   flexString `json:"wa_id"`
-	UserID string     `json:"user_id"`
+	WaID   meta.FlexString `json:"wa_id"`
+	UserID string          `json:"user_id"`
 }
 
 type wireError struct {
-	Code      flexInt         `json:"code"`
-	Title     string          `json:"title"`
-	Message   string          `json:"message"`
-	ErrorData graph.ErrorData `json:"error_data"`
+	Code      meta.FlexInt   `json:"code"`
+	Title     string         `json:"title"`
+	Message   string         `json:"message"`
+	ErrorData meta.ErrorData `json:"error_data"`
 }
 
 // wireHead is what every message has; it is decoded field by field when the full message is
 // malformed.
 type wireHead struct {
-	From       flexString `json:"from"`
-	FromUserID string     `json:"from_user_id"`
-	ID         string     `json:"id"`
-	Timestamp  flexTime   `json:"timestamp"`
-	Type       string     `json:"type"`
+	From       meta.FlexString `json:"from"`
+	FromUserID string          `json:"from_user_id"`
+	ID         string          `json:"id"`
+	Timestamp  meta.FlexTime   `json:"timestamp"`
+	Type       string          `json:"type"`
 }
 
 type wireMessage struct {
@@ -170,11 +164,11 @@ type wireButton struct {
 }
 
 type wireLocation struct {
-	Latitude  flexFloat `json:"latitude"`
-	Longitude flexFloat `json:"longitude"`
-	Name      string    `json:"name"`
-	Address   string    `json:"address"`
-	URL       string    `json:"url"`
+	Latitude  meta.FlexFloat `json:"latitude"`
+	Longitude meta.FlexFloat `json:"longitude"`
+	Name      string         `json:"name"`
+	Address   string         `json:"address"`
+	URL       string         `json:"url"`
 }
 
 type wireMedia struct {
@@ -195,8 +189,8 @@ type wireSharedContact struct {
 		LastName      string `json:"last_name"`
 	} `json:"name"`
 	Phones []struct {
-		Phone string     `json:"phone"`
-		WaID  flexString `json:"wa_id"`
+		Phone string          `json:"phone"`
+		WaID  meta.FlexString `json:"wa_id"`
 	} `json:"phones"`
 	Emails []struct {
 		Email string `json:"email"`
@@ -212,19 +206,19 @@ type wireOrder struct {
 	CatalogID    string `json:"catalog_id"`
 	Text         string `json:"text"`
 	ProductItems []struct {
-		ProductRetailerID string    `json:"product_retailer_id"`
-		Quantity          flexInt   `json:"quantity"`
-		ItemPrice         flexFloat `json:"item_price"`
-		Currency          string    `json:"currency"`
+		ProductRetailerID string         `json:"product_retailer_id"`
+		Quantity          meta.FlexInt   `json:"quantity"`
+		ItemPrice         meta.FlexFloat `json:"item_price"`
+		Currency          string         `json:"currency"`
 	} `json:"product_items"`
 }
 
 type wireSystem struct {
-	Body     string     `json:"body"`
-	WaID     flexString `json:"wa_id"`
-	NewWaID  flexString `json:"new_wa_id"`
-	Type     string     `json:"type"`
-	Customer string     `json:"customer"`
+	Body     string          `json:"body"`
+	WaID     meta.FlexString `json:"wa_id"`
+	NewWaID  meta.FlexString `json:"new_wa_id"`
+	Type     string          `json:"type"`
+	Customer string          `json:"customer"`
 }
 
 type wireUnsupported struct {
@@ -232,125 +226,19 @@ type wireUnsupported struct {
 }
 
 type wireStatus struct {
-	ID          string      `json:"id"`
-	Status      string      `json:"status"`
-	Timestamp   flexTime    `json:"timestamp"`
-	RecipientID flexString  `json:"recipient_id"`
-	Callback    string      `json:"biz_opaque_callback_data"`
-	Errors      []wireError `json:"errors"`
+	ID          string          `json:"id"`
+	Status      string          `json:"status"`
+	Timestamp   meta.FlexTime   `json:"timestamp"`
+	RecipientID meta.FlexString `json:"recipient_id"`
+	Callback    string          `json:"biz_opaque_callback_data"`
+	Errors      []wireError     `json:"errors"`
 }
 
 type wireTemplateStatus struct {
-	Event    string     `json:"event"`
-	ID       flexString `json:"message_template_id"`
-	Name     string     `json:"message_template_name"`
-	Language string     `json:"message_template_language"`
-	Reason   string     `json:"reason"`
-	Category string     `json:"message_template_category"`
-}
-
-// flexString accepts a JSON string or number (or null) and keeps its text.
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	// The decoder has validated the token: a quoted string without escapes is its own text
-	// (when it is valid UTF-8; otherwise json.Unmarshal substitutes U+FFFD, as elsewhere).
-	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
-		*f = flexString(b[1 : n-1])
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexString(s)
-		return nil
-	}
-	if bytes.Equal(b, []byte("null")) {
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return err
-	}
-	*f = flexString(n)
-	return nil
-}
-
-// flexInt accepts a JSON number or a string holding one.
-type flexInt int
-
-func (f *flexInt) UnmarshalJSON(b []byte) error {
-	var s flexString
-	if err := s.UnmarshalJSON(b); err != nil {
-		return err
-	}
-	if s == "" {
-		return nil
-	}
-	n, err := strconv.ParseFloat(string(s), 64)
-	if err != nil || n > math.MaxInt32 || n < math.MinInt32 {
-		return fmt.Errorf("not an integer: %q", string(s))
-	}
-	*f = flexInt(n)
-	return nil
-}
-
-// flexFloat accepts a JSON number or a string holding one.
-type flexFloat float64
-
-func (f *flexFloat) UnmarshalJSON(b []byte) error {
-	var s flexString
-	if err := s.UnmarshalJSON(b); err != nil {
-		return err
-	}
-	if s == "" {
-		return nil
-	}
-	n, err := strconv.ParseFloat(string(s), 64)
-	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
-		return fmt.Errorf("not a number: %q", string(s))
-	}
-	*f = flexFloat(n)
-	return nil
-}
-
-// flexTime is a Unix timestamp as a JSON string or number, in seconds or in milliseconds.
-// Anything unreadable leaves the zero time rather than failing the message.
-type flexTime time.Time
-
-// msThreshold separates seconds from milliseconds: 1e11 seconds is the year 5138, 1e11
-// milliseconds is March 1973.
-const msThreshold = 1e11
-
-func (f *flexTime) UnmarshalJSON(b []byte) error {
-	var s flexString
-	if s.UnmarshalJSON(b) != nil || s == "" {
-		return nil
-	}
-	*f = flexTime(parseUnix(string(s)))
-	return nil
-}
-
-func parseUnix(s string) time.Time {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		fl, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil || math.IsNaN(fl) || math.IsInf(fl, 0) || math.Abs(fl) > 1e15 {
-			return time.Time{}
-		}
-		n = int64(fl)
-	}
-	if n <= 0 {
-		return time.Time{}
-	}
-	if n >= msThreshold {
-		if n > 1e15 { // beyond year 33658 even as milliseconds: garbage
-			return time.Time{}
-		}
-		return time.UnixMilli(n).UTC()
-	}
-	return time.Unix(n, 0).UTC()
+	Event    string          `json:"event"`
+	ID       meta.FlexString `json:"message_template_id"`
+	Name     string          `json:"message_template_name"`
+	Language string          `json:"message_template_language"`
+	Reason   string          `json:"reason"`
+	Category string          `json:"message_template_category"`
 }
