@@ -158,8 +158,7 @@ func (c *checker) node(cc compiler, d diags, f *Flow, n *Node) {
 		}
 		s.onWindowClosed = c.ref(d, f, n, rc.OnWindowClosed, cfgY, "on_window_closed")
 		if rc.Template != nil {
-			c.sendsTemplate(d, f, what, rc.Template, valueAt(cfgY, "template"))
-			c.template(d, what, rc.Template, valueAt(cfgY, "template"))
+			c.template(d, f, what, rc.Template, valueAt(cfgY, "template"))
 		}
 		m := buildReply(&rc, func(s string, _ ...string) string { return s })
 		c.content(d, f, n, &m, cfgY)
@@ -170,7 +169,6 @@ func (c *checker) node(cc compiler, d diags, f *Flow, n *Node) {
 		if !decode(&tc) {
 			return
 		}
-		c.sendsTemplate(d, f, what, &tc, cfgY)
 		fb := c.fallback(cc, d, f, n, &tc, "", cfgY)
 		if fb == nil {
 			fb = &fallback{cfg: &tc}
@@ -318,26 +316,30 @@ func (c *checker) fallback(cc compiler, d diags, f *Flow, n *Node, tc *TemplateC
 	} else {
 		fb.texts = compileTexts(cc, nil, what, func(str strFunc) { buildTemplate(tc, str, prefix...) })
 	}
-	c.template(d, what, tc, valueAt(root, prefix...))
-	return fb
-}
-
-// sendsTemplate checks that every channel the flow runs on can send the template a node sends
-// as its message. Window fallbacks are not checked: on a channel without templates a closed
-// window means a message tag or nothing, and the fallback is never used there.
-func (c *checker) sendsTemplate(d diags, f *Flow, what string, tc *TemplateConfig, y *yaml.Node) {
-	for _, ch := range c.channels(f) {
-		if l, ok := c.limits[ch]; ok && !l.Templates {
-			d.errorf(nodePos(y), "%s: template %q: channel %s cannot send templates; restrict the flow with channels:", what, tc.Name, ch)
-		}
+	// A window fallback (at names where it is written) is never sent on a channel without
+	// templates: a closed window means a message tag or nothing there. So only a template
+	// node's own template (at "") is held to the flow's channels.
+	sends := f
+	if at != "" {
+		sends = nil
 	}
+	c.template(d, sends, what, tc, valueAt(root, prefix...))
+	return fb
 }
 
 // template checks a template config against templates.yaml: it must be listed, in that
 // language, with the listed number of body parameters, the header parameter the header needs,
-// and buttons of the listed kinds.
-func (c *checker) template(d diags, what string, tc *TemplateConfig, y *yaml.Node) {
+// and buttons of the listed kinds. With a flow, it is a template the flow sends, and every
+// channel the flow runs on must be able to send templates.
+func (c *checker) template(d diags, f *Flow, what string, tc *TemplateConfig, y *yaml.Node) {
 	p := nodePos(y)
+	if f != nil {
+		for _, ch := range c.channels(f) {
+			if l, ok := c.limits[ch]; ok && !l.Templates {
+				d.errorf(p, "%s: template %q: channel %s cannot send templates; restrict the flow with channels:", what, tc.Name, ch)
+			}
+		}
+	}
 	list := c.templates[tc.Name]
 	if len(list) == 0 {
 		d.errorf(at(y, "name"), "%s: template %q is not listed in templates.yaml", what, tc.Name)
