@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/internal/suggest"
 )
 
 // New checks a bundle's flows as a whole and compiles them: node references, expressions and
@@ -91,7 +93,7 @@ func (c *checker) flow(f *Flow) {
 	d := diags{f.File, c.list}
 	cc := compiler{d: d, src: f.src}
 	if f.Start != "" && f.index[f.Start] == nil {
-		d.errorf(at(f.root, "start"), "start: no node %q in flow %q", f.Start, f.Name)
+		d.errorf(at(f.root, "start"), "start: no node %q in flow %q%s", f.Start, f.Name, suggest.DidYouMean(f.Start, f.nodeIDs()))
 	}
 	for _, ch := range f.Channels {
 		if c.limits != nil {
@@ -122,6 +124,15 @@ func (c *checker) flow(f *Flow) {
 	c.cycles(d, f)
 }
 
+// nodeIDs lists the flow's node ids in the order written, for suggestions.
+func (f *Flow) nodeIDs() []string {
+	ids := make([]string, len(f.Nodes))
+	for i, n := range f.Nodes {
+		ids[i] = n.ID
+	}
+	return ids
+}
+
 // ref resolves a node reference written at path below y.
 func (c *checker) ref(d diags, f *Flow, n *Node, id string, y *yaml.Node, path ...string) *Node {
 	if id == "" {
@@ -129,7 +140,7 @@ func (c *checker) ref(d diags, f *Flow, n *Node, id string, y *yaml.Node, path .
 	}
 	t := f.index[id]
 	if t == nil {
-		d.errorf(at(y, path...), "node %q: %s: no node %q in flow %q", n.ID, fieldPath(path), id, f.Name)
+		d.errorf(at(y, path...), "node %q: %s: no node %q in flow %q%s", n.ID, fieldPath(path), id, f.Name, suggest.DidYouMean(id, f.nodeIDs()))
 	}
 	return t
 }
@@ -204,7 +215,7 @@ func (c *checker) template(d diags, what string, tc *TemplateConfig, y *yaml.Nod
 	p := nodePos(y)
 	list := c.templates[tc.Name]
 	if len(list) == 0 {
-		d.errorf(at(y, "name"), "%s: template %q is not listed in templates.yaml", what, tc.Name)
+		d.errorf(at(y, "name"), "%s: template %q is not listed in templates.yaml%s", what, tc.Name, suggest.DidYouMean(tc.Name, slices.Sorted(maps.Keys(c.templates))))
 		return
 	}
 	var t *Template
@@ -375,7 +386,7 @@ func (c *checker) interactive(d diags, n *Node, ch string, l msg.Limits, im *msg
 func (c *checker) trigger(cc compiler, d diags, f *Flow, i int, t *Trigger) {
 	ct := &trigger{Trigger: t}
 	if ct.node = f.index[t.Target]; ct.node == nil {
-		d.errorf(at(t.y, "target"), "triggers[%d]: target: no node %q in flow %q", i, t.Target, f.Name)
+		d.errorf(at(t.y, "target"), "triggers[%d]: target: no node %q in flow %q%s", i, t.Target, f.Name, suggest.DidYouMean(t.Target, f.nodeIDs()))
 		return
 	}
 	if len(t.Keywords) > 0 {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -13,6 +15,8 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
+
+	"github.com/flowgate/flowgate/internal/suggest"
 )
 
 // Env is the environment expressions and interpolations are compiled against and run in. Its
@@ -167,15 +171,51 @@ func (c compiler) blockIndent(n *yaml.Node) int {
 	return n.Column + 1
 }
 
-// exprMsg is expr's message without its source snippet, which the position replaces, and with
-// the environment's Go type names replaced by the names authors write.
+// exprMsg is expr's message without its source snippet, which the position replaces, with the
+// environment's Go type names replaced by the names authors write, and with the name meant when
+// an unknown name or field is a typo of one.
 func exprMsg(err error) string {
+	m := err.Error()
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return envTypeNames.Replace(fe.Message)
+		m = fe.Message
 	}
-	return envTypeNames.Replace(err.Error())
+	m = envTypeNames.Replace(m)
+	if s := unknownNameRE.FindStringSubmatch(m); s != nil {
+		m += suggest.DidYouMean(s[1], envFields[""])
+	} else if s := noFieldRE.FindStringSubmatch(m); s != nil {
+		m += suggest.DidYouMean(s[2], envFields[s[1]])
+	}
+	return m
 }
+
+var (
+	unknownNameRE = regexp.MustCompile(`^unknown name (\w+)$`)
+	noFieldRE     = regexp.MustCompile(`^(\w+) has no field (\w+)$`)
+)
+
+// envFields lists the names expressions can use, read from Env's expr tags: the top-level names
+// under "", and the fields of each of them that is a struct under its name.
+var envFields = func() map[string][]string {
+	fields := map[string][]string{}
+	tags := func(t reflect.Type) []string {
+		var names []string
+		for f := range t.Fields() {
+			if tag := f.Tag.Get("expr"); tag != "" {
+				names = append(names, tag)
+			}
+		}
+		return names
+	}
+	env := reflect.TypeFor[Env]()
+	fields[""] = tags(env)
+	for f := range env.Fields() {
+		if f.Type.Kind() == reflect.Struct {
+			fields[f.Tag.Get("expr")] = tags(f.Type)
+		}
+	}
+	return fields
+}()
 
 // envTypeNames turns "type engine.ButtonEnv has no field idd" into "button has no field idd".
 var envTypeNames = strings.NewReplacer(

@@ -1,5 +1,12 @@
 package engine
 
+import (
+	"maps"
+	"slices"
+
+	"github.com/flowgate/flowgate/internal/suggest"
+)
+
 func init() {
 	registerNode(nodeSpec[GotoConfig]{Name: "goto", SchemaDef: "gotoConfig", Schema: gotoSchema, NoNext: true, Compile: compileGoto})
 }
@@ -16,13 +23,13 @@ type gotoStep struct{ target *Node }
 func compileGoto(nc *nodeCompiler, gc *GotoConfig) step {
 	tf := nc.c.e.flows[gc.Flow]
 	if tf == nil {
-		nc.errorf([]string{"flow"}, "node %q: goto: no flow %q", nc.n.ID, gc.Flow)
+		nc.errorf([]string{"flow"}, "node %q: goto: no flow %q%s", nc.n.ID, gc.Flow, suggest.DidYouMean(gc.Flow, slices.Sorted(maps.Keys(nc.c.e.flows))))
 		return &gotoStep{}
 	}
 	var t *Node
 	if gc.Node != "" {
 		if t = tf.index[gc.Node]; t == nil {
-			nc.errorf([]string{"node"}, "node %q: goto: no node %q in flow %q", nc.n.ID, gc.Node, gc.Flow)
+			nc.errorf([]string{"node"}, "node %q: goto: no node %q in flow %q%s", nc.n.ID, gc.Node, gc.Flow, suggest.DidYouMean(gc.Node, tf.nodeIDs()))
 		}
 	} else if t = tf.start(); t == nil {
 		nc.errorf([]string{"flow"}, "node %q: goto: flow %q has no start node; name one with node:", nc.n.ID, gc.Flow)

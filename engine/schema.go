@@ -2,8 +2,11 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,6 +16,7 @@ import (
 	"golang.org/x/text/message"
 	"gopkg.in/yaml.v3"
 
+	"github.com/flowgate/flowgate/internal/suggest"
 	"github.com/flowgate/flowgate/schema"
 )
 
@@ -76,27 +80,39 @@ func (s *Schema) Check(file string, root *yaml.Node) Diagnostics {
 func (s *Schema) collect(ve *jsonschema.ValidationError, root *yaml.Node, report func(Pos, string)) {
 	switch k := ve.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
-		for _, p := range k.Properties {
-			report(keyPos(root, append(ve.InstanceLocation, p)), fmt.Sprintf("%sunknown field %q", where(ve.InstanceLocation), p))
+		known := s.properties(ve.SchemaURL)
+		props := slices.Clone(k.Properties) // in the order written
+		slices.SortFunc(props, func(a, b string) int {
+			pa, pb := keyPos(root, append(ve.InstanceLocation, a)), keyPos(root, append(ve.InstanceLocation, b))
+			return cmp.Or(cmp.Compare(pa.Line, pb.Line), cmp.Compare(pa.Col, pb.Col))
+		})
+		for _, p := range props {
+			msg := fmt.Sprintf("%sunknown field %q", nodeWhere(root, ve.InstanceLocation), p)
+			if hint := suggest.DidYouMean(p, known); hint != "" {
+				msg += hint
+			} else if len(known) > 0 {
+				msg += " (fields: " + strings.Join(known, ", ") + ")"
+			}
+			report(keyPos(root, append(ve.InstanceLocation, p)), msg)
 		}
 		return
 	case *kind.Required:
 		for _, m := range k.Missing {
-			report(valuePos(root, ve.InstanceLocation), fmt.Sprintf("%smissing required field %q", where(ve.InstanceLocation), m))
+			report(valuePos(root, ve.InstanceLocation), fmt.Sprintf("%smissing required field %q", nodeWhere(root, ve.InstanceLocation), m))
 		}
 		return
 	case *kind.FalseSchema:
 		loc := ve.InstanceLocation
 		if len(loc) > 0 {
-			report(keyPos(root, loc), fmt.Sprintf("%sfield %q is not allowed here", where(loc[:len(loc)-1]), loc[len(loc)-1]))
+			report(keyPos(root, loc), fmt.Sprintf("%sfield %q is not allowed here", nodeWhere(root, loc[:len(loc)-1]), loc[len(loc)-1]))
 			return
 		}
 	case *kind.OneOf, *kind.AnyOf:
-		report(valuePos(root, ve.InstanceLocation), where(ve.InstanceLocation)+s.oneOfMessage(ve))
+		report(valuePos(root, ve.InstanceLocation), nodeWhere(root, ve.InstanceLocation)+s.oneOfMessage(ve))
 		return
 	}
 	if len(ve.Causes) == 0 {
-		report(valuePos(root, ve.InstanceLocation), where(ve.InstanceLocation)+ve.ErrorKind.LocalizedString(s.printer))
+		report(valuePos(root, ve.InstanceLocation), nodeWhere(root, ve.InstanceLocation)+ve.ErrorKind.LocalizedString(s.printer))
 		return
 	}
 	for _, c := range ve.Causes {
@@ -133,9 +149,32 @@ func (s *Schema) oneOfMessage(ve *jsonschema.ValidationError) string {
 
 // required lists the required fields of alternative i of the oneOf in the schema at url.
 func (s *Schema) required(url string, i int) []string {
+	list, _ := s.lookup(url, "oneOf", itoa(i), "required").([]any)
+	var out []string
+	for _, f := range list {
+		if f, ok := f.(string); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// properties lists, sorted, the fields the object schema at url defines.
+func (s *Schema) properties(url string) []string {
+	props, _ := s.lookup(url, "properties").(map[string]any)
+	return slices.Sorted(maps.Keys(props))
+}
+
+// lookup follows the JSON pointer of url, then path, through the schema document; nil when
+// they lead nowhere.
+func (s *Schema) lookup(url string, path ...string) any {
 	_, ptr, _ := strings.Cut(url, "#")
 	v := s.doc
-	for _, t := range append(strings.Split(strings.TrimPrefix(ptr, "/"), "/"), "oneOf", itoa(i), "required") {
+	var toks []string
+	if ptr = strings.TrimPrefix(ptr, "/"); ptr != "" {
+		toks = strings.Split(ptr, "/")
+	}
+	for _, t := range append(toks, path...) {
 		switch x := v.(type) {
 		case map[string]any:
 			v = x[t]
@@ -149,14 +188,18 @@ func (s *Schema) required(url string, i int) []string {
 			return nil
 		}
 	}
-	list, _ := v.([]any)
-	var out []string
-	for _, f := range list {
-		if f, ok := f.(string); ok {
-			out = append(out, f)
+	return v
+}
+
+// nodeWhere is where for a location in a flow, naming a node by its id rather than its index:
+// "node "ask": config: " for nodes/3/config.
+func nodeWhere(root *yaml.Node, loc []string) string {
+	if len(loc) >= 2 && loc[0] == "nodes" {
+		if _, id := lookup(root, []string{loc[0], loc[1], "id"}); id != nil && id.Kind == yaml.ScalarNode && id.Value != "" {
+			return fmt.Sprintf("node %q: %s", id.Value, where(loc[2:]))
 		}
 	}
-	return out
+	return where(loc)
 }
 
 // where renders an instance location as a field path prefix: "nodes[2].config: ".

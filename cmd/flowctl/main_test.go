@@ -110,9 +110,41 @@ func TestTestFailing(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	code, out, _ = flowctl(t, "test", "--bundle", "../..", "--run", "^nothing$", c)
-	if code != 0 || !strings.Contains(out, "0 passed, 0 failed") {
-		t.Errorf("--run filter: exit %d\n%s", code, out)
+}
+
+// TestNothingChecked: a check that finds nothing to check fails, saying where it looked, so that
+// CI cannot pass having checked nothing.
+func TestNothingChecked(t *testing.T) {
+	empty := t.TempDir()
+	cases := t.TempDir()
+	c := filepath.Join(cases, "menu.test.yaml")
+	if err := os.WriteFile(c, []byte("name: menu\nsteps:\n  - send: {text: menu}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"validate an empty folder", []string{"validate", empty},
+			"flowctl validate: no flows found in " + empty + " (flow files are *.yaml or *.yml; a bundle keeps them in flows/)\n"},
+		{"test a folder without cases", []string{"test", "--bundle", "../..", empty},
+			"flowctl test: no test cases found in " + empty + " (case files are named *.test.yaml)\n"},
+		{"test --run matching no case", []string{"test", "--bundle", "../..", "--run", "^nothing$", cases},
+			"flowctl test: no test case matches --run \"^nothing$\" (1 case(s) in " + cases + ")\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := flowctl(t, tc.args...)
+			if code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			if !strings.HasSuffix(errOut, tc.want) {
+				t.Errorf("stderr:\n%s\nwant it to end with:\n%s", errOut, tc.want)
+			}
+			if strings.Contains(out, "0 passed, 0 failed") {
+				t.Errorf("stdout reports an empty run as a result:\n%s", out)
+			}
+		})
 	}
 }
 

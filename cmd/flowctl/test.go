@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/flowtest"
@@ -15,7 +16,8 @@ import (
 	"github.com/flowgate/flowgate/providers"
 )
 
-// test replays test cases. Exit 0 when all pass, 1 when any fails, 2 on usage or load errors.
+// test replays test cases. Exit 0 when all pass, 1 when any fails or none was found or matched
+// --run, 2 on usage or load errors.
 // With --update, cases are judged as they stand after their expectations were rewritten.
 func test(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("flowctl test", flag.ContinueOnError)
@@ -52,6 +54,10 @@ func test(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 		fmt.Fprintf(stderr, "flowctl test: %v\n", err)
 		return 2
 	}
+	if len(files) == 0 {
+		fmt.Fprintf(stderr, "flowctl test: no test cases found in %s (case files are named *.test.yaml)\n", strings.Join(paths, ", "))
+		return 1
+	}
 	var cases []*flowtest.Case
 	for _, f := range files {
 		c, err := flowtest.LoadCase(f)
@@ -62,6 +68,10 @@ func test(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 		if filter == nil || filter.MatchString(c.Name) {
 			cases = append(cases, c)
 		}
+	}
+	if len(cases) == 0 {
+		fmt.Fprintf(stderr, "flowctl test: no test case matches --run %q (%d case(s) in %s)\n", *runRE, len(files), strings.Join(paths, ", "))
+		return 1
 	}
 	ctx := context.Background()
 	var results []*flowtest.Result

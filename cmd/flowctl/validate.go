@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/internal/bundle"
@@ -11,7 +13,8 @@ import (
 )
 
 // validate checks flows and bundles and prints every problem as file:line:col: severity:
-// message. It exits 1 on any error; warnings alone pass.
+// message. It exits 1 on any error, and when it found no flow to check (a check that checks
+// nothing must not pass); warnings alone pass.
 func validate(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("flowctl validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -26,7 +29,7 @@ func validate(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		paths = []string{"."}
 	}
 	var all engine.Diagnostics
-	var loose []string
+	var loose, looked []string
 	flows := 0
 	limits := providers.Registry().Limits()
 	for _, p := range paths {
@@ -34,9 +37,11 @@ func validate(args []string, stdout, stderr io.Writer, getenv func(string) strin
 			b, ds := bundle.LoadWith(p, bundle.LoadOptions{Getenv: getenv, Limits: limits, Offline: true})
 			all = append(all, ds...)
 			flows += len(b.Flows)
+			looked = append(looked, filepath.Join(p, bundle.FlowsDir))
 			continue
 		}
 		loose = append(loose, p)
+		looked = append(looked, p)
 	}
 	if len(loose) > 0 {
 		_, fl, ds := bundle.LoadFlows(limits, loose...)
@@ -53,6 +58,11 @@ func validate(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		}
 	}
 	fmt.Fprintf(stderr, "%d flow(s) checked: %d error(s), %d warning(s)\n", flows, errs, warns)
+	if flows == 0 && errs == 0 {
+		fmt.Fprintf(stderr, "flowctl validate: no flows found in %s (flow files are *.yaml or *.yml; a bundle keeps them in %s/)\n",
+			strings.Join(looked, ", "), bundle.FlowsDir)
+		return 1
+	}
 	if errs > 0 {
 		return 1
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
+	"github.com/flowgate/flowgate/internal/suggest"
 	"github.com/flowgate/flowgate/providers"
 	"github.com/flowgate/flowgate/providers/channel"
 )
@@ -431,7 +432,7 @@ func leafProblems(e *jsonschema.ValidationError, prefix, base string) []Problem 
 		var probs []Problem
 		for _, p := range k.Properties {
 			fix := "remove it"
-			if s := closest(p, knownKeys(obj)); s != "" {
+			if s := suggest.Closest(p, knownKeys(obj)); s != "" {
 				fix = fmt.Sprintf("did you mean %q? Fix the spelling or remove it", s)
 			}
 			probs = append(probs, Problem{Path: join(prefix, join(loc, pathSeg(p))), Message: "unknown key", Fix: fix})
@@ -523,35 +524,4 @@ func knownKeys(loc string) []string {
 		}
 	}
 	return nil
-}
-
-// closest returns the known key nearest to k, if it is near enough to be a typo.
-func closest(k string, known []string) string {
-	best, bestD := "", 3
-	for _, c := range known {
-		if d := editDistance(k, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/flowgate/flowgate/engine"
+	"github.com/flowgate/flowgate/internal/suggest"
 )
 
 // ConfigFile is the name of a bundle's settings file.
@@ -125,7 +126,7 @@ func (d *configDecoder) mapping(n *yaml.Node, where string, keys map[string]func
 			}
 			sort.Strings(known)
 			msg := fmt.Sprintf("unknown key %q in %s", k.Value, orTop(where))
-			if s := closest(k.Value, known); s != "" {
+			if s := suggest.Closest(k.Value, known); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			} else {
 				msg += " (known keys: " + strings.Join(known, ", ") + ")"
