@@ -249,7 +249,11 @@ type part struct {
 	name string // vars lookup for {{name}}
 	prog *vm.Program
 	src  string
+	off  int // byte offset of the part's {{ in the text, for positions
 }
+
+// literal reports whether p is plain text rather than an interpolation.
+func (p part) literal() bool { return p.name == "" && p.prog == nil }
 
 // compileText compiles the interpolations in s. n is the YAML scalar s came from.
 func (c compiler) text(s string, n *yaml.Node, what string) text {
@@ -273,13 +277,13 @@ func (c compiler) text(s string, n *yaml.Node, what string) text {
 		case src == "":
 			c.d.errorf(nodePos(n), "%s: empty {{ }}", what)
 		case isIdent(src) && !envNames[src]:
-			t.parts = append(t.parts, part{name: src, src: src})
+			t.parts = append(t.parts, part{name: src, src: src, off: len(s) - len(rest) + i})
 		default:
 			// Errors point into the expression: src starts off bytes into the scalar.
 			inner := rest[i+2 : i+j]
 			off := len(s) - len(rest) + i + 2 + len(inner) - len(strings.TrimLeftFunc(inner, unicode.IsSpace))
 			if p := c.compile(src, n, off, what+": {{ "+src+" }}"); p != nil {
-				t.parts = append(t.parts, part{prog: p, src: src})
+				t.parts = append(t.parts, part{prog: p, src: src, off: len(s) - len(rest) + i})
 			}
 		}
 		rest = rest[i+j+2:]
@@ -292,35 +296,41 @@ func (c compiler) text(s string, n *yaml.Node, what string) text {
 
 // render interpolates t. Missing variables render empty and are noted in the trace.
 func (r *run) render(t text) string {
-	if len(t.parts) == 1 && t.parts[0].prog == nil && t.parts[0].name == "" {
+	if len(t.parts) == 1 && t.parts[0].literal() {
 		return t.parts[0].lit
 	}
 	var b strings.Builder
 	b.Grow(len(t.raw) + 32)
 	for _, p := range t.parts {
-		switch {
-		case p.name != "":
-			v, ok := r.st.Vars[p.name]
-			if !ok {
-				r.tracef(TraceMissingVar, r.nodeID(), "{{%s}} is not set", p.name)
-				continue
-			}
-			b.WriteString(format(v))
-		case p.prog != nil:
-			v, err := r.vm.Run(p.prog, &r.env)
-			if err != nil {
-				r.tracef(TraceError, r.nodeID(), "{{ %s }}: %v", p.src, err)
-				continue
-			}
-			if v == nil {
-				r.tracef(TraceMissingVar, r.nodeID(), "{{ %s }} is empty", p.src)
-			}
-			b.WriteString(format(v))
-		default:
-			b.WriteString(p.lit)
-		}
+		b.WriteString(r.renderPart(p))
 	}
 	return b.String()
+}
+
+// renderPart is the text of one part: a literal as written, an interpolation's value
+// formatted, or nothing (noted in the trace) when it is missing or fails.
+func (r *run) renderPart(p part) string {
+	switch {
+	case p.name != "":
+		v, ok := r.st.Vars[p.name]
+		if !ok {
+			r.tracef(TraceMissingVar, r.nodeID(), "{{%s}} is not set", p.name)
+			return ""
+		}
+		return format(v)
+	case p.prog != nil:
+		v, err := r.vm.Run(p.prog, &r.env)
+		if err != nil {
+			r.tracef(TraceError, r.nodeID(), "{{ %s }}: %v", p.src, err)
+			return ""
+		}
+		if v == nil {
+			r.tracef(TraceMissingVar, r.nodeID(), "{{ %s }} is empty", p.src)
+		}
+		return format(v)
+	default:
+		return p.lit
+	}
 }
 
 // format renders a value as text: whole floats without a fraction, nil as nothing.

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -24,6 +27,7 @@ type HTTPConfig struct {
 type httpStep struct {
 	cfg     *HTTPConfig
 	url     text
+	places  []urlPlace // where in the URL each of url's parts lands
 	headers map[string]text
 	body    any // the body with its strings compiled to text
 	onError *Node
@@ -33,6 +37,7 @@ type httpStep struct {
 func compileHTTP(nc *nodeCompiler, hc *HTTPConfig) step {
 	s := &httpStep{cfg: hc, next: nc.next, onError: nc.ref(hc.OnError, "on_error")}
 	s.url = nc.text(hc.URL, "url")
+	s.places = urlPlaces(nc, s.url)
 	for k, v := range hc.Headers {
 		if s.headers == nil {
 			s.headers = map[string]text{}
@@ -46,7 +51,12 @@ func compileHTTP(nc *nodeCompiler, hc *HTTPConfig) step {
 }
 
 func (s *httpStep) exec(r *run, n *Node) *Node {
-	req := &HTTPRequest{Method: s.cfg.Method, URL: r.render(s.url), Timeout: s.cfg.Timeout}
+	u, err := s.renderURL(r)
+	if err != nil {
+		r.tracef(TraceError, r.nodeID(), "http url: %v", err)
+		return s.onError
+	}
+	req := &HTTPRequest{Method: s.cfg.Method, URL: u, Timeout: s.cfg.Timeout}
 	if req.Method == "" {
 		req.Method = "GET"
 	}
@@ -56,7 +66,12 @@ func (s *httpStep) exec(r *run, n *Node) *Node {
 	if len(s.headers) > 0 {
 		req.Headers = make(map[string]string, len(s.headers))
 		for k, t := range s.headers {
-			req.Headers[k] = r.render(t)
+			v := r.render(t)
+			if i := strings.IndexFunc(v, isHeaderControl); i >= 0 {
+				r.tracef(TraceError, r.nodeID(), "http header %s: the value has the control character %q at byte %d", k, v[i], i)
+				return s.onError
+			}
+			req.Headers[k] = v
 		}
 	}
 	if s.body != nil {
@@ -87,6 +102,98 @@ func (s *httpStep) exec(r *run, n *Node) *Node {
 	return s.next
 }
 
+// urlPlace is where in a URL an interpolation lands, which decides how its value is escaped.
+type urlPlace uint8
+
+const (
+	placeHost     urlPlace = iota // scheme, user info, host or port: not allowed
+	placePath                     // path-escaped
+	placeQuery                    // query-escaped
+	placeFragment                 // path-escaped
+)
+
+// urlPlaces finds where each interpolation of an http node's URL lands, from the literal text
+// before it; one in the scheme or host (the authority) is an error at its position, since a
+// value there could send the request, with the flow's headers, to another host. Literal parts
+// get placeHost, which renderURL ignores. Only the first such error of a URL is reported: the
+// places after it are unknown.
+func urlPlaces(nc *nodeCompiler, t text) []urlPlace {
+	places := make([]urlPlace, len(t.parts))
+	var before strings.Builder // the literal text before the current part
+	for i, p := range t.parts {
+		if p.literal() {
+			before.WriteString(p.lit)
+			continue
+		}
+		places[i] = urlPlaceAfter(before.String())
+		if places[i] == placeHost {
+			nc.d.errorf(nc.cc.scalarPos(valueAt(nc.cfg, "url"), p.off),
+				"%s: url: {{ %s }} is in the scheme or host; only the path, query and fragment may be interpolated",
+				nc.what, p.src)
+			return places
+		}
+	}
+	return places
+}
+
+// urlPlaceAfter is the place of a value that follows the URL text prefix. Values rendered
+// before it cannot move it: they are escaped for their own place.
+func urlPlaceAfter(prefix string) urlPlace {
+	i := strings.Index(prefix, "://")
+	if i < 0 {
+		return placeHost
+	}
+	rest := prefix[i+len("://"):]
+	j := strings.IndexAny(rest, "/?#")
+	if j < 0 {
+		return placeHost
+	}
+	switch rest = rest[j:]; {
+	case strings.Contains(rest, "#"):
+		return placeFragment
+	case strings.Contains(rest, "?"):
+		return placeQuery
+	default:
+		return placePath
+	}
+}
+
+// renderURL interpolates the URL, escaping each value for where it lands: a value can then
+// neither leave its path segment (a slash becomes %2F) nor its query parameter (& and = are
+// escaped). A value in the path that is a dot segment, . or .., is refused: servers and
+// proxies resolve it against the path before it.
+func (s *httpStep) renderURL(r *run) (string, error) {
+	var b strings.Builder
+	b.Grow(len(s.url.raw) + 32)
+	for i, p := range s.url.parts {
+		if p.literal() {
+			b.WriteString(p.lit)
+			continue
+		}
+		v := r.renderPart(p)
+		switch s.places[i] {
+		case placePath:
+			if v == "." || v == ".." {
+				return "", fmt.Errorf("{{ %s }} is %q, a dot segment that would change the path", p.src, v)
+			}
+			b.WriteString(url.PathEscape(v))
+		case placeQuery:
+			b.WriteString(url.QueryEscape(v))
+		case placeFragment:
+			b.WriteString(url.PathEscape(v))
+		default:
+			return "", fmt.Errorf("{{ %s }} is in the scheme or host", p.src)
+		}
+	}
+	return b.String(), nil
+}
+
+// isHeaderControl reports whether r may not appear in a header value: a control character
+// other than tab, above all CR and LF, which would end the header and start another.
+func isHeaderControl(r rune) bool {
+	return r < 0x20 && r != '\t' || r == 0x7f
+}
+
 func (s *httpStep) edges(add func(*Node, string)) {
 	add(s.next, "")
 	add(s.onError, "error")
@@ -113,12 +220,12 @@ const httpSchema = `{
     },
     "url": {
       "type": "string",
-      "description": "Request URL. Interpolated.",
+      "description": "Request URL. Interpolated: a value in the path is path-escaped, one in the query query-escaped; the scheme and host may not be interpolated.",
       "minLength": 1
     },
     "headers": {
       "type": "object",
-      "description": "Request headers. Values are interpolated.",
+      "description": "Request headers. Values are interpolated; a value with a control character (such as a line break) fails the node.",
       "additionalProperties": {
         "type": "string",
         "description": "Header value."

@@ -128,13 +128,17 @@ func (s *Session) Deliver(ctx context.Context, body []byte) (*Turn, error) {
 			}
 		}
 	}
-	_, dups, err := s.pipe.Accept(ctx, s.ch, body)
+	acc, err := s.pipe.Accept(ctx, s.ch, body)
 	if err != nil {
 		return nil, err
 	}
 	var reps []*pipeline.Report
-	if dups > 0 {
-		reps = append(reps, &pipeline.Report{Trace: []engine.TraceEntry{{Kind: "duplicate", Detail: fmt.Sprintf("%d event(s) seen before: dropped", dups)}}})
+	if acc.Duplicates > 0 {
+		reps = append(reps, &pipeline.Report{Trace: []engine.TraceEntry{{Kind: "duplicate", Detail: fmt.Sprintf("%d event(s) seen before: dropped", acc.Duplicates)}}})
+	}
+	if acc.Foreign > 0 {
+		reps = append(reps, &pipeline.Report{Trace: []engine.TraceEntry{{Kind: "foreign_account",
+			Detail: fmt.Sprintf("%d event(s) for another business account than %s: dropped", acc.Foreign, s.ch.Account)}}})
 	}
 	more, err := s.pipe.Drain(ctx)
 	return s.turn(append(reps, more...)), err

@@ -123,21 +123,37 @@ type Report struct {
 	Err          error         // the claim failed (store error, lost lease); it will be retried
 }
 
+// Accepted is what Accept did with the events of one webhook body.
+type Accepted struct {
+	Queued     int // queued for their conversations
+	Duplicates int // dropped as seen within DedupTTL (by message id)
+	// Foreign counts the events dropped because they name another business account than the
+	// channel's: with one Meta app serving several accounts, they are another tenant's.
+	Foreign int
+}
+
 // Accept parses a webhook body from ch and queues its events, dropping those seen within
-// DedupTTL (by message id). It returns how many were queued and how many were duplicates.
-// Events for no user (template reviews, account errors) are logged and not queued: there is
-// nobody to answer. The error wraps ErrParse for a bad body; any other error means nothing
-// was queued for at least one conversation (answer 503: Meta's redelivery is admitted whole,
-// less what was queued).
-func (p *Pipeline) Accept(ctx context.Context, ch *Channel, body []byte) (queued, dups int, err error) {
+// DedupTTL (by message id) and those for another business account than ch's. Events for no
+// user (template reviews, account errors) are logged and not queued: there is nobody to
+// answer. The error wraps ErrParse for a bad body; any other error means nothing was queued
+// for at least one conversation (answer 503: Meta's redelivery is admitted whole, less what
+// was queued).
+func (p *Pipeline) Accept(ctx context.Context, ch *Channel, body []byte) (Accepted, error) {
+	var acc Accepted
 	events, err := ch.Parse(body)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %s: %w", ErrParse, ch.Name, err)
+		return acc, fmt.Errorf("%w: %s: %w", ErrParse, ch.Name, err)
 	}
 	now := p.now()
 	items := make([]store.Item, 0, len(events))
 	for i := range events {
 		ev := &events[i]
+		if ch.Account != "" && ev.Account != "" && ev.Account != ch.Account {
+			acc.Foreign++
+			p.log().Warn("event for another business account dropped", "channel", ch.Name, "tenant", ch.Tenant,
+				"team", ch.Team, "account", ch.Account, "event_account", ev.Account, "kind", ev.Kind)
+			continue
+		}
 		if ev.From == "" {
 			p.log().Info("event for no user", "channel", ch.Name, "kind", ev.Kind, "account", ev.Account)
 			continue
@@ -147,7 +163,7 @@ func (p *Pipeline) Accept(ctx context.Context, ch *Channel, body []byte) (queued
 		}
 		data, err := json.Marshal(ev)
 		if err != nil {
-			return 0, 0, fmt.Errorf("encode %s event %s: %w", ch.Name, ev.ID, err)
+			return Accepted{}, fmt.Errorf("encode %s event %s: %w", ch.Name, ev.ID, err)
 		}
 		conv := engine.Conversation{Tenant: ch.Tenant, Team: ch.Team, Channel: ch.Name, Account: ev.Account, User: ev.From}
 		if conv.Account == "" {
@@ -156,20 +172,21 @@ func (p *Pipeline) Accept(ctx context.Context, ch *Channel, body []byte) (queued
 		items = append(items, store.Item{Conv: conv, Key: DedupKey(ch.Name, ev), Data: data})
 	}
 	if len(items) == 0 {
-		return 0, 0, nil
+		return acc, nil
 	}
 	dup, err := p.Store.Enqueue(ctx, items, p.dedupTTL(), now)
 	if err != nil {
-		return 0, 0, fmt.Errorf("queue %d %s event(s): %w", len(items), ch.Name, err)
+		return Accepted{}, fmt.Errorf("queue %d %s event(s): %w", len(items), ch.Name, err)
 	}
 	for i, d := range dup {
 		if d {
-			dups++
+			acc.Duplicates++
 			continue
 		}
 		p.notify(p.Store.ShardOf(items[i].Conv))
 	}
-	return len(items) - dups, dups, nil
+	acc.Queued = len(items) - acc.Duplicates
+	return acc, nil
 }
 
 // DedupKey is the key an event is deduplicated by: channel, business account and the

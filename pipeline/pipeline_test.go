@@ -181,11 +181,11 @@ func (f *fixture) body(t *testing.T, evs ...msg.Event) []byte {
 
 func (f *fixture) accept(t *testing.T, body []byte) (queued, dups int) {
 	t.Helper()
-	queued, dups, err := f.p.Accept(context.Background(), f.ch, body)
+	acc, err := f.p.Accept(context.Background(), f.ch, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return queued, dups
+	return acc.Queued, acc.Duplicates
 }
 
 func (f *fixture) drain(t *testing.T) []*pipeline.Report {
@@ -216,8 +216,31 @@ func TestAcceptDropsDuplicates(t *testing.T) {
 	if got := f.s.texts(); !equal(got, []string{"hello", "hello"}) {
 		t.Fatalf("sent %q", got)
 	}
-	if _, _, err := f.p.Accept(context.Background(), f.ch, []byte("{")); !errors.Is(err, pipeline.ErrParse) {
+	if _, err := f.p.Accept(context.Background(), f.ch, []byte("{")); !errors.Is(err, pipeline.ErrParse) {
 		t.Errorf("unparseable body: err %v, want ErrParse", err)
+	}
+}
+
+// TestAcceptDropsOtherAccounts: an event naming another business account than the channel's
+// (another tenant's phone number on the same Meta app) is dropped and counted, never queued,
+// while the body's events for the channel's own account go through.
+func TestAcceptDropsOtherAccounts(t *testing.T) {
+	f := setup(t, nil)
+	body := f.body(t,
+		msg.Event{ID: "wamid.a", From: "1", Text: "hi", Account: "10"},
+		msg.Event{ID: "wamid.b", From: "2", Text: "hi"},
+		msg.Event{Kind: msg.KindError, Account: "10"},
+	)
+	acc, err := f.p.Accept(context.Background(), f.ch, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (pipeline.Accepted{Queued: 1, Foreign: 2}); acc != want {
+		t.Fatalf("accepted %+v, want %+v", acc, want)
+	}
+	reps := f.drain(t)
+	if len(reps) != 1 || reps[0].Conversation.User != "2" || reps[0].Conversation.Account != "9" {
+		t.Fatalf("reports %+v, want one for user 2 on account 9", reps)
 	}
 }
 
@@ -236,7 +259,7 @@ func TestAcceptStoreDown(t *testing.T) {
 	body := f.body(t, msg.Event{ID: "wamid.a", From: "1", Text: "hi"})
 	real := f.p.Store
 	f.p.Store = downStore{real}
-	_, _, err := f.p.Accept(context.Background(), f.ch, body)
+	_, err := f.p.Accept(context.Background(), f.ch, body)
 	if err == nil || errors.Is(err, pipeline.ErrParse) || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("err = %v", err)
 	}
@@ -521,12 +544,12 @@ func TestConcurrentRedelivery(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			q, _, err := f.p.Accept(context.Background(), f.ch, body)
+			acc, err := f.p.Accept(context.Background(), f.ch, body)
 			if err != nil {
 				t.Error(err)
 			}
 			mu.Lock()
-			queued += q
+			queued += acc.Queued
 			mu.Unlock()
 		}()
 	}

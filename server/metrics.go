@@ -22,13 +22,16 @@ const statsTimeout = time.Second
 
 // Results of webhook requests, the result label of webhooks_total.
 const (
-	resultOK           = "ok"
-	resultDuplicate    = "duplicate" // counted per event dropped as already seen
-	resultBadSignature = "bad_signature"
-	resultBadRequest   = "bad_request"
-	resultTooLarge     = "too_large"
-	resultUnavailable  = "unavailable"
-	resultNotFound     = "not_found"
+	resultOK        = "ok"
+	resultDuplicate = "duplicate" // counted per event dropped as already seen
+	// resultForeignAccount is counted per event dropped because it names another business
+	// account than the channel's.
+	resultForeignAccount = "foreign_account"
+	resultBadSignature   = "bad_signature"
+	resultBadRequest     = "bad_request"
+	resultTooLarge       = "too_large"
+	resultUnavailable    = "unavailable"
+	resultNotFound       = "not_found"
 )
 
 // Metrics are the server's Prometheus metrics, registered in a registry of their own (never
@@ -63,7 +66,7 @@ func NewMetrics(reg *prometheus.Registry, st store.Store) *Metrics {
 	}
 	m := &Metrics{
 		reg:      reg,
-		webhooks: counter("webhooks_total", "Webhook requests by channel and result (ok, bad_signature, bad_request, too_large, unavailable, not_found), and events dropped as already seen (duplicate).", "channel", "result"),
+		webhooks: counter("webhooks_total", "Webhook requests by channel and result (ok, bad_signature, bad_request, too_large, unavailable, not_found), and events dropped as already seen (duplicate) or for another business account (foreign_account).", "channel", "result"),
 		events:   counter("events_total", "Units of work processed by kind (event, timer, outbox, direct) and result (ok, dropped, error).", "kind", "result"),
 		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "run_duration_seconds",
@@ -180,12 +183,13 @@ func (m *Metrics) webhook(channel, result string) {
 	m.webhooks.WithLabelValues(channel, result).Inc()
 }
 
-// duplicates counts events of channel dropped as already seen.
-func (m *Metrics) duplicates(channel string, n int) {
+// droppedEvents counts n events of channel that a webhook carried but were dropped, for the
+// reason result (resultDuplicate, resultForeignAccount).
+func (m *Metrics) droppedEvents(channel, result string, n int) {
 	if m == nil || n <= 0 {
 		return
 	}
-	m.webhooks.WithLabelValues(channel, resultDuplicate).Add(float64(n))
+	m.webhooks.WithLabelValues(channel, result).Add(float64(n))
 }
 
 // panicked counts a recovered panic.

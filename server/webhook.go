@@ -108,7 +108,7 @@ func (s *Server) receive(c *gin.Context) {
 	// only be redone by the retry.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), acceptTimeout)
 	defer cancel()
-	queued, dups, err := s.opts.Pipeline.Accept(ctx, ch, body)
+	acc, err := s.opts.Pipeline.Accept(ctx, ch, body)
 	switch {
 	case errors.Is(err, pipeline.ErrParse):
 		s.metrics.webhook(ch.Name, resultBadRequest)
@@ -122,9 +122,10 @@ func (s *Server) receive(c *gin.Context) {
 		return
 	}
 	s.metrics.webhook(ch.Name, resultOK)
-	s.metrics.duplicates(ch.Name, dups)
-	if dups > 0 {
-		log.Debug("duplicate events dropped", "queued", queued, "duplicates", dups)
+	s.metrics.droppedEvents(ch.Name, resultDuplicate, acc.Duplicates)
+	s.metrics.droppedEvents(ch.Name, resultForeignAccount, acc.Foreign)
+	if acc.Duplicates > 0 {
+		log.Debug("duplicate events dropped", "queued", acc.Queued, "duplicates", acc.Duplicates)
 	}
 	if s.rec != nil {
 		if err := s.rec.write(ch.Name, recName, body); err != nil {

@@ -142,6 +142,33 @@ func TestWebhookRedelivery(t *testing.T) {
 	}
 }
 
+// TestWebhookForeignAccount: with one Meta app serving several tenants, a correctly signed
+// webhook for another phone number id than the channel's is answered 200 (it is Meta's to
+// deliver, not to retry) but none of its events is processed: they are dropped, logged and
+// counted, and nobody gets a reply from this tenant's flows.
+func TestWebhookForeignAccount(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	const other = "106540352242999"
+	body := bytes.ReplaceAll(webhook(t, "text.json"), []byte(account), []byte(other))
+	if status, _ := h.do("POST", "/webhook/whatsapp", body, signed(body, appSecret)); status != 200 {
+		t.Fatalf("status %d, want 200", status)
+	}
+	if reps := h.drain(); len(reps) != 0 {
+		t.Errorf("%d units of work processed, want none", len(reps))
+	}
+	if got := h.sender.texts(); len(got) != 0 {
+		t.Errorf("replies %q, want none", got)
+	}
+	if page := h.scrape(); !strings.Contains(page, `flowgate_webhooks_total{channel="whatsapp",result="foreign_account"} 1`) {
+		t.Errorf("/metrics does not count the dropped event:\n%s", grep(page, "flowgate_webhooks"))
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "event for another business account dropped") ||
+		!strings.Contains(logs, "event_account="+other) {
+		t.Errorf("the dropped event is not logged:\n%s", logs)
+	}
+}
+
 // TestWebhookStoreDown: when the queue cannot be written the answer is 503, nothing is lost,
 // and Meta's retry succeeds.
 func TestWebhookStoreDown(t *testing.T) {
