@@ -479,7 +479,8 @@ func (c *checker) cycles(d diags, f *Flow) {
 	}
 }
 
-// reachability warns about nodes no trigger, start node, goto or default flow can reach.
+// reachability warns about nodes no trigger, start node, goto or default flow can reach, and
+// once about a flow with no way in at all rather than about each of its nodes.
 func (c *checker) reachability() {
 	seen := map[*Node]bool{}
 	var walk func(n *Node)
@@ -499,6 +500,11 @@ func (c *checker) reachability() {
 		walk(f.start())
 	}
 	for _, f := range c.e.order {
+		if len(f.Triggers) == 0 && f.Start == "" && len(f.Nodes) > 0 && !slices.ContainsFunc(f.Nodes, func(n *Node) bool { return seen[n] }) {
+			// One finding for the flow, not one per node.
+			diags{f.File, c.list}.warnf(at(f.root, "name"), "flow %q has no way in: it has no triggers and no start, and no goto leads to it; add a trigger (triggers: [{type: message, keywords: [...], target: %s}]) or a start node", f.Name, f.Nodes[0].ID)
+			continue
+		}
 		for _, n := range f.Nodes {
 			if !seen[n] && f.index[n.ID] == n {
 				diags{f.File, c.list}.warnf(at(n.y, "id"), "node %q is unreachable: no trigger, start, goto or other node leads to it", n.ID)

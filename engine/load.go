@@ -17,8 +17,7 @@ func ParseFlow(path string, data []byte) (*Flow, Diagnostics) {
 	d := diags{file: path, list: &ds}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		d.errorf(yamlErrPos(err), "%s", yamlErrMsg(err))
-		return nil, ds
+		return nil, Diagnostics{SyntaxDiagnostic(path, data, err)}
 	}
 	if root.Kind == 0 {
 		d.errorf(Pos{1, 1}, "empty flow file")
@@ -56,8 +55,7 @@ func ParseTemplates(path string, data []byte) ([]Template, Diagnostics) {
 	d := diags{file: path, list: &ds}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		d.errorf(yamlErrPos(err), "%s", yamlErrMsg(err))
-		return nil, ds
+		return nil, Diagnostics{SyntaxDiagnostic(path, data, err)}
 	}
 	var doc struct {
 		Templates []Template `yaml:"templates"`

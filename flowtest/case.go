@@ -5,6 +5,7 @@
 package flowtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -117,7 +118,7 @@ func LoadCase(path string) (*Case, error) {
 func ParseCase(path string, data []byte) (*Case, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, errors.New(engine.SyntaxDiagnostic(path, data, err).String())
 	}
 	if root.Kind == 0 {
 		return nil, fmt.Errorf("%s: empty test case", path)

@@ -133,3 +133,20 @@ triggers:
 		t.Errorf("status of the second part: trace %v", turn.Trace)
 	}
 }
+
+// TestParseCaseYAMLSyntax: a layout mistake in a case file is reported at its own line.
+func TestParseCaseYAMLSyntax(t *testing.T) {
+	for _, tc := range []struct{ name, text, want string }{
+		{"mis-indented expect", "name: menu\nsteps:\n  - send: {text: menu}\n    expect:\n      - text: hello\n   - send: {text: help}\n",
+			"menu.test.yaml:6:4: error: invalid YAML: did not find expected '-' indicator (this line's indentation does not fit the block it is in)"},
+		{"tab", "name: menu\nsteps:\n\t- send: {text: menu}\n",
+			"menu.test.yaml:3:1: error: invalid YAML: a tab indents this line; indent with spaces"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseCase("menu.test.yaml", []byte(tc.text))
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error:\n%v\nwant:\n%s", err, tc.want)
+			}
+		})
+	}
+}

@@ -41,7 +41,12 @@ func chat(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		fmt.Fprintf(stderr, "usage: flowctl chat [--bundle DIR] [--channel %s] [--contact ID] [--name NAME] [-v]\n", strings.Join(names, "|"))
 		fs.PrintDefaults()
 	}
-	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
+	rest, err := parse(fs, args)
+	if err != nil {
+		return exitCode(err) // the flag package has printed the usage
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "flowctl chat: takes no arguments, got %q\n", rest[0])
 		fs.Usage()
 		return 2
 	}

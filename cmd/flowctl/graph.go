@@ -22,9 +22,13 @@ func graph(args []string, stdout, stderr io.Writer) int {
 	}
 	paths, err := parse(fs, args)
 	if err != nil {
+		return exitCode(err)
+	}
+	if *format != "mermaid" && *format != "dot" {
+		fmt.Fprintf(stderr, "flowctl graph: --format %s: want mermaid or dot\n", *format)
 		return 2
 	}
-	if len(paths) != 1 || *format != "mermaid" && *format != "dot" {
+	if len(paths) != 1 {
 		fs.Usage()
 		return 2
 	}

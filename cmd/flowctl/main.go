@@ -8,10 +8,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/flowgate/flowgate/internal/version"
 )
 
 func main() {
@@ -27,11 +30,8 @@ commands:
   chat                   talk to a bundle's flows in the terminal, as a user would
   version                print the version
 
-Run flowctl <command> -h for a command's flags.
+Run flowctl help <command> (or flowctl <command> -h) for a command's flags.
 `
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // run is flowctl without the process around it, so that tests drive it directly. It returns
 // the exit code: 0 success, 1 failure (invalid flows, failing cases), 2 usage or load errors.
@@ -50,9 +50,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	case "chat":
 		return chat(args[1:], stdin, stdout, stderr, getenv)
 	case "version":
-		fmt.Fprintf(stdout, "flowctl %s\n", version)
+		fmt.Fprintf(stdout, "flowctl %s\n", version.String())
 		return 0
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			switch args[1] {
+			case "validate", "test", "graph", "chat":
+				// A command's help, asked for, is the output: stdout, exit 0.
+				return run([]string{args[1], "-h"}, stdin, stdout, stdout, getenv)
+			case "version", "help":
+			default:
+				fmt.Fprintf(stderr, "flowctl help: unknown command %q\n\n%s", args[1], usage)
+				return 2
+			}
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
@@ -60,7 +71,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	return 2
 }
 
-// parse parses flags that may stand before, between or after the positional arguments.
+// parse parses flags that may stand before, between or after the positional arguments. On -h
+// or --help it has printed the usage and returns flag.ErrHelp; exitCode turns that into 0.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
@@ -74,4 +86,13 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// exitCode is the exit code for an error of parse: 0 when help was asked for, 2 for a usage
+// error. Either way the flag package has printed the usage.
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }

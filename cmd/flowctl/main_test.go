@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/flowgate/flowgate/internal/bundle"
+	"github.com/flowgate/flowgate/internal/version"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -66,6 +67,42 @@ func TestUsage(t *testing.T) {
 		if code, _, _ := flowctl(t, args...); code != 2 {
 			t.Errorf("flowctl %q: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// TestHelp: asking for help is no error (exit 0), prints the usage once, and help CMD shows that
+// command's help on stdout.
+func TestHelp(t *testing.T) {
+	for _, cmd := range []string{"validate", "test", "graph", "chat"} {
+		for _, flag := range []string{"-h", "--help"} {
+			code, out, errOut := flowctl(t, cmd, flag)
+			usage := "usage: flowctl " + cmd + " "
+			if code != 0 || strings.Count(out+errOut, usage) != 1 {
+				t.Errorf("flowctl %s %s: exit %d, usage printed %d times:\n%s%s", cmd, flag, code, strings.Count(out+errOut, usage), out, errOut)
+			}
+		}
+		code, out, _ := flowctl(t, "help", cmd)
+		if code != 0 || !strings.HasPrefix(out, "usage: flowctl "+cmd+" ") {
+			t.Errorf("flowctl help %s: exit %d, stdout:\n%s", cmd, code, out)
+		}
+	}
+	if code, _, errOut := flowctl(t, "help", "tset"); code != 2 || !strings.HasPrefix(errOut, `flowctl help: unknown command "tset"`) {
+		t.Errorf("flowctl help tset: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestBadFlagValue: a flag value the command cannot use is named.
+func TestBadFlagValue(t *testing.T) {
+	code, _, errOut := flowctl(t, "graph", "--format", "png", "../../flows/handle_button.yaml")
+	if want := "flowctl graph: --format png: want mermaid or dot\n"; code != 2 || errOut != want {
+		t.Errorf("exit %d, stderr %q, want %q", code, errOut, want)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := flowctl(t, "version")
+	if want := "flowctl " + version.String() + "\n"; code != 0 || out != want {
+		t.Errorf("exit %d, %q, want %q (the version gtc reports too)", code, out, want)
 	}
 }
 

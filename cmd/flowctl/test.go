@@ -33,7 +33,7 @@ func test(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 	}
 	paths, err := parse(fs, args)
 	if err != nil {
-		return 2
+		return exitCode(err)
 	}
 	var filter *regexp.Regexp
 	if *runRE != "" {

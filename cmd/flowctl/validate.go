@@ -23,7 +23,7 @@ func validate(args []string, stdout, stderr io.Writer, getenv func(string) strin
 	}
 	paths, err := parse(fs, args)
 	if err != nil {
-		return 2
+		return exitCode(err)
 	}
 	if len(paths) == 0 {
 		paths = []string{"."}

@@ -11,16 +11,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/flowgate/flowgate/internal/bundle"
+	"github.com/flowgate/flowgate/internal/version"
 )
-
-// version is set at build time with -ldflags "-X main.version=..."; otherwise the module
-// version is used.
-var version = ""
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
@@ -49,7 +45,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	case "serve":
 		return runServe(args[1:], stderr, getenv)
 	case "version":
-		fmt.Fprintln(stdout, "gtc", buildVersion())
+		fmt.Fprintln(stdout, "gtc", version.String())
 		return 0
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -58,16 +54,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		fmt.Fprintf(stderr, "gtc: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
 
 // isTerminal reports whether stdin is a terminal, so that setup may ask its questions. A reader

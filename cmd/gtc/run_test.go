@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowgate/flowgate/internal/version"
 )
 
 func noEnv(string) string { return "" }
@@ -77,13 +79,14 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
+// TestVersion: gtc reports the same version string as flowctl, from the build information.
 func TestVersion(t *testing.T) {
 	var stdout bytes.Buffer
 	if code := run([]string{"version"}, nil, &stdout, &bytes.Buffer{}, noEnv); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if !strings.HasPrefix(stdout.String(), "gtc ") {
-		t.Errorf("version output %q", stdout.String())
+	if want := "gtc " + version.String() + "\n"; stdout.String() != want {
+		t.Errorf("version output %q, want %q", stdout.String(), want)
 	}
 }
 

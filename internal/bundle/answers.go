@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -207,10 +209,63 @@ func ParseAnswers(data []byte) (*Answers, error) {
 		}
 		a.Channels = append(a.Channels, ch)
 	}
+	if refs := refProblems("", inst); len(refs) > 0 {
+		// A broken reference explains whatever else was said about its value.
+		bad := map[string]bool{}
+		for _, p := range refs {
+			bad[p.Path] = true
+		}
+		probs = slices.DeleteFunc(probs, func(p Problem) bool { return bad[p.Path] })
+		probs = append(probs, refs...)
+		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Path < probs[j].Path })
+	}
 	if len(probs) > 0 {
 		return nil, &AnswersError{Problems: probs}
 	}
 	return a, nil
+}
+
+// refProblems reports the string values below v, at path, that try to be a ${NAME} reference
+// and are not one: an unclosed ${NAME, a bad NAME, or a reference with text around it (a
+// reference stands for the whole value). Such a value would otherwise be taken as a literal
+// secret.
+func refProblems(path string, v any) []Problem {
+	switch x := v.(type) {
+	case map[string]any:
+		var probs []Problem
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			probs = append(probs, refProblems(join(path, pathSeg(k)), x[k])...)
+		}
+		return probs
+	case []any:
+		var probs []Problem
+		for i, e := range x {
+			probs = append(probs, refProblems(join(path, strconv.Itoa(i)), e)...)
+		}
+		return probs
+	case string:
+		i := strings.Index(x, "${")
+		if i < 0 || IsRef(x) {
+			return nil
+		}
+		if path == "" {
+			path = "(root)"
+		}
+		end := strings.IndexByte(x[i:], '}')
+		switch {
+		case end < 0:
+			name := strings.TrimSpace(x[i+2:])
+			return []Problem{{Path: path, Message: fmt.Sprintf("%q: the ${ reference is not closed", x),
+				Fix: fmt.Sprintf("write it as ${%s}", name)}}
+		case !IsRef(x[i : i+end+1]):
+			return []Problem{{Path: path, Message: fmt.Sprintf("%q is not a ${NAME} reference", x),
+				Fix: "NAME is letters, digits and _, not starting with a digit, such as ${WHATSAPP_TOKEN}"}}
+		default:
+			return []Problem{{Path: path, Message: fmt.Sprintf("%q has text around its ${NAME} reference", x),
+				Fix: "a reference stands for the whole value: write only " + x[i:i+end+1]}}
+		}
+	}
+	return nil
 }
 
 // channelFromMap reads a section (answers or provider file) that passed the schema.

@@ -522,24 +522,3 @@ func jsonPositions(data []byte) jsonPos {
 	walk("")
 	return p
 }
-
-// yamlLineRE finds the line in a yaml.v3 error's text, the only place it carries one.
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
-
-func yamlErrPos(err error) engine.Pos {
-	m := yamlLineRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return engine.Pos{Line: 1, Col: 1}
-	}
-	var n int
-	fmt.Sscan(m[1], &n)
-	return engine.Pos{Line: n, Col: 1}
-}
-
-func yamlErrMsg(err error) string {
-	s := strings.TrimPrefix(err.Error(), "yaml: ")
-	if i := strings.Index(s, ": "); i >= 0 && strings.HasPrefix(s, "line ") {
-		s = s[i+2:]
-	}
-	return s
-}

@@ -210,6 +210,34 @@ extra: 1
 	}
 }
 
+// TestLoadYAMLSyntax: a layout mistake in any of a bundle's YAML files is reported at the line
+// that has it, as it is in a flow, not at the start of the block around it.
+func TestLoadYAMLSyntax(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, text, want string
+	}{
+		{"bundle.yaml mis-indented", "bundle.yaml", "name: demo\nwindow:\n  fallback_template:\n    name: follow_up\n   language: en\n",
+			":5:4: error: invalid YAML: did not find expected key (this line's indentation does not fit the block it is in)"},
+		{"bundle.yaml tab", "bundle.yaml", "name: demo\nopt_out:\n\tkeywords: [STOP]\n",
+			":3:1: error: invalid YAML: a tab indents this line; indent with spaces"},
+		{"templates.yaml mis-indented", "templates.yaml", "templates:\n  - name: follow_up\n    language: en\n    category: utility\n  body_parameters: 1\n",
+			":5:3: error: invalid YAML: did not find expected '-' indicator (this line's indentation does not fit the block it is in)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := setupExample(t, SetupOptions{})
+			f := filepath.Join(dir, tc.file)
+			if err := os.WriteFile(f, []byte(tc.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, ds := Load(dir, fullEnv)
+			got := errorsOnly(ds)
+			if len(got) == 0 || got[0] != f+tc.want {
+				t.Errorf("errors:\n%s\nwant first:\n%s", strings.Join(got, "\n"), f+tc.want)
+			}
+		})
+	}
+}
+
 func TestLoadSettings(t *testing.T) {
 	dir := setupExample(t, SetupOptions{})
 	cfg := `name: demo

@@ -60,7 +60,7 @@ func parseConfig(file string, data []byte, res *resolver) (*config, engine.Diagn
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		ds = append(ds, engine.Diagnostic{File: file, Pos: yamlErrPos(err), Severity: engine.SevError, Message: "invalid YAML: " + yamlErrMsg(err)})
+		ds = append(ds, engine.SyntaxDiagnostic(file, data, err))
 		return c, ds
 	}
 	if len(doc.Content) == 0 {
