@@ -92,8 +92,8 @@ func (s *httpStep) exec(r *run, n *Node) *Node {
 		return s.onError
 	}
 	r.tracef(TraceHTTP, r.nodeID(), "%s %s: %d", req.Method, req.URL, resp.Status)
-	if s.cfg.SaveAs != "" {
-		r.setVar(s.cfg.SaveAs, map[string]any{"status": resp.Status, "body": resp.Body})
+	if s.cfg.SaveAs != "" && !r.setVar(s.cfg.SaveAs, map[string]any{"status": resp.Status, "body": resp.Body}) {
+		return s.onError // a response beyond the variable limits fails the call
 	}
 	if resp.Status < 200 || resp.Status > 299 {
 		r.tracef(TraceError, r.nodeID(), "http %s %s: status %d", req.Method, req.URL, resp.Status)
