@@ -595,6 +595,9 @@ func (r *run) emitSend(s Send) {
 		return
 	}
 	s.Message.To = r.conv.User
+	if l, ok := r.e.limits[r.conv.Channel]; ok {
+		fitMessage(&s.Message, l)
+	}
 	r.trace(TraceSend, r.nodeID(), s.Message.Type())
 	r.res.Sends = append(r.res.Sends, s)
 }
