@@ -200,7 +200,20 @@ type Settings struct {
 	Hold         bool
 	HoldMessages int
 	HoldFor      time.Duration
+	// MaxVarDepth and MaxVarBytes bound one conversation variable (limits.var_depth and
+	// limits.var_bytes): how deep its lists and maps nest, and how many bytes it takes in the
+	// stored state. Zero means the default; the depth is never more than MaxVarDepthLimit.
+	MaxVarDepth int
+	MaxVarBytes int
 }
+
+// Defaults and bounds of the variable limits.
+const (
+	DefaultMaxVarDepth = 32
+	DefaultMaxVarBytes = 64 << 10
+	// MaxVarDepthLimit is the deepest nesting the state format stores.
+	MaxVarDepthLimit = maxDepth
+)
 
 // DefaultSettings returns the settings a bundle has when bundle.yaml says nothing.
 func DefaultSettings() Settings {
@@ -213,5 +226,7 @@ func DefaultSettings() Settings {
 		Hold:               true,
 		HoldMessages:       10,
 		HoldFor:            7 * 24 * time.Hour,
+		MaxVarDepth:        DefaultMaxVarDepth,
+		MaxVarBytes:        DefaultMaxVarBytes,
 	}
 }

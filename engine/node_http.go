@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -83,20 +84,23 @@ func (s *httpStep) exec(r *run, n *Node) *Node {
 		req.Body = b
 	}
 	if r.e.http == nil {
-		r.tracef(TraceError, r.nodeID(), "http %s %s: no HTTP client configured", req.Method, req.URL)
+		r.tracef(TraceError, r.nodeID(), "http %s %s: no HTTP client configured", req.Method, redactURL(req.URL))
 		return s.onError
 	}
 	resp, err := r.e.http.Do(r.ctx, req)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		err = ue.Err // without the URL it repeats whole, query string included
+	}
 	if err != nil {
-		r.tracef(TraceError, r.nodeID(), "http %s %s: %v", req.Method, req.URL, err)
+		r.tracef(TraceError, r.nodeID(), "http %s %s: %v", req.Method, redactURL(req.URL), err)
 		return s.onError
 	}
-	r.tracef(TraceHTTP, r.nodeID(), "%s %s: %d", req.Method, req.URL, resp.Status)
-	if s.cfg.SaveAs != "" {
-		r.setVar(s.cfg.SaveAs, map[string]any{"status": resp.Status, "body": resp.Body})
+	r.tracef(TraceHTTP, r.nodeID(), "%s %s: %d", req.Method, redactURL(req.URL), resp.Status)
+	if s.cfg.SaveAs != "" && !r.setVar(s.cfg.SaveAs, map[string]any{"status": resp.Status, "body": resp.Body}) {
+		return s.onError // a response beyond the variable limits fails the call
 	}
 	if resp.Status < 200 || resp.Status > 299 {
-		r.tracef(TraceError, r.nodeID(), "http %s %s: status %d", req.Method, req.URL, resp.Status)
+		r.tracef(TraceError, r.nodeID(), "http %s %s: status %d", req.Method, redactURL(req.URL), resp.Status)
 		return s.onError
 	}
 	return s.next
@@ -186,6 +190,25 @@ func (s *httpStep) renderURL(r *run) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// redactURL is u as traces show it: without user info, with each query parameter's value
+// replaced by … (query strings carry API keys) and without the fragment.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(an unparseable URL)"
+	}
+	p.User, p.Fragment, p.RawFragment = nil, "", ""
+	if p.RawQuery != "" {
+		params := strings.Split(p.RawQuery, "&")
+		for i, kv := range params {
+			k, _, _ := strings.Cut(kv, "=")
+			params[i] = k + "=…"
+		}
+		p.RawQuery = strings.Join(params, "&")
+	}
+	return p.String()
 }
 
 // isHeaderControl reports whether r may not appear in a header value: a control character

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -131,4 +132,52 @@ triggers:
 			t.Fatalf("input %q: fragment %q", input, u.Fragment)
 		}
 	})
+}
+
+// TestHTTPTraceRedacts: the trace of an http node shows neither the query string's values (an
+// api_key) nor user info, even in a client error that repeats the URL; and user text with line
+// breaks stays on its trace line.
+func TestHTTPTraceRedacts(t *testing.T) {
+	const flow = `
+name: lookup
+nodes:
+  - id: lookup
+    type: http
+    config: {url: "https://api.example.com/v1/orders/{{input}}?api_key=k3y-s3cret&q={{input}}"}
+triggers:
+  - {type: message, target: lookup}
+`
+	const input = "1042\nhttp lookup/lookup: forged"
+	for _, c := range []struct {
+		name string
+		http *fakeHTTP
+		want string
+	}{
+		{"answered", &fakeHTTP{resp: &HTTPResponse{Status: 500}},
+			`http lookup/lookup: GET https://api.example.com/v1/orders/1042%0Ahttp%20lookup%2Flookup:%20forged?api_key=…&q=…: 500`},
+		{"client error", &fakeHTTP{err: &url.Error{Op: "Get", URL: "https://api.example.com/v1/orders/1042?api_key=k3y-s3cret", Err: errors.New("connection refused")}},
+			`error lookup/lookup: http GET https://api.example.com/v1/orders/1042%0Ahttp%20lookup%2Flookup:%20forged?api_key=…&q=…: connection refused`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := mustEngine(t, Config{HTTP: c.http}, flow)
+			res := e.Handle(t.Context(), testConv, &State{}, &msg.Event{Kind: msg.KindText, Text: input, From: user, Time: t0}, t0)
+			lines := traceLines(res)
+			if strings.Contains(lines, "k3y-s3cret") || !strings.Contains(lines, c.want) {
+				t.Errorf("trace:\n%s\nwant a line %s and no key", lines, c.want)
+			}
+			for _, te := range res.Trace {
+				if strings.Contains(te.String(), "\n") {
+					t.Errorf("trace entry %q spans lines", te.String())
+				}
+			}
+		})
+	}
+}
+
+// TestTraceEntryOneLine: user text in a trace detail cannot start a line of its own.
+func TestTraceEntryOneLine(t *testing.T) {
+	e := TraceEntry{Kind: TraceResume, Node: "ask/name", Detail: "name = \"Ann\r\nsend ask/x: text\u2028\x00\""}
+	if got, want := e.String(), `resume ask/name: name = "Ann\r\nsend ask/x: text\u2028\x00"`; got != want {
+		t.Errorf("String() = %s, want %s", got, want)
+	}
 }

@@ -80,7 +80,9 @@ func (s *inputStep) resume(r *run, n *Node) *Node {
 	}
 	r.clearWait()
 	r.tracef(TraceResume, r.nodeID(), "%s = %q", s.cfg.SaveAs, r.env.Input)
-	r.setVar(s.cfg.SaveAs, r.env.Input)
+	if !r.setVar(s.cfg.SaveAs, r.env.Input) {
+		return nil // an answer beyond the variable limits fails the node: the run ends
+	}
 	return s.next
 }
 

@@ -47,7 +47,9 @@ func (s *setStep) exec(r *run, n *Node) *Node {
 			r.tracef(TraceError, r.nodeID(), "set %s: %v", s.names[i], err)
 			continue
 		}
-		r.setVar(s.names[i], v)
+		if !r.setVar(s.names[i], v) {
+			return nil // a value beyond the variable limits fails the node: the run ends
+		}
 	}
 	return s.next
 }

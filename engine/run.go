@@ -220,7 +220,7 @@ func (e *Engine) Start(ctx context.Context, conv Conversation, st *State, flow, 
 	}
 	keep := make(map[string]any, len(vars))
 	for k, v := range vars {
-		s, err := Storable(v)
+		s, err := e.KeepVar(v)
 		if err != nil {
 			return nil, fmt.Errorf("start: vars.%s: %w", k, err)
 		}
@@ -595,6 +595,9 @@ func (r *run) emitSend(s Send) {
 		return
 	}
 	s.Message.To = r.conv.User
+	if l, ok := r.e.limits[r.conv.Channel]; ok {
+		fitMessage(&s.Message, l)
+	}
 	r.trace(TraceSend, r.nodeID(), s.Message.Type())
 	r.res.Sends = append(r.res.Sends, s)
 }
@@ -633,15 +636,16 @@ func (r *run) renderValue(v any) any {
 	return v
 }
 
-// setVar stores a variable as Storable keeps it; a value it refuses leaves the variable as it
-// was, and the trace says why.
-func (r *run) setVar(name string, v any) {
-	s, err := Storable(v)
+// setVar stores a variable as KeepVar keeps it. A value it refuses leaves the variable as it
+// was, the trace says why, and setVar reports false: the node fails.
+func (r *run) setVar(name string, v any) bool {
+	s, err := r.e.KeepVar(v)
 	if err != nil {
 		r.tracef(TraceError, r.nodeID(), "vars.%s not set: %v", name, err)
-		return
+		return false
 	}
 	r.st.Vars[name] = s
+	return true
 }
 
 func (r *run) clearWait() {

@@ -1,6 +1,10 @@
 package engine
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+	"unicode"
+)
 
 // State is one conversation's state between events. The engine updates it in place; the host
 // stores it (Redis in production, memory in flowctl test) with Encode and DecodeState.
@@ -100,15 +104,36 @@ type TraceEntry struct {
 	Detail string
 }
 
+// String is the entry as one line. Control characters and line separators in the node and the
+// detail, which may hold user text, are written as Go escapes (\n, \r, \u2028), so that no
+// entry can end its line and forge another.
 func (t TraceEntry) String() string {
 	s := string(t.Kind)
 	if t.Node != "" {
-		s += " " + t.Node
+		s += " " + oneLine(t.Node)
 	}
 	if t.Detail != "" {
-		s += ": " + t.Detail
+		s += ": " + oneLine(t.Detail)
 	}
 	return s
+}
+
+// oneLine escapes the characters of s that could break a line.
+func oneLine(s string) string {
+	breaks := func(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }
+	if !strings.ContainsFunc(s, breaks) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if breaks(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

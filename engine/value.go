@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -68,6 +69,63 @@ func storable(v any, depth int) (any, error) {
 		return x, nil
 	}
 	return storableReflect(reflect.ValueOf(v), depth)
+}
+
+// KeepVar returns v as a conversation variable keeps it (see Storable), or an error when it
+// is beyond the bundle's variable limits: nested deeper than Settings.MaxVarDepth levels of
+// lists and maps, or over Settings.MaxVarBytes bytes in the stored state. Every variable
+// passes here before it is set, so a state always encodes and decodes.
+func (e *Engine) KeepVar(v any) (any, error) {
+	maxDepth, maxBytes := e.settings.varLimits()
+	s, err := Storable(v)
+	if errors.Is(err, errTooDeep) {
+		return nil, fmt.Errorf("nested more than %d levels deep, more than the %d allowed (limits.var_depth)", MaxVarDepthLimit, maxDepth)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if d := nesting(s); d > maxDepth {
+		return nil, fmt.Errorf("nested %d levels deep, more than the %d allowed (limits.var_depth)", d, maxDepth)
+	}
+	var enc encoder
+	if err := enc.value(s, 0); err != nil {
+		return nil, err
+	}
+	if len(enc.b) > maxBytes {
+		return nil, fmt.Errorf("%d bytes, more than the %d allowed (limits.var_bytes)", len(enc.b), maxBytes)
+	}
+	return s, nil
+}
+
+// varLimits are the variable limits in effect, defaults for those not set.
+func (s Settings) varLimits() (depth, bytes int) {
+	depth, bytes = s.MaxVarDepth, s.MaxVarBytes
+	if depth <= 0 || depth > MaxVarDepthLimit {
+		depth = min(DefaultMaxVarDepth, MaxVarDepthLimit)
+	}
+	if bytes <= 0 {
+		bytes = DefaultMaxVarBytes
+	}
+	return depth, bytes
+}
+
+// nesting is how deep lists and maps nest in a value Storable returned: 0 for a scalar, 1 for
+// a list of scalars.
+func nesting(v any) int {
+	d := 0
+	switch x := v.(type) {
+	case []any:
+		for _, el := range x {
+			d = max(d, nesting(el))
+		}
+	case map[string]any:
+		for _, el := range x {
+			d = max(d, nesting(el))
+		}
+	default:
+		return 0
+	}
+	return d + 1
 }
 
 // same reports whether storable left a value as it was: its result has the value's type.

@@ -136,6 +136,10 @@ func (s *Session) Deliver(ctx context.Context, body []byte) (*Turn, error) {
 	if acc.Duplicates > 0 {
 		reps = append(reps, &pipeline.Report{Trace: []engine.TraceEntry{{Kind: "duplicate", Detail: fmt.Sprintf("%d event(s) seen before: dropped", acc.Duplicates)}}})
 	}
+	if acc.Stale > 0 {
+		reps = append(reps, &pipeline.Report{Trace: []engine.TraceEntry{{Kind: "stale",
+			Detail: fmt.Sprintf("%d message(s) older than dedup_ttl: dropped", acc.Stale)}}})
+	}
 	if acc.Foreign > 0 {
 		reps = append(reps, &pipeline.Report{Trace: []engine.TraceEntry{{Kind: "foreign_account",
 			Detail: fmt.Sprintf("%d event(s) for another business account than %s: dropped", acc.Foreign, s.ch.Account)}}})

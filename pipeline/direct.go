@@ -37,11 +37,13 @@ func (p *Pipeline) Release(ctx context.Context, ch *Channel, user string) (*Repo
 }
 
 // SetVars merges vars into a user's conversation variables. A value a variable cannot keep
-// (engine.Storable) is refused, and nothing is set.
+// (engine.Engine.KeepVar: a type it cannot store, or beyond the bundle's variable limits) is
+// refused, and nothing is set.
 func (p *Pipeline) SetVars(ctx context.Context, ch *Channel, user string, vars map[string]any) error {
+	e := p.Bundle().Engine
 	keep := make(map[string]any, len(vars))
 	for k, v := range vars {
-		s, err := engine.Storable(v)
+		s, err := e.KeepVar(v)
 		if err != nil {
 			return fmt.Errorf("vars.%s: %w", k, err)
 		}

@@ -130,10 +130,14 @@ type Accepted struct {
 	// Foreign counts the events dropped because they name another business account than the
 	// channel's: with one Meta app serving several accounts, they are another tenant's.
 	Foreign int
+	// Stale counts the message events dropped because they are older than DedupTTL: their ids
+	// may be forgotten, so they could be a captured body replayed.
+	Stale int
 }
 
 // Accept parses a webhook body from ch and queues its events, dropping those seen within
-// DedupTTL (by message id) and those for another business account than ch's. Events for no
+// DedupTTL (by message id), message events older than DedupTTL (a replay the ids can no longer
+// catch) and those for another business account than ch's. Events for no
 // user (template reviews, account errors) are logged and not queued: there is nobody to
 // answer. The error wraps ErrParse for a bad body; any other error means nothing was queued
 // for at least one conversation (answer 503: Meta's redelivery is admitted whole, less what
@@ -160,6 +164,12 @@ func (p *Pipeline) Accept(ctx context.Context, ch *Channel, body []byte) (Accept
 		}
 		if ev.Time.IsZero() && ev.IsMessage() {
 			ev.Time = now // no readable timestamp: it counts as received now
+		}
+		if ev.IsMessage() && now.Sub(ev.Time) > p.dedupTTL() {
+			acc.Stale++
+			p.log().Warn("message older than dedup_ttl dropped", "channel", ch.Name, "tenant", ch.Tenant,
+				"team", ch.Team, "sent", ev.Time.UTC().Format(time.RFC3339), "dedup_ttl", p.dedupTTL())
+			continue
 		}
 		data, err := json.Marshal(ev)
 		if err != nil {

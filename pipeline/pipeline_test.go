@@ -244,6 +244,28 @@ func TestAcceptDropsOtherAccounts(t *testing.T) {
 	}
 }
 
+// TestAcceptDropsReplays: a signed body captured and posted again after DedupTTL, when its
+// message ids are forgotten, is dropped as stale rather than processed again; a message just
+// within DedupTTL still goes through.
+func TestAcceptDropsReplays(t *testing.T) {
+	f := setup(t, nil)
+	ttl := 168 * time.Hour
+	body := f.body(t,
+		msg.Event{ID: "wamid.old", From: "1", Text: "hi", Time: f.now.Add(-ttl - time.Second)},
+		msg.Event{ID: "wamid.recent", From: "2", Text: "hi", Time: f.now.Add(-ttl)},
+	)
+	acc, err := f.p.Accept(context.Background(), f.ch, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (pipeline.Accepted{Queued: 1, Stale: 1}); acc != want {
+		t.Fatalf("accepted %+v, want %+v", acc, want)
+	}
+	if reps := f.drain(t); len(reps) != 1 || reps[0].Conversation.User != "2" {
+		t.Fatalf("reports %+v, want one for user 2", reps)
+	}
+}
+
 // downStore is a store whose writes fail, as when Redis is down.
 type downStore struct{ store.Store }
 

@@ -27,11 +27,13 @@ const (
 	// resultForeignAccount is counted per event dropped because it names another business
 	// account than the channel's.
 	resultForeignAccount = "foreign_account"
-	resultBadSignature   = "bad_signature"
-	resultBadRequest     = "bad_request"
-	resultTooLarge       = "too_large"
-	resultUnavailable    = "unavailable"
-	resultNotFound       = "not_found"
+	// resultStale is counted per message event dropped as older than dedup_ttl.
+	resultStale        = "stale"
+	resultBadSignature = "bad_signature"
+	resultBadRequest   = "bad_request"
+	resultTooLarge     = "too_large"
+	resultUnavailable  = "unavailable"
+	resultNotFound     = "not_found"
 )
 
 // Metrics are the server's Prometheus metrics, registered in a registry of their own (never
@@ -66,7 +68,7 @@ func NewMetrics(reg *prometheus.Registry, st store.Store) *Metrics {
 	}
 	m := &Metrics{
 		reg:      reg,
-		webhooks: counter("webhooks_total", "Webhook requests by channel and result (ok, bad_signature, bad_request, too_large, unavailable, not_found), and events dropped as already seen (duplicate) or for another business account (foreign_account).", "channel", "result"),
+		webhooks: counter("webhooks_total", "Webhook requests by channel and result (ok, bad_signature, bad_request, too_large, unavailable, not_found), and events dropped as already seen (duplicate) for another business account (foreign_account) or older than dedup_ttl (stale).", "channel", "result"),
 		events:   counter("events_total", "Units of work processed by kind (event, timer, outbox, direct) and result (ok, dropped, error).", "kind", "result"),
 		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "run_duration_seconds",

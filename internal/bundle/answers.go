@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -523,7 +524,9 @@ func patternProblem(path, key, got string) Problem {
 	case "api_token":
 		return Problem{Path: path, Message: "too short or contains spaces", Fix: "use at least 16 printable characters, a ${NAME} reference, or leave it out to get a random one"}
 	default: // ids
-		return Problem{Path: path, Message: fmt.Sprintf("%q is not a numeric id", got), Fix: "copy the numeric id from the Meta dashboard, or write a ${NAME} reference"}
+		// The value is not repeated: what lands in an id field by mistake is often a token.
+		return Problem{Path: path, Message: fmt.Sprintf("not a numeric id (its %d characters are not shown, in case it is a token)", utf8.RuneCountInString(got)),
+			Fix: "copy the numeric id from the Meta dashboard, or write a ${NAME} reference"}
 	}
 }
 

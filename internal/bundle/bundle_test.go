@@ -182,6 +182,7 @@ default_flow: nowhere
 api:
   token: ${NOT_SET}
 extra: 1
+limits: {var_depth: 70, var_bytes: 0}
 `
 	if err := os.WriteFile(filepath.Join(dir, "bundle.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -198,7 +199,9 @@ extra: 1
 		f + `:10:12: error: duration -1h must be positive`,
 		f + `:11:22: error: "lots" is not a positive whole number`,
 		f + `:14:10: error: ${NOT_SET} is not set: export NOT_SET in the environment or add NOT_SET=... to ` + filepath.Join(dir, ".env"),
-		f + `:15:1: error: unknown key "extra" in bundle.yaml (known keys: api, dedup_ttl, default_flow, default_team, default_tenant, max_steps_per_event, name, opt_in, opt_out, session_timeout, window)`,
+		f + `:15:1: error: unknown key "extra" in bundle.yaml (known keys: api, dedup_ttl, default_flow, default_team, default_tenant, limits, max_steps_per_event, name, opt_in, opt_out, session_timeout, window)`,
+		f + `:16:21: error: var_depth 70 is more than 64, the deepest nesting a conversation's state can hold`,
+		f + `:16:36: error: "0" is not a positive whole number`,
 	}
 	got := errorsOnly(ds)
 	// The engine adds its own error about default_flow; the positioned bundle.yaml errors come first.
@@ -256,6 +259,7 @@ dedup_ttl: 48h
 max_steps_per_event: 7
 default_flow: hello
 api: {token: literal-admin-token}
+limits: {var_depth: 8, var_bytes: 4096}
 `
 	if err := os.WriteFile(filepath.Join(dir, "bundle.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -272,7 +276,7 @@ api: {token: literal-admin-token}
 		strings.Join(s.OptOutKeywords, ",") != "ALTO" || s.OptOutConfirmation != "Bye" ||
 		strings.Join(s.OptInKeywords, ",") != "VOLVER" || s.SessionTimeout != 2*time.Hour || s.MaxSteps != 7 ||
 		s.DefaultFlow != "hello" || b.DedupTTL != 48*time.Hour || b.APIToken != "literal-admin-token" || b.Name != "demo" ||
-		s.Hold || s.HoldMessages != 3 || s.HoldFor != 48*time.Hour {
+		s.Hold || s.HoldMessages != 3 || s.HoldFor != 48*time.Hour || s.MaxVarDepth != 8 || s.MaxVarBytes != 4096 {
 		t.Errorf("settings %+v dedup %v token %q", s, b.DedupTTL, b.APIToken)
 	}
 }

@@ -95,6 +95,18 @@ func parseConfig(file string, data []byte, res *resolver) (*config, engine.Diagn
 		"dedup_ttl":           func(_, v *yaml.Node) { c.DedupTTL = d.duration(v, false) },
 		"max_steps_per_event": func(_, v *yaml.Node) { c.Settings.MaxSteps = d.positiveInt(v) },
 		"default_flow":        func(_, v *yaml.Node) { c.Settings.DefaultFlow = d.str(v) },
+		"limits": func(_, v *yaml.Node) {
+			d.mapping(v, "limits", map[string]func(k, v *yaml.Node){
+				"var_depth": func(_, v *yaml.Node) {
+					c.Settings.MaxVarDepth = d.positiveInt(v)
+					if c.Settings.MaxVarDepth > engine.MaxVarDepthLimit {
+						d.errorf(v, "var_depth %d is more than %d, the deepest nesting a conversation's state can hold",
+							c.Settings.MaxVarDepth, engine.MaxVarDepthLimit)
+					}
+				},
+				"var_bytes": func(_, v *yaml.Node) { c.Settings.MaxVarBytes = d.positiveInt(v) },
+			})
+		},
 		"api": func(_, v *yaml.Node) {
 			d.mapping(v, "api", map[string]func(k, v *yaml.Node){
 				"token": func(_, v *yaml.Node) { c.APIToken = d.str(v) },
