@@ -296,6 +296,30 @@ func TestLoadProviderProblems(t *testing.T) {
 	}
 }
 
+// TestLoadWarnsReadableDotenv: a .env that others may read is warned about like a provider file
+// (it holds the same secrets); one only its owner reads is not.
+func TestLoadWarnsReadableDotenv(t *testing.T) {
+	for _, mode := range []os.FileMode{0o644, 0o600} {
+		dir := setupExample(t, SetupOptions{})
+		path := filepath.Join(dir, EnvFile)
+		if err := os.WriteFile(path, []byte("WHATSAPP_TOKEN=t\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, ds := Load(dir, fullEnv)
+		want := path + ": warning: holds credentials but is readable by others (mode 0644): chmod 600 " + path
+		var found bool
+		for _, d := range ds {
+			found = found || d.String() == want
+		}
+		if found != (mode == 0o644) {
+			t.Errorf("mode %04o: warned %v:\n%s", mode, found, ds)
+		}
+	}
+}
+
 func sortedCopy(s []string) []string {
 	c := append([]string(nil), s...)
 	for i := range c {
