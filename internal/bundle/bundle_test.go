@@ -390,7 +390,7 @@ func TestSetupAPIToken(t *testing.T) {
 	// A new literal updates .env; other lines of .env are kept.
 	envPath := filepath.Join(dir, ".env")
 	old, _ := os.ReadFile(envPath)
-	os.WriteFile(envPath, append(old, "WHATSAPP_TOKEN=from-dotenv\n"...), 0o600)
+	os.WriteFile(envPath, append(old, "WHATSAPP_TOKEN=from-dotenv\n# old token-in-a-comment\ntoken-pasted-alone\n"...), 0o600)
 	rep, err := Setup(context.Background(), answers("another-admin-token-4567"), dir, SetupOptions{Seed: testSeed, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
@@ -401,9 +401,12 @@ func TestSetupAPIToken(t *testing.T) {
 			diff = c.Diff
 		}
 	}
-	if !strings.Contains(diff, "-FLOWGATE_API_TOKEN=<redacted>\n+FLOWGATE_API_TOKEN=<redacted, changed>\n") || strings.Contains(diff, "token-") || strings.Contains(diff, "from-dotenv") {
+	if !strings.Contains(diff, "-FLOWGATE_API_TOKEN=<redacted>\n+FLOWGATE_API_TOKEN=<redacted, changed>\n") || strings.Contains(diff, "token-") || strings.Contains(diff, "from-dotenv") ||
+		!strings.Contains(diff, "# <redacted>\n") {
 		t.Errorf(".env diff shows secrets or no change:\n%s", diff)
 	}
+	// Without the lines that are not NAME=value, which Load refuses.
+	os.WriteFile(envPath, append(old, "WHATSAPP_TOKEN=from-dotenv\n"...), 0o600)
 	if _, err := Setup(context.Background(), answers("another-admin-token-4567"), dir, SetupOptions{Seed: testSeed}); err != nil {
 		t.Fatal(err)
 	}
