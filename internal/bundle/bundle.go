@@ -133,6 +133,7 @@ func LoadWith(dir string, opts LoadOptions) (*Bundle, engine.Diagnostics) {
 	b := &Bundle{Dir: dir}
 	res := &resolver{getenv: opts.Getenv, envPath: filepath.Join(dir, EnvFile), offline: opts.Offline}
 	if data, err := os.ReadFile(res.envPath); err == nil {
+		ds = append(ds, warnReadable(res.envPath)...)
 		vals, bad := parseDotenv(data)
 		res.dotenv = vals
 		for _, line := range bad {
@@ -360,6 +361,15 @@ func loadProviders(dir string, res *resolver) ([]Channel, engine.Diagnostics) {
 	return chans, ds
 }
 
+// warnReadable warns about a file that holds credentials (a provider file, .env) and that
+// others than its owner may read.
+func warnReadable(path string) engine.Diagnostics {
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return engine.Diagnostics{warnAt(path, engine.Pos{}, fmt.Sprintf("holds credentials but is readable by others (mode %04o): chmod 600 %s", st.Mode().Perm(), path))}
+	}
+	return nil
+}
+
 // loadProvider reads one provider file: the same keys as the channel's answers section. It
 // returns nil for a disabled channel or one with errors.
 func loadProvider(path string, spec *channelSpec, res *resolver) (*Channel, engine.Diagnostics) {
@@ -368,9 +378,7 @@ func loadProvider(path string, spec *channelSpec, res *resolver) (*Channel, engi
 	if err != nil {
 		return nil, engine.Diagnostics{errAt(path, engine.Pos{}, err.Error())}
 	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		ds = append(ds, warnAt(path, engine.Pos{}, fmt.Sprintf("holds credentials but is readable by others (mode %04o): chmod 600 %s", st.Mode().Perm(), path)))
-	}
+	ds = append(ds, warnReadable(path)...)
 	_, defs, err := compiledSchema()
 	if err != nil {
 		return nil, append(ds, errAt(path, engine.Pos{}, err.Error()))

@@ -324,6 +324,30 @@ func TestLoadProviderProblems(t *testing.T) {
 	}
 }
 
+// TestLoadWarnsReadableDotenv: a .env that others may read is warned about like a provider file
+// (it holds the same secrets); one only its owner reads is not.
+func TestLoadWarnsReadableDotenv(t *testing.T) {
+	for _, mode := range []os.FileMode{0o644, 0o600} {
+		dir := setupExample(t, SetupOptions{})
+		path := filepath.Join(dir, EnvFile)
+		if err := os.WriteFile(path, []byte("WHATSAPP_TOKEN=t\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, ds := Load(dir, fullEnv)
+		want := path + ": warning: holds credentials but is readable by others (mode 0644): chmod 600 " + path
+		var found bool
+		for _, d := range ds {
+			found = found || d.String() == want
+		}
+		if found != (mode == 0o644) {
+			t.Errorf("mode %04o: warned %v:\n%s", mode, found, ds)
+		}
+	}
+}
+
 func sortedCopy(s []string) []string {
 	c := append([]string(nil), s...)
 	for i := range c {
@@ -394,7 +418,7 @@ func TestSetupAPIToken(t *testing.T) {
 	// A new literal updates .env; other lines of .env are kept.
 	envPath := filepath.Join(dir, ".env")
 	old, _ := os.ReadFile(envPath)
-	os.WriteFile(envPath, append(old, "WHATSAPP_TOKEN=from-dotenv\n"...), 0o600)
+	os.WriteFile(envPath, append(old, "WHATSAPP_TOKEN=from-dotenv\n# old token-in-a-comment\ntoken-pasted-alone\n"...), 0o600)
 	rep, err := Setup(context.Background(), answers("another-admin-token-4567"), dir, SetupOptions{Seed: testSeed, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
@@ -405,9 +429,12 @@ func TestSetupAPIToken(t *testing.T) {
 			diff = c.Diff
 		}
 	}
-	if !strings.Contains(diff, "-FLOWGATE_API_TOKEN=<redacted>\n+FLOWGATE_API_TOKEN=<redacted, changed>\n") || strings.Contains(diff, "token-") || strings.Contains(diff, "from-dotenv") {
+	if !strings.Contains(diff, "-FLOWGATE_API_TOKEN=<redacted>\n+FLOWGATE_API_TOKEN=<redacted, changed>\n") || strings.Contains(diff, "token-") || strings.Contains(diff, "from-dotenv") ||
+		!strings.Contains(diff, "# <redacted>\n") {
 		t.Errorf(".env diff shows secrets or no change:\n%s", diff)
 	}
+	// Without the lines that are not NAME=value, which Load refuses.
+	os.WriteFile(envPath, append(old, "WHATSAPP_TOKEN=from-dotenv\n"...), 0o600)
 	if _, err := Setup(context.Background(), answers("another-admin-token-4567"), dir, SetupOptions{Seed: testSeed}); err != nil {
 		t.Fatal(err)
 	}

@@ -557,7 +557,9 @@ func redacted(changed bool) string {
 	return "<redacted>"
 }
 
-// redactDotenv replaces every value of a .env file, for display.
+// redactDotenv redacts a .env file whole, for display: every value, and every other line but
+// blank ones, since a comment or a line that is not NAME=value (a token pasted on its own) may
+// hold a secret too.
 func redactDotenv(data, other []byte) []byte {
 	var prev map[string]string
 	if other != nil {
@@ -572,6 +574,12 @@ func redactDotenv(data, other []byte) []byte {
 			old, had := prev[k]
 			fmt.Fprintf(&out, "%s=%s\n", k, redacted(prev != nil && (!had || old != cur[k])))
 			continue
+		}
+		if t != "" {
+			l = redacted(false) + "\n"
+			if strings.HasPrefix(t, "#") {
+				l = "# " + l
+			}
 		}
 		out.WriteString(l)
 	}
