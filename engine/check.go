@@ -63,8 +63,61 @@ func New(cfg Config) (*Engine, Diagnostics) {
 			diags{f.File, &ds}.errorf(at(f.root, "name"), "flow %q is the bundle's default flow but has no start node", name)
 		}
 	}
+	c.overlaps()
 	c.reachability()
 	return e, ds
+}
+
+// overlaps warns about a trigger whose keyword or button id another flow's trigger of the same
+// type already takes: the one matched first always wins, and the other never fires for it (as
+// in a copied flow that kept its original's keywords).
+func (c *checker) overlaps() {
+	for j, t := range c.e.triggers {
+		field := "keywords"
+		if t.Type != "message" {
+			field = "ids"
+		}
+		reported := map[string]bool{}
+		for _, w := range c.e.triggers[:j] {
+			if w.node.flow == t.node.flow || w.Type != t.Type || w.pattern != nil || w.expr != nil ||
+				(t.Interrupt && !w.Interrupt) || !sharesChannel(w.node.flow, t.node.flow) {
+				continue
+			}
+			theirs := w.keywords
+			if w.Type != "message" {
+				theirs = w.ids
+			}
+			why := "it has a higher priority"
+			if w.Priority == t.Priority {
+				why = fmt.Sprintf("same priority, and %s sorts before %s", w.node.flow.File, t.node.flow.File)
+			}
+			written := t.Keywords
+			if t.Type != "message" {
+				written = t.IDs
+			}
+			for i, k := range written {
+				key := k
+				if t.Type == "message" {
+					key = strings.ToUpper(strings.TrimSpace(k))
+				}
+				if !theirs[key] || reported[key] {
+					continue
+				}
+				reported[key] = true
+				f := t.node.flow
+				diags{f.File, c.list}.warnf(at(t.y, field, itoa(i)), "triggers[%d]: %s %q is also taken by flow %q's %s trigger, which wins (%s): this trigger never fires for it",
+					slices.Index(f.Triggers, t.Trigger), strings.TrimSuffix(field, "s"), k, w.node.flow.Name, w.Type, why)
+			}
+		}
+	}
+}
+
+// sharesChannel reports whether two flows can run on a same channel (no list means every one).
+func sharesChannel(a, b *Flow) bool {
+	if len(a.Channels) == 0 || len(b.Channels) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(a.Channels, func(ch string) bool { return slices.Contains(b.Channels, ch) })
 }
 
 // checker holds what validation needs across flows.
