@@ -65,6 +65,7 @@ func New(cfg Config) (*Engine, Diagnostics) {
 	}
 	c.overlaps()
 	c.reachability()
+	c.unsetVars()
 	return e, ds
 }
 
@@ -120,12 +121,46 @@ func sharesChannel(a, b *Flow) bool {
 	return slices.ContainsFunc(a.Channels, func(ch string) bool { return slices.Contains(b.Channels, ch) })
 }
 
+// unsetVars warns about {{name}} interpolations of variables that no input, http or set node of
+// the bundle sets and no flow declares under vars: (which the API's start may fill): they would
+// always render empty, and are most often a misspelling.
+func (c *checker) unsetVars() {
+	set := map[string]bool{}
+	for _, f := range c.e.order {
+		for k := range f.Vars {
+			set[k] = true
+		}
+		for _, n := range f.Nodes {
+			switch n.Type {
+			case "input", "http":
+				if v := valueAt(&n.Config, "save_as"); v != nil && v.Value != "" {
+					set[v.Value] = true
+				}
+			case "set":
+				if v := valueAt(&n.Config, "vars"); v != nil && v.Kind == yaml.MappingNode {
+					for i := 0; i < len(v.Content); i += 2 {
+						set[v.Content[i].Value] = true
+					}
+				}
+			}
+		}
+	}
+	known := slices.Sorted(maps.Keys(set))
+	for _, r := range c.reads {
+		if !set[r.name] {
+			r.d.warnf(r.pos, "%s: no node sets %s and no flow declares it under vars:, so it always renders empty%s",
+				r.what, r.name, suggest.DidYouMean(r.name, known))
+		}
+	}
+}
+
 // checker holds what validation needs across flows.
 type checker struct {
 	e         *Engine
 	templates map[string][]Template
 	limits    map[string]msg.Limits
 	list      *Diagnostics
+	reads     []varRead // bare {{name}} interpolations, checked against what sets them
 }
 
 // index records a flow's nodes by id, reporting duplicates.
@@ -144,7 +179,7 @@ func (c *checker) index(f *Flow) {
 // flow compiles one flow's nodes and triggers.
 func (c *checker) flow(f *Flow) {
 	d := diags{f.File, c.list}
-	cc := compiler{d: d, src: f.src}
+	cc := compiler{d: d, src: f.src, reads: &c.reads}
 	if f.Start != "" && f.index[f.Start] == nil {
 		d.errorf(at(f.root, "start"), "start: no node %q in flow %q%s", f.Start, f.Name, suggest.DidYouMean(f.Start, f.nodeIDs()))
 	}

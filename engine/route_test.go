@@ -272,6 +272,7 @@ nodes:
 var windowFlows = map[string]string{
 	"node fallback": `
 name: notify
+vars: {customer: "", order_id: ""} # given by the start
 start: tell
 window_fallback: {name: reopen, language: en}
 nodes:
@@ -288,6 +289,7 @@ triggers:
 `,
 	"flow fallback": `
 name: notify
+vars: {order_id: ""} # given by the start
 start: tell
 window_fallback: {name: reopen, language: en}
 nodes:
@@ -295,6 +297,7 @@ nodes:
 `,
 	"no fallback": `
 name: notify
+vars: {order_id: ""} # given by the start
 start: tell
 nodes:
   - id: tell
@@ -306,6 +309,7 @@ nodes:
 `,
 	"no fallback, no on_window_closed": `
 name: notify
+vars: {order_id: ""} # given by the start
 start: tell
 nodes:
   - {id: tell, type: reply, config: {message: "Order {{order_id}} shipped"}, next: after}
@@ -386,6 +390,7 @@ func TestWindowRefused(t *testing.T) {
 		}},
 		{name: "failed status with 131047 for a template is only recorded", flows: []string{`
 name: notify
+vars: {customer: "", order_id: ""} # given by the start
 start: remind
 window_fallback: {name: reopen, language: en}
 nodes:
