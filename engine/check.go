@@ -63,8 +63,95 @@ func New(cfg Config) (*Engine, Diagnostics) {
 			diags{f.File, &ds}.errorf(at(f.root, "name"), "flow %q is the bundle's default flow but has no start node", name)
 		}
 	}
+	c.overlaps()
 	c.reachability()
+	c.unsetVars()
 	return e, ds
+}
+
+// overlaps warns about a trigger whose keyword or button id another flow's trigger of the same
+// type already takes: the one matched first always wins, and the other never fires for it (as
+// in a copied flow that kept its original's keywords).
+func (c *checker) overlaps() {
+	for j, t := range c.e.triggers {
+		field := "keywords"
+		if t.Type != "message" {
+			field = "ids"
+		}
+		reported := map[string]bool{}
+		for _, w := range c.e.triggers[:j] {
+			if w.node.flow == t.node.flow || w.Type != t.Type || w.pattern != nil || w.expr != nil ||
+				(t.Interrupt && !w.Interrupt) || !sharesChannel(w.node.flow, t.node.flow) {
+				continue
+			}
+			theirs := w.keywords
+			if w.Type != "message" {
+				theirs = w.ids
+			}
+			why := "it has a higher priority"
+			if w.Priority == t.Priority {
+				why = fmt.Sprintf("same priority, and %s sorts before %s", w.node.flow.File, t.node.flow.File)
+			}
+			written := t.Keywords
+			if t.Type != "message" {
+				written = t.IDs
+			}
+			for i, k := range written {
+				key := k
+				if t.Type == "message" {
+					key = strings.ToUpper(strings.TrimSpace(k))
+				}
+				if !theirs[key] || reported[key] {
+					continue
+				}
+				reported[key] = true
+				f := t.node.flow
+				diags{f.File, c.list}.warnf(at(t.y, field, itoa(i)), "triggers[%d]: %s %q is also taken by flow %q's %s trigger, which wins (%s): this trigger never fires for it",
+					slices.Index(f.Triggers, t.Trigger), strings.TrimSuffix(field, "s"), k, w.node.flow.Name, w.Type, why)
+			}
+		}
+	}
+}
+
+// sharesChannel reports whether two flows can run on a same channel (no list means every one).
+func sharesChannel(a, b *Flow) bool {
+	if len(a.Channels) == 0 || len(b.Channels) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(a.Channels, func(ch string) bool { return slices.Contains(b.Channels, ch) })
+}
+
+// unsetVars warns about {{name}} interpolations of variables that no input, http or set node of
+// the bundle sets and no flow declares under vars: (which the API's start may fill): they would
+// always render empty, and are most often a misspelling.
+func (c *checker) unsetVars() {
+	set := map[string]bool{}
+	for _, f := range c.e.order {
+		for k := range f.Vars {
+			set[k] = true
+		}
+		for _, n := range f.Nodes {
+			switch n.Type {
+			case "input", "http":
+				if v := valueAt(&n.Config, "save_as"); v != nil && v.Value != "" {
+					set[v.Value] = true
+				}
+			case "set":
+				if v := valueAt(&n.Config, "vars"); v != nil && v.Kind == yaml.MappingNode {
+					for i := 0; i < len(v.Content); i += 2 {
+						set[v.Content[i].Value] = true
+					}
+				}
+			}
+		}
+	}
+	known := slices.Sorted(maps.Keys(set))
+	for _, r := range c.reads {
+		if !set[r.name] {
+			r.d.warnf(r.pos, "%s: no node sets %s and no flow declares it under vars:, so it always renders empty%s",
+				r.what, r.name, suggest.DidYouMean(r.name, known))
+		}
+	}
 }
 
 // checker holds what validation needs across flows.
@@ -73,6 +160,7 @@ type checker struct {
 	templates map[string][]Template
 	limits    map[string]msg.Limits
 	list      *Diagnostics
+	reads     []varRead // bare {{name}} interpolations, checked against what sets them
 }
 
 // index records a flow's nodes by id, reporting duplicates.
@@ -91,7 +179,7 @@ func (c *checker) index(f *Flow) {
 // flow compiles one flow's nodes and triggers.
 func (c *checker) flow(f *Flow) {
 	d := diags{f.File, c.list}
-	cc := compiler{d: d, src: f.src}
+	cc := compiler{d: d, src: f.src, reads: &c.reads}
 	if f.Start != "" && f.index[f.Start] == nil {
 		d.errorf(at(f.root, "start"), "start: no node %q in flow %q%s", f.Start, f.Name, suggest.DidYouMean(f.Start, f.nodeIDs()))
 	}

@@ -93,8 +93,18 @@ var envNames = map[string]bool{
 
 // compiler compiles the expressions of one file, reporting errors at their YAML position.
 type compiler struct {
-	d   diags
-	src []byte // the file's text, to place errors inside block scalars; nil when unknown
+	d     diags
+	src   []byte     // the file's text, to place errors inside block scalars; nil when unknown
+	reads *[]varRead // where bare {{name}} interpolations read variables; nil to not record them
+}
+
+// varRead is a bare {{name}} interpolation, which reads vars.name: New warns about those that no
+// node sets and no flow declares.
+type varRead struct {
+	d    diags
+	pos  Pos
+	name string
+	what string
 }
 
 // bool compiles an expression that must yield a bool. n is the YAML scalar holding it.
@@ -278,6 +288,11 @@ func (c compiler) text(s string, n *yaml.Node, what string) text {
 			c.d.errorf(nodePos(n), "%s: empty {{ }}", what)
 		case isIdent(src) && !envNames[src]:
 			t.parts = append(t.parts, part{name: src, src: src, off: len(s) - len(rest) + i})
+			if c.reads != nil {
+				inner := rest[i+2 : i+j]
+				off := len(s) - len(rest) + i + 2 + len(inner) - len(strings.TrimLeftFunc(inner, unicode.IsSpace))
+				*c.reads = append(*c.reads, varRead{d: c.d, pos: c.scalarPos(n, off), name: src, what: what + ": {{ " + src + " }}"})
+			}
 		default:
 			// Errors point into the expression: src starts off bytes into the scalar.
 			inner := rest[i+2 : i+j]

@@ -192,3 +192,67 @@ templates.yaml:4:5: error: templates[2]: button "call": want quick_reply, url, p
 		t.Errorf("templates = %+v", ts)
 	}
 }
+
+// TestTriggerOverlaps: a copied flow that kept its original's keywords or button ids is told
+// that the original wins, and why; narrowed or separated triggers are no overlap.
+func TestTriggerOverlaps(t *testing.T) {
+	const menu = `name: menu
+nodes:
+  - {id: hello, type: reply, config: {message: "Hi"}}
+triggers:
+  - {type: message, keywords: [menu, hi], target: hello}
+  - {type: interactive, ids: [help], target: hello}
+`
+	for _, tc := range []struct {
+		name, copy, want string
+	}{
+		{"same keyword, file order decides", `name: menu_copy
+nodes:
+  - {id: hello, type: reply, config: {message: "Hello"}}
+triggers:
+  - {type: message, keywords: [Hi, start], target: hello}
+`, `b.yaml:5:32: warning: triggers[0]: keyword "Hi" is also taken by flow "menu"'s message trigger, which wins (same priority, and a.yaml sorts before b.yaml): this trigger never fires for it
+`},
+		{"same button id, priority decides", `name: menu_copy
+nodes:
+  - {id: hello, type: reply, config: {message: "Hello"}}
+triggers:
+  - {type: interactive, ids: [help], target: hello, priority: -1}
+`, `b.yaml:5:31: warning: triggers[0]: id "help" is also taken by flow "menu"'s interactive trigger, which wins (it has a higher priority): this trigger never fires for it
+`},
+		{"the copy outranks the original", `name: menu_copy
+nodes:
+  - {id: hello, type: reply, config: {message: "Hello"}}
+triggers:
+  - {type: message, keywords: [menu], target: hello, priority: 1}
+`, `a.yaml:5:32: warning: triggers[0]: keyword "menu" is also taken by flow "menu_copy"'s message trigger, which wins (it has a higher priority): this trigger never fires for it
+`},
+		{"a flow on every channel shadows one on messenger", `name: menu_copy
+channels: [messenger]
+nodes:
+  - {id: hello, type: reply, config: {message: "Hello"}}
+triggers:
+  - {type: message, keywords: [menu], target: hello}
+`, `b.yaml:6:32: warning: triggers[0]: keyword "menu" is also taken by flow "menu"'s message trigger, which wins (same priority, and a.yaml sorts before b.yaml): this trigger never fires for it
+`},
+		{"different keywords are no overlap", `name: menu_copy
+nodes:
+  - {id: hello, type: reply, config: {message: "Hello"}}
+triggers:
+  - {type: message, keywords: [start], target: hello}
+`, ""},
+		{"an interrupt is not shadowed by a plain trigger", `name: menu_copy
+nodes:
+  - {id: hello, type: reply, config: {message: "Hello"}}
+triggers:
+  - {type: message, keywords: [menu], target: hello, interrupt: true}
+`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ds := load(t, Config{Settings: DefaultSettings()}, map[string][]byte{"a.yaml": []byte(menu), "b.yaml": []byte(tc.copy)}, []string{"a.yaml", "b.yaml"})
+			if got := diagLines(ds); got != tc.want {
+				t.Errorf("diagnostics:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
+	}
+}

@@ -99,8 +99,13 @@ triggers:
 `),
 	}
 	e, ds := load(t, Config{Settings: DefaultSettings()}, files, []string{"b.yaml", "a.yaml"})
-	if len(ds) > 0 {
-		t.Fatal(diagLines(ds))
+	// The flows overlap on purpose; validation says which trigger loses each keyword.
+	want := `a.yaml:10:32: warning: triggers[1]: keyword "urgent" is also taken by flow "b"'s message trigger, which wins (it has a higher priority): this trigger never fires for it
+b.yaml:11:32: warning: triggers[3]: keyword "tie" is also taken by flow "a"'s message trigger, which wins (same priority, and a.yaml sorts before b.yaml): this trigger never fires for it
+a.yaml:9:32: warning: triggers[0]: keyword "hi" is also taken by flow "b"'s message trigger, which wins (it has a higher priority): this trigger never fires for it
+`
+	if got := diagLines(ds); got != want {
+		t.Fatalf("diagnostics:\n%s\nwant:\n%s", got, want)
 	}
 	for _, c := range []struct{ in, want string }{
 		{"urgent", "b urgent"}, // priority 10 beats 5
@@ -136,6 +141,15 @@ triggers:
 	})
 }
 
+// anyFlow answers every event that no other flow's trigger takes.
+const anyFlow = `
+name: any
+nodes:
+  - {id: hello, type: reply, config: {message: "Hello"}}
+triggers:
+  - {type: any, target: hello}
+`
+
 const routeFlow = `
 name: route
 nodes:
@@ -162,7 +176,7 @@ func TestStatusRouting(t *testing.T) {
 		}
 	}
 	runCases(t, []runCase{{
-		name: "statuses only move forward and run no flow", flows: []string{routeFlow, handoffFlow},
+		name: "statuses only move forward and run no flow", flows: []string{routeFlow, anyFlow},
 		turns: []turn{
 			{ev: textEv("hi"), sends: []msg.Message{textMsg("Hello")}, check: outbox()},
 			{ev: status("out.1", msg.StatusDelivered), trace: []TraceKind{TraceStatus}, check: outbox("out.1 delivered")},
@@ -258,6 +272,7 @@ nodes:
 var windowFlows = map[string]string{
 	"node fallback": `
 name: notify
+vars: {customer: "", order_id: ""} # given by the start
 start: tell
 window_fallback: {name: reopen, language: en}
 nodes:
@@ -274,6 +289,7 @@ triggers:
 `,
 	"flow fallback": `
 name: notify
+vars: {order_id: ""} # given by the start
 start: tell
 window_fallback: {name: reopen, language: en}
 nodes:
@@ -281,6 +297,7 @@ nodes:
 `,
 	"no fallback": `
 name: notify
+vars: {order_id: ""} # given by the start
 start: tell
 nodes:
   - id: tell
@@ -292,6 +309,7 @@ nodes:
 `,
 	"no fallback, no on_window_closed": `
 name: notify
+vars: {order_id: ""} # given by the start
 start: tell
 nodes:
   - {id: tell, type: reply, config: {message: "Order {{order_id}} shipped"}, next: after}
@@ -372,6 +390,7 @@ func TestWindowRefused(t *testing.T) {
 		}},
 		{name: "failed status with 131047 for a template is only recorded", flows: []string{`
 name: notify
+vars: {customer: "", order_id: ""} # given by the start
 start: remind
 window_fallback: {name: reopen, language: en}
 nodes:

@@ -17,6 +17,7 @@ var open = State{LastMessageTime: t0.Add(-time.Hour).Unix()}
 func TestReplyNode(t *testing.T) {
 	const flow = `
 name: replies
+vars: {order_id: ""} # given by the start
 nodes:
   - id: greet
     type: reply
@@ -121,6 +122,7 @@ triggers:
 func TestTemplateNode(t *testing.T) {
 	const flow = `
 name: shipping
+vars: {customer: "", order_id: ""} # given by the start
 start: shipped
 nodes:
   - id: shipped
@@ -416,6 +418,7 @@ func (f *fakeHTTP) Do(_ context.Context, req *HTTPRequest) (*HTTPResponse, error
 func TestHTTPNode(t *testing.T) {
 	const flow = `
 name: order
+vars: {order_id: "", token: ""} # given by the start
 nodes:
   - id: lookup
     type: http
