@@ -61,19 +61,25 @@ func (p *Pipeline) poll(ctx context.Context) {
 
 // worker claims and processes conversations. It works through the shards that have work
 // (read with Due, one round trip for all), one claim per shard in turn, so that a backlog in
-// one shard does not hold up the others; it reads Due again after each round, and waits to be
-// woken when no shard has work.
+// one shard does not hold up the others. After a round it starts another over the shards that
+// still had work, reading Due again (to find shards that have work since) at most once per
+// IdlePoll, or when none is left; it waits to be woken when no shard has work.
 func (p *Pipeline) worker(ctx context.Context, id int) {
 	work := context.WithoutCancel(ctx) // a claim in hand is finished even while stopping
 	var done *store.Done
 	todo := []int{id % p.Store.Shards()}
 	next := 0
+	var read time.Time // when Due was last read
 	for {
 		if ctx.Err() != nil {
 			p.finish(work, done)
 			return
 		}
+		if next >= len(todo) && len(todo) > 0 && time.Since(read) < IdlePoll {
+			next = 0 // another round over the shards that still have work
+		}
 		if next >= len(todo) {
+			read = time.Now()
 			var ok bool
 			if todo, ok = p.due(ctx); !ok {
 				continue // the store is down: done stays in hand
