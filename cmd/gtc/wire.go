@@ -14,7 +14,6 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
-	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/internal/bundle"
 	"github.com/flowgate/flowgate/internal/secret"
 	"github.com/flowgate/flowgate/pipeline"
@@ -36,7 +35,7 @@ type wiring struct {
 func (w *wiring) load(getenv func(string) string) (*pipeline.Bundle, *server.Site, error) {
 	b, ds := bundle.LoadWith(w.cfg.dir, bundle.LoadOptions{Getenv: getenv, Limits: w.reg.Limits()})
 	if ds.HasErrors() {
-		return nil, nil, fmt.Errorf("bundle %s is invalid:\n%s", w.cfg.dir, indent(diagText(ds), "  "))
+		return nil, nil, fmt.Errorf("bundle %s is invalid: %w", w.cfg.dir, ds.Err())
 	}
 	for _, d := range ds {
 		w.log.Warn("bundle", "problem", d.String())
@@ -150,13 +149,4 @@ func bundleDirs(dir string) []string {
 		return nil
 	})
 	return dirs
-}
-
-func diagText(ds engine.Diagnostics) string {
-	var b strings.Builder
-	for _, d := range ds {
-		b.WriteString(d.String())
-		b.WriteByte('\n')
-	}
-	return b.String()
 }
