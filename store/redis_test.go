@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,30 +14,12 @@ import (
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/internal/redistest"
+	"github.com/flowgate/flowgate/internal/testclock"
 )
 
 // These tests check what the conformance suite (storetest) cannot see through the interface:
 // the key layout, round trips, what an idle conversation leaves behind, and the embedded
 // store's virtual clock. Each runs against the real Redis and the embedded store.
-
-// vclock is a virtual clock.
-type vclock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *vclock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *vclock) Add(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
 
 // roundTrips counts the round trips of a client: one per command, one per pipeline. The
 // handshake of a new connection (HELLO, CLIENT ...) is not counted.
@@ -77,7 +58,7 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // round-trip counter.
 type backend struct {
 	r     *Redis
-	clock *vclock
+	clock *testclock.Clock
 	rt    *roundTrips
 }
 
@@ -85,12 +66,12 @@ type backend struct {
 func each(t *testing.T, fn func(t *testing.T, b backend)) {
 	t.Run("redis", func(t *testing.T) {
 		c, prefix := redistest.Client(t)
-		b := backend{r: NewRedis(c, Options{Prefix: prefix, Shards: 4}), clock: &vclock{t: start()}, rt: &roundTrips{}}
+		b := backend{r: NewRedis(c, Options{Prefix: prefix, Shards: 4}), clock: testclock.At(start()), rt: &roundTrips{}}
 		c.AddHook(b.rt)
 		fn(t, b)
 	})
 	t.Run("embedded", func(t *testing.T) {
-		clk := &vclock{t: start()}
+		clk := testclock.At(start())
 		r, closeStore, err := NewEmbedded(EmbeddedOptions{Options: Options{Shards: 4}, Now: clk.Now})
 		if err != nil {
 			t.Fatal(err)
@@ -292,7 +273,7 @@ func TestDedupWithinTTL(t *testing.T) {
 		if got := must[[]bool](t)(b.r.Enqueue(ctx, []Item{item}, ttl, now)); !got[0] {
 			t.Error("a key within its TTL was not a duplicate")
 		}
-		b.clock.Add(ttl + time.Millisecond)
+		b.clock.Advance(ttl + time.Millisecond)
 		time.Sleep(ttl + 50*time.Millisecond) // the real Redis expires by its own clock
 		if got := must[[]bool](t)(b.r.Enqueue(ctx, []Item{item}, ttl, b.clock.Now())); got[0] {
 			t.Error("a key after its TTL was still a duplicate")
@@ -467,7 +448,7 @@ func TestPipelineReloadsScripts(t *testing.T) {
 // TestEmbeddedExpiryFollowsClock checks that the embedded store's keys expire by its virtual
 // clock, whatever the wall clock does.
 func TestEmbeddedExpiryFollowsClock(t *testing.T) {
-	clk := &vclock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testclock.At(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	r, closeStore, err := NewEmbedded(EmbeddedOptions{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -481,19 +462,19 @@ func TestEmbeddedExpiryFollowsClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(10 * time.Millisecond)
-	clk.Add(time.Minute - time.Millisecond)
+	clk.Advance(time.Minute - time.Millisecond)
 	if dup := must[[]bool](t)(r.Enqueue(ctx, []Item{{Conv: a, Key: "k"}}, time.Minute, clk.Now())); !dup[0] {
 		t.Error("dedup key expired before its TTL on the virtual clock")
 	}
-	clk.Add(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	if dup := must[[]bool](t)(r.Enqueue(ctx, []Item{{Conv: a, Key: "k"}}, time.Minute, clk.Now())); dup[0] {
 		t.Error("dedup key outlived its TTL on the virtual clock")
 	}
-	clk.Add(23 * time.Hour)
+	clk.Advance(23 * time.Hour)
 	if st := must[[]byte](t)(r.Load(ctx, a)); string(st) != "s" {
 		t.Errorf("state after 23h of a 24h TTL: %q", st)
 	}
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	if st := must[[]byte](t)(r.Load(ctx, a)); st != nil {
 		t.Errorf("state after its TTL: %q", st)
 	}

@@ -24,6 +24,9 @@ func New() *Clock {
 	return &Clock{now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
 }
 
+// At returns a Clock at t.
+func At(t time.Time) *Clock { return &Clock{now: t} }
+
 // Now returns the fake time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
@@ -46,11 +49,12 @@ func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-// Advance moves the time forward by d without recording a sleep.
-func (c *Clock) Advance(d time.Duration) {
+// Advance moves the time forward by d without recording a sleep, and returns the new time.
+func (c *Clock) Advance(d time.Duration) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	return c.now
 }
 
 // Sleeps returns the durations Sleep was asked for, in order.

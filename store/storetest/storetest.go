@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/engine"
+	"github.com/flowgate/flowgate/internal/testclock"
 	"github.com/flowgate/flowgate/store"
 )
 
@@ -91,36 +92,17 @@ func RunClock(t *testing.T, newStore func(t *testing.T, now func() time.Time) st
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(*testing.T, store.Store, *clock)
+		fn   func(*testing.T, store.Store, *testclock.Clock)
 	}{
 		{"DedupTTL", testClockDedupTTL},
 		{"StateTTL", testClockStateTTL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &clock{now: start()}
+			c := testclock.At(start())
 			tt.fn(t, newStore(t, c.Now), c)
 		})
 	}
-}
-
-// clock is a virtual clock, safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
 }
 
 // start is the virtual time a test starts at: the real time, so that a store that also puts
@@ -1267,39 +1249,39 @@ func testStatsAndPing(t *testing.T, newStore NewStore) {
 
 // --- RunClock subtests ---
 
-func testClockDedupTTL(t *testing.T, s store.Store, clk *clock) {
+func testClockDedupTTL(t *testing.T, s store.Store, clk *testclock.Clock) {
 	a := conv("t1", "sales", "alice")
 	const ttl = 10 * time.Minute
 	t0 := clk.Now()
 	if dup := enqueueTTL(t, s, t0, ttl, store.Item{Conv: a, Key: "k1", Data: []byte("k1 first")}, store.Item{Conv: a, Key: "k2", Data: []byte("k2 first")}); !slices.Equal(dup, []bool{false, false}) {
 		t.Fatalf("first Enqueue of k1 and k2: dup = %v, want [false false]", dup)
 	}
-	now := clk.Add(ttl - time.Second)
+	now := clk.Advance(ttl - time.Second)
 	if dup := enqueueTTL(t, s, now, ttl, store.Item{Conv: a, Key: "k1", Data: []byte("k1 again")}); !dup[0] {
 		t.Errorf("k1 again %v after it was accepted, with a dedup TTL of %v: dup = false, want true", ttl-time.Second, ttl)
 	}
-	now = clk.Add(2 * time.Second)
+	now = clk.Advance(2 * time.Second)
 	if dup := enqueueTTL(t, s, now, ttl, store.Item{Conv: a, Key: "k2", Data: []byte("k2 again")}); dup[0] {
 		t.Errorf("k2 again %v after it was accepted, with a dedup TTL of %v: dup = true, want false", ttl+time.Second, ttl)
 	}
 	drain(t, s, now, map[engine.Conversation][]string{a: {"k1 first", "k2 first", "k2 again"}})
 }
 
-func testClockStateTTL(t *testing.T, s store.Store, clk *clock) {
+func testClockStateTTL(t *testing.T, s store.Store, clk *testclock.Clock) {
 	a, b := conv("t1", "sales", "alice"), conv("t1", "sales", "bob")
 	const ttl = time.Hour
 	handle(t, s, clk.Now(), a, "e1", &store.Commit{State: []byte("s1"), StateTTL: ttl, Pop: true})
 	handle(t, s, clk.Now(), b, "e1", &store.Commit{State: []byte("b1"), StateTTL: ttl, Pop: true})
-	clk.Add(50 * time.Minute)
+	clk.Advance(50 * time.Minute)
 	expectState(t, s, a, "s1")
 	// a is active again: its TTL runs from its last commit.
 	handle(t, s, clk.Now(), a, "e2", &store.Commit{State: []byte("s2"), StateTTL: ttl, Pop: true})
-	clk.Add(20 * time.Minute) // 70 minutes after the first commits, 20 after a's last
+	clk.Advance(20 * time.Minute) // 70 minutes after the first commits, 20 after a's last
 	expectState(t, s, a, "s2")
 	if st := load(t, s, b); st != nil {
 		t.Errorf("b's state, saved 70m ago with StateTTL %v: %q, want nil (expired)", ttl, st)
 	}
-	clk.Add(41 * time.Minute)
+	clk.Advance(41 * time.Minute)
 	if st := load(t, s, a); st != nil {
 		t.Errorf("a's state, saved 61m ago with StateTTL %v: %q, want nil (expired)", ttl, st)
 	}
