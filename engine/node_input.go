@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -68,12 +69,19 @@ func (s *inputStep) resume(r *run, n *Node) *Node {
 		if max == 0 {
 			max = 3
 		}
-		r.tracef(TraceInvalid, r.nodeID(), "attempt %d of %d: %q", r.st.Attempts, max, r.env.Input)
-		if r.st.Attempts < max {
-			if s.retry.raw != "" {
-				r.send(n, msg.Message{Text: &msg.Text{Body: r.render(s.retry)}}, "", nil)
-			}
+		what := fmt.Sprintf("attempt %d of %d: %q", r.st.Attempts, max, r.env.Input)
+		switch {
+		case r.st.Attempts < max && s.retry.raw != "":
+			r.trace(TraceInvalid, r.nodeID(), what)
+			r.send(n, msg.Message{Text: &msg.Text{Body: r.render(s.retry)}}, "", nil)
 			return nil // keep waiting
+		case r.st.Attempts < max:
+			r.trace(TraceInvalid, r.nodeID(), what+": no retry_message, still waiting")
+			return nil
+		case s.onInvalid == nil:
+			r.trace(TraceInvalid, r.nodeID(), what+": no attempts left and no on_invalid, the run ends")
+		default:
+			r.trace(TraceInvalid, r.nodeID(), what+": no attempts left")
 		}
 		r.clearWait()
 		return s.onInvalid

@@ -124,7 +124,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 		r.status(ev.Status)
 		return r.res
 	case !ev.IsMessage():
-		r.tracef(TraceIgnored, "", "%s event", ev.Kind)
+		r.tracef(TraceIgnored, "", "%s event: not a message", ev.Kind)
 		return r.res
 	}
 	if t := r.env.Message.Timestamp; t > st.LastMessageTime {
@@ -145,6 +145,8 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 				r.emit(nil, msg.Message{Text: &msg.Text{Body: c}})
 			}
 			st.OptedOut = true
+		} else {
+			r.tracef(TraceSuppressed, "", "opted out already: %q", ev.Text)
 		}
 		r.clearWait()
 		r.dropHeld("the user opted out")
@@ -159,7 +161,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 	r.deliverHeld()
 	if st.Handoff != "" {
 		r.res.Kept = true
-		r.tracef(TraceHandoff, "", "kept for queue %s", st.Handoff)
+		r.tracef(TraceHandoff, "", "kept for a human agent (handoff to queue %s)", st.Handoff)
 		return r.res
 	}
 	r.expire()
@@ -188,7 +190,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 		r.exec(f.start())
 		return r.res
 	}
-	r.tracef(TraceIgnored, "", "no trigger matched")
+	r.tracef(TraceIgnored, "", "no trigger matched %s", unmatched(ev))
 	return r.res
 }
 
@@ -250,9 +252,14 @@ func (e *Engine) Tick(ctx context.Context, conv Conversation, st *State, now tim
 		r.clearWait()
 		if n != nil {
 			r.node = n
-			r.tracef(TraceTimeout, r.nodeID(), "no answer")
+			next := n.step.(waiter).timedOut()
+			if next == nil {
+				r.tracef(TraceTimeout, r.nodeID(), "no answer, and no on_timeout: the wait is dropped")
+			} else {
+				r.tracef(TraceTimeout, r.nodeID(), "no answer")
+			}
 			if !st.OptedOut && st.Handoff == "" {
-				r.exec(n.step.(waiter).timedOut())
+				r.exec(next)
 			}
 		}
 		return r.res
@@ -408,7 +415,7 @@ func (r *run) exec(n *Node) {
 			r.defaults(flow)
 		}
 		if steps == max {
-			r.tracef(TraceLoop, r.nodeID(), "stopped after %d steps", max)
+			r.tracef(TraceLoop, r.nodeID(), "stopped after %d steps (max_steps_per_event)", max)
 			r.clearWait()
 			return
 		}
@@ -689,6 +696,20 @@ func (r *run) nodeID() string {
 		return ""
 	}
 	return r.node.path
+}
+
+// unmatched describes an event no trigger matched, for the trace: its text, or the id of the
+// button or list row, or its kind.
+func unmatched(ev *msg.Event) string {
+	switch {
+	case ev.Kind == msg.KindText:
+		return fmt.Sprintf("%q", ev.Text)
+	case ev.Button != nil:
+		return fmt.Sprintf("%s %q", ev.Kind, ev.Button.ID)
+	case ev.List != nil:
+		return fmt.Sprintf("list row %q", ev.List.ID)
+	}
+	return "a " + string(ev.Kind) + " message"
 }
 
 // trace records an entry whose detail needs no formatting: the common case, kept cheap.
