@@ -84,7 +84,7 @@ func (s *httpStep) exec(r *run, n *Node) *Node {
 		req.Body = b
 	}
 	if r.e.http == nil {
-		r.tracef(TraceError, r.nodeID(), "http %s %s: no HTTP client configured", req.Method, redactURL(req.URL))
+		r.tracef(TraceError, r.nodeID(), "http %s %s: no HTTP client configured", req.Method, RedactURL(req.URL))
 		return s.onError
 	}
 	resp, err := r.e.http.Do(r.ctx, req)
@@ -92,15 +92,15 @@ func (s *httpStep) exec(r *run, n *Node) *Node {
 		err = ue.Err // without the URL it repeats whole, query string included
 	}
 	if err != nil {
-		r.tracef(TraceError, r.nodeID(), "http %s %s: %v", req.Method, redactURL(req.URL), err)
+		r.tracef(TraceError, r.nodeID(), "http %s %s: %v", req.Method, RedactURL(req.URL), err)
 		return s.onError
 	}
-	r.tracef(TraceHTTP, r.nodeID(), "%s %s: %d", req.Method, redactURL(req.URL), resp.Status)
+	r.tracef(TraceHTTP, r.nodeID(), "%s %s: %d", req.Method, RedactURL(req.URL), resp.Status)
 	if s.cfg.SaveAs != "" && !r.setVar(s.cfg.SaveAs, map[string]any{"status": resp.Status, "body": resp.Body}) {
 		return s.onError // a response beyond the variable limits fails the call
 	}
 	if resp.Status < 200 || resp.Status > 299 {
-		r.tracef(TraceError, r.nodeID(), "http %s %s: status %d", req.Method, redactURL(req.URL), resp.Status)
+		r.tracef(TraceError, r.nodeID(), "http %s %s: status %d", req.Method, RedactURL(req.URL), resp.Status)
 		return s.onError
 	}
 	return s.next
@@ -192,9 +192,9 @@ func (s *httpStep) renderURL(r *run) (string, error) {
 	return b.String(), nil
 }
 
-// redactURL is u as traces show it: without user info, with each query parameter's value
+// RedactURL is u as traces show it: without user info, with each query parameter's value
 // replaced by … (query strings carry API keys) and without the fragment.
-func redactURL(u string) string {
+func RedactURL(u string) string {
 	p, err := url.Parse(u)
 	if err != nil {
 		return "(an unparseable URL)"

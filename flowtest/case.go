@@ -34,13 +34,13 @@ type Case struct {
 
 // HTTPMock answers an http node's request.
 type HTTPMock struct {
-	Method  string            `yaml:"method"`
+	Method  string            `yaml:"method,omitempty"`
 	URL     string            `yaml:"url"`
-	Status  int               `yaml:"status"`
-	Body    any               `yaml:"body"`
-	Headers map[string]string `yaml:"headers"`
-	Error   string            `yaml:"error"` // fail as a network error with this text
-	Times   int               `yaml:"times"` // how often it answers; 0 means any number
+	Status  int               `yaml:"status,omitempty"`
+	Body    any               `yaml:"body,omitempty"`
+	Headers map[string]string `yaml:"headers,omitempty"`
+	Error   string            `yaml:"error,omitempty"` // fail as a network error with this text
+	Times   int               `yaml:"times,omitempty"` // how often it answers; 0 means any number
 }
 
 // Step is one step of a case: exactly one of Webhook, Send, Start and Advance.
@@ -58,13 +58,13 @@ type Step struct {
 
 // SendStep is a synthetic inbound message from the contact.
 type SendStep struct {
-	Text     string         `yaml:"text"`
-	Button   string         `yaml:"button"` // reply button id (title is looked up as the id)
-	List     string         `yaml:"list"`   // list row id
-	Location *LocationValue `yaml:"location"`
-	Image    string         `yaml:"image"` // media id of an image
-	Caption  string         `yaml:"caption"`
-	Name     string         `yaml:"name"` // the contact's profile name
+	Text     string         `yaml:"text,omitempty"`
+	Button   string         `yaml:"button,omitempty"` // reply button id (title is looked up as the id)
+	List     string         `yaml:"list,omitempty"`   // list row id
+	Location *LocationValue `yaml:"location,omitempty"`
+	Image    string         `yaml:"image,omitempty"` // media id of an image
+	Caption  string         `yaml:"caption,omitempty"`
+	Name     string         `yaml:"name,omitempty"` // the contact's profile name
 }
 
 // LocationValue is a location in a send step or an expectation.
@@ -78,8 +78,8 @@ type LocationValue struct {
 // StartStep starts a flow as the API does.
 type StartStep struct {
 	Flow string         `yaml:"flow"`
-	Node string         `yaml:"node"`
-	Vars map[string]any `yaml:"vars"`
+	Node string         `yaml:"node,omitempty"`
+	Vars map[string]any `yaml:"vars,omitempty"`
 }
 
 // GraphMock is an error the fake Graph API answers a send with, in order; sends beyond the

@@ -91,13 +91,22 @@ func respond(r *http.Request, status int, body string) *http.Response {
 	}
 }
 
-// httpMocks answers http nodes from the case's http_mocks and remembers which were used.
-type httpMocks struct {
-	mocks []HTTPMock
-	used  []int
+// Mocks answers http nodes from http_mocks, as a case's http_mocks do (flowctl chat --mocks
+// too): the first entry with the request's method and exact URL that has uses left answers it.
+// A request no entry answers fails like a network error; it never reaches the network.
+type Mocks struct {
+	mocks  []HTTPMock
+	used   []int
+	missed []string
 }
 
-func (h *httpMocks) Do(_ context.Context, r *engine.HTTPRequest) (*engine.HTTPResponse, error) {
+// NewMocks returns the client that answers from mocks.
+func NewMocks(mocks []HTTPMock) *Mocks {
+	return &Mocks{mocks: mocks, used: make([]int, len(mocks))}
+}
+
+// Do answers one request.
+func (h *Mocks) Do(_ context.Context, r *engine.HTTPRequest) (*engine.HTTPResponse, error) {
 	for i := range h.mocks {
 		m := &h.mocks[i]
 		method := m.Method
@@ -120,7 +129,29 @@ func (h *httpMocks) Do(_ context.Context, r *engine.HTTPRequest) (*engine.HTTPRe
 		}
 		return &engine.HTTPResponse{Status: status, Body: normalizeJSON(m.Body)}, nil
 	}
-	return nil, fmt.Errorf("no http_mocks entry for %s %s", r.Method, r.URL)
+	req := r.Method + " " + engine.RedactURL(r.URL)
+	h.missed = append(h.missed, req)
+	return nil, fmt.Errorf("no http_mocks entry for %s", req)
+}
+
+// Used returns the entries that answered at least one request, in order: the mocks a case
+// replaying the same requests needs (an entry never used would fail it).
+func (h *Mocks) Used() []HTTPMock {
+	var out []HTTPMock
+	for i, m := range h.mocks {
+		if h.used[i] > 0 {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TakeMissed returns the requests no entry answered since the last call, as "METHOD URL" with
+// the URL's query values hidden.
+func (h *Mocks) TakeMissed() []string {
+	m := h.missed
+	h.missed = nil
+	return m
 }
 
 // normalizeJSON gives a mock body the types a real JSON response decodes to.

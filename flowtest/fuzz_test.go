@@ -24,3 +24,25 @@ func FuzzParseCase(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseMocks feeds the mocks file parser arbitrary files, seeded with the shipped cases
+// (which serve as mocks files too): it must never panic.
+func FuzzParseMocks(f *testing.F) {
+	files, _ := filepath.Glob("../testdata/cases/*.test.yaml")
+	for _, p := range files {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("http_mocks:\n  - {url: \"https://x.test/a\"}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		mocks, err := ParseMocks("fuzz.yaml", data)
+		for _, m := range mocks {
+			if err == nil && m.URL == "" {
+				t.Fatalf("accepted a mock without url: %q", data)
+			}
+		}
+	})
+}

@@ -70,7 +70,7 @@ const (
 type caseRun struct {
 	*Session
 	c     *Case
-	mocks *httpMocks
+	mocks *Mocks
 }
 
 // Run replays one case. Cases share nothing but the compiled engine, so they may run at once.
@@ -135,7 +135,7 @@ func setup(ctx context.Context, c *Case, opts Options) (*caseRun, error) {
 	if at.IsZero() {
 		at = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC) // a Monday morning
 	}
-	r := &caseRun{c: c, mocks: &httpMocks{mocks: c.HTTPMocks, used: make([]int, len(c.HTTPMocks))}}
+	r := &caseRun{c: c, mocks: NewMocks(c.HTTPMocks)}
 	r.Session, err = NewSession(SessionOptions{
 		Engine: opts.Engine, HTTP: r.mocks, Provider: p, Tenant: opts.Tenant, Team: opts.Team, DedupTTL: opts.DedupTTL,
 		Account: account, Contact: contact, Clock: at,
