@@ -70,6 +70,7 @@ func (t *Transcript) Marshal(path string) ([]byte, error) {
 	if err := doc.Encode(cf); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	doc.HeadComment = "Recorded with flowctl chat. Say here what the case proves."
 	// One line per mock, per step action and per expected message, as hand-written cases have.
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		switch v := doc.Content[i+1]; doc.Content[i].Value {

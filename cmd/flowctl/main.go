@@ -4,7 +4,7 @@
 //	flowctl validate [PATH...]
 //	flowctl test [--bundle DIR] [--run REGEX] [--update] [--junit FILE] [-v] [PATH...]
 //	flowctl graph FLOW.yaml [--format mermaid|dot]
-//	flowctl chat [--bundle DIR] [--channel NAME] [--contact ID] [--name NAME] [-v]
+//	flowctl chat [--bundle DIR] [--channel NAME] [--contact ID] [--name NAME] [--mocks FILE] [--clock TIME] [-v]
 package main
 
 import (
