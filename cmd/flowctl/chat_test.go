@@ -33,6 +33,16 @@ func echo(out string, inputs []string) string {
 	return b.String()
 }
 
+// contains reports each of wants that out lacks.
+func contains(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // copyFile copies src to dst, making dst's directory.
 func copyFile(t *testing.T, src, dst string) {
 	t.Helper()
@@ -136,14 +146,10 @@ func TestChatMocks(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	miss := "(no mock in " + mocks + " for GET https://api.example.com/orders/77: the http node failed)\n"
-	for _, want := range []string{
-		"(http nodes are answered from " + mocks + "; nothing reaches the network)\n",
-		miss + "bot: Sorry, I can't look up order 77 right now.",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	contains(t, out,
+		"(http nodes are answered from "+mocks+"; nothing reaches the network)\n",
+		miss+"bot: Sorry, I can't look up order 77 right now.",
+	)
 	if n := strings.Count(out, miss); n != 2 {
 		t.Errorf("the missing mock is reported %d times, want once per request:\n%s", n, out)
 	}
@@ -208,17 +214,13 @@ func TestChatSilence(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{
+	contains(t, out,
 		"> (no reply: no trigger matched \"hello again\")\n",
 		"bot: No rush. Send *join* whenever you're ready to continue.\n",
 		"bot: [template follow_up (en)]",
 		"> (no reply: handle_button/ask_action: interactive message not sent: window closed and no fallback template)\n",
 		"> (no reply: opted out: no flow runs)\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	if n := strings.Count(out, "(no reply: "); n != 3 {
 		t.Errorf("%d why-silent lines, want 3:\n%s", n, out)
 	}
@@ -243,17 +245,13 @@ func TestChatSave(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{
+	contains(t, out,
 		"(not saved: nothing has happened yet)",
-		"(not saved: " + saved + " exists; /save! " + saved + " overwrites it)",
+		"(not saved: "+saved+" exists; /save! "+saved+" overwrites it)",
 		"(not saved: a case file's name ends in .test.yaml, so that flowctl test finds it)",
 		"usage: /save FILE.test.yaml",
 		"  /save FILE ", "  /save! FILE ", "  /advance DURATION ", "  /start FLOW [NODE] ", "  /state ", "  /help ", "  /quit ",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	if data, _ := os.ReadFile(saved); string(data) != "keep me\n" {
 		t.Errorf("/save replaced an existing file:\n%s", data)
 	}
