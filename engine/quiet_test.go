@@ -34,11 +34,17 @@ nodes:
   - {id: n1, type: set, config: {vars: {n1: "1"}}, next: n2}
   - {id: n2, type: set, config: {vars: {n2: "2"}}, next: n3}
   - {id: n3, type: set, config: {vars: {n3: "3"}}}
+  - {id: agent, type: handoff, config: {queue: billing}}
+  - id: patient
+    type: input
+    config: {save_as: x, timeout: 1m, on_timeout: n3}
 triggers:
   - {type: message, keywords: [code], target: ask}
   - {type: message, keywords: [call], target: call}
   - {type: message, keywords: [name], target: direct}
   - {type: message, keywords: [chain], target: n1}
+  - {type: message, keywords: [agent], target: agent}
+  - {type: message, keywords: [wait], target: patient}
   - {type: interactive, ids: [known], target: ask}
 `
 	q := []string{flow}
@@ -86,6 +92,17 @@ triggers:
 		}},
 		{name: "http error, query value redacted", flows: q, turns: []turn{
 			{ev: textEv("call"), check: quiet("error at q/call: http GET https://api.example.com/x?key=…: no HTTP client configured")},
+		}},
+		{name: "a delivery status", flows: q, turns: []turn{
+			{ev: status("wamid.gone", msg.StatusRead), check: quiet("a delivery status, not a message: read for unknown message wamid.gone")},
+		}},
+		{name: "handoff node without a message", flows: q, turns: []turn{
+			{ev: textEv("agent"), check: quiet("handed off to a human agent at q/agent (queue billing) without a message")},
+			{ev: textEv("hello?"), kept: true, check: quiet("kept for a human agent (handoff to queue billing)")},
+		}},
+		{name: "timeout that continues at a node that sends nothing", flows: q, turns: []turn{
+			{ev: textEv("wait"), wait: "q/patient"},
+			{at: 2 * time.Minute, tick: true, check: quiet("input timed out at q/patient: no answer")},
 		}},
 		{name: "step limit", flows: q, config: func(c *Config) { c.Settings.MaxSteps = 2 }, turns: []turn{
 			{ev: textEv("chain"), check: quiet("step limit reached at q/n2: stopped after 2 steps (max_steps_per_event)")},

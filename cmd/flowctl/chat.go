@@ -187,7 +187,7 @@ func (c *chatter) line(ctx context.Context, text string) bool {
 		}
 		step.Advance = d
 		t, err = c.s.Advance(ctx, d)
-		fmt.Fprintf(c.out, "(the clock is now %s)\n", c.s.Now().Format(time.RFC3339))
+		c.note("the clock is now %s", c.s.Now().Format(time.RFC3339))
 	case fields[0] == "/start":
 		if len(fields) < 2 || len(fields) > 3 {
 			fmt.Fprintln(c.out, "usage: /start FLOW [NODE]")
@@ -209,7 +209,7 @@ func (c *chatter) line(ctx context.Context, text string) bool {
 		c.show(t)
 	}
 	if err != nil {
-		fmt.Fprintf(c.out, "(error: %v)\n", err)
+		c.note("error: %v", err)
 		return true
 	}
 	if t != nil {
@@ -378,7 +378,7 @@ func (c *chatter) message(m *msg.Message) {
 func (c *chatter) state(ctx context.Context) {
 	st, err := c.s.State(ctx)
 	if err != nil {
-		fmt.Fprintf(c.out, "(error: %v)\n", err)
+		c.note("error: %v", err)
 		return
 	}
 	switch {

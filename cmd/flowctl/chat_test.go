@@ -263,3 +263,28 @@ func TestChatSave(t *testing.T) {
 		t.Errorf("overwritten case: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestChatNoteDimmed: on a terminal the chat's own lines are dimmed; in a pipe or a file they
+// are plain text.
+func TestChatNoteDimmed(t *testing.T) {
+	for _, dim := range []bool{true, false} {
+		var b bytes.Buffer
+		c := &chatter{out: &b, dim: dim}
+		c.note("no reply: %s", "opted out")
+		want := "(no reply: opted out)\n"
+		if dim {
+			want = "\x1b[2m(no reply: opted out)\x1b[0m\n"
+		}
+		if b.String() != want {
+			t.Errorf("dim %v: %q, want %q", dim, b.String(), want)
+		}
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) || isTerminal(&bytes.Buffer{}) {
+		t.Error("a file or a buffer is taken for a terminal")
+	}
+}
