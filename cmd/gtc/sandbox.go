@@ -90,7 +90,7 @@ func (w *wiring) loadSandbox(getenv func(string) string) (*pipeline.Bundle, *ser
 // newConsole builds the dev console over p, posting its webhooks to the server's handler.
 func (w *wiring) newConsole(p *pipeline.Pipeline, webhooks http.Handler) *devconsole.Console {
 	o := devconsole.Options{Pipeline: p, Webhooks: webhooks, Log: w.log,
-		Contacts: map[string]string{"16505551234": "Ann", "16505550123": "Bob"}}
+		Contacts: []devconsole.Contact{{User: "16505551234", Name: "Ann"}, {User: "16505550123", Name: "Bob"}}}
 	if w.sandbox != nil {
 		o.Graph = w.sandbox.graph
 	}

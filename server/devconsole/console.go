@@ -26,7 +26,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -58,8 +57,8 @@ type Options struct {
 	// the request bodies it received. Without it, the page shows the bodies rendered again
 	// from the messages.
 	Graph *Graph
-	// Contacts are the contacts the page starts with, user id to profile name.
-	Contacts map[string]string
+	// Contacts are the contacts the page starts with, side by side in this order.
+	Contacts []Contact
 	Log      *slog.Logger
 	// Now is the real clock; nil is time.Now.
 	Now func() time.Time
@@ -94,15 +93,16 @@ func New(o Options) *Console {
 	sub, _ := fs.Sub(static, "static")
 	c := &Console{opts: o, files: http.StripPrefix("/dev", http.FileServerFS(sub)),
 		convs: map[string]*conversation{}, subs: map[chan event]struct{}{}}
-	users := make([]string, 0, len(o.Contacts))
-	for u := range o.Contacts {
-		users = append(users, u)
-	}
-	sort.Strings(users)
-	for _, u := range users {
-		c.addLocked(u, o.Contacts[u])
+	for _, ct := range o.Contacts {
+		c.addLocked(ct.User, ct.Name)
 	}
 	return c
+}
+
+// Contact is a WhatsApp user the console plays.
+type Contact struct {
+	User string // the phone number, as WhatsApp's wa_id: digits only
+	Name string // the profile name
 }
 
 // Offset is how far a conversation's clock runs ahead of the real one: the sum of the
@@ -295,7 +295,7 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request) {
 		ev.Kind, ev.Location = msg.KindLocation, req.Location
 		l := req.Location
 		e.send = map[string]any{"location": map[string]any{"latitude": l.Latitude, "longitude": l.Longitude, "name": l.Name, "address": l.Address}}
-		e.label = "📍 " + l.Name
+		e.label = "location: " + l.Name
 	case strings.TrimSpace(req.Text) != "":
 		ev.Kind, ev.Text = msg.KindText, req.Text
 		e.send = map[string]any{"text": req.Text}

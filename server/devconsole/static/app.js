@@ -140,7 +140,7 @@ function bubble(user, o) {
     }
   } else if (t === "location") {
     const l = r.location;
-    b.append(h("div", {class: "media"}, "📍 " + l.latitude + ", " + l.longitude), l.name ? h("div", {class: "head"}, l.name) : null, l.address ? h("div", {class: "foot"}, l.address) : null);
+    b.append(h("div", {class: "media"}, "location pin: " + l.latitude + ", " + l.longitude), l.name ? h("div", {class: "head"}, l.name) : null, l.address ? h("div", {class: "foot"}, l.address) : null);
   } else if (t && r[t]) {
     const m = r[t];
     b.append(h("div", {class: "media"}, t + (m.filename ? ": " + m.filename : "") + "\n" + (m.link || m.id || "")));
@@ -195,8 +195,8 @@ function render(view) {
   for (const e of view.entries) {
     const time = new Date(e.at).toISOString().slice(11, 16);
     if (e.kind === "send") chat.append(h("div", {class: "msg me"}, e.label, h("span", {class: "time"}, time)));
-    if (e.kind === "advance") chat.append(h("div", {class: "note"}, "⏩ clock moved forward " + e.label));
-    if (e.kind === "start") chat.append(h("div", {class: "note"}, "▶ " + e.label + " started"));
+    if (e.kind === "advance") chat.append(h("div", {class: "note"}, "» clock moved forward " + e.label));
+    if (e.kind === "start") chat.append(h("div", {class: "note"}, "» " + e.label + " started"));
     for (const o of e.out) chat.append(...bubble(view.user, o));
     if (!e.waiting && e.out.length === 0 && e.kind !== "advance") {
       chat.append(h("div", {class: "note quiet"}, "nothing sent" + (e.quiet ? ": " + e.quiet.kind + (e.quiet.detail ? " (" + e.quiet.detail + ")" : "") : "")));
