@@ -253,6 +253,21 @@ func (c *Console) conv(w http.ResponseWriter, user string) *conversation {
 	return cv
 }
 
+// target returns the conversation with user and the channel account it is on, or answers
+// the error and returns nils.
+func (c *Console) target(w http.ResponseWriter, user string) (*conversation, *pipeline.Channel) {
+	cv := c.conv(w, user)
+	if cv == nil {
+		return nil, nil
+	}
+	ch, err := c.channel()
+	if err != nil {
+		httpError(w, http.StatusConflict, err.Error())
+		return nil, nil
+	}
+	return cv, ch
+}
+
 // sendRequest is a message typed or tapped in the page.
 type sendRequest struct {
 	User     string
@@ -267,13 +282,8 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	cv := c.conv(w, req.User)
+	cv, ch := c.target(w, req.User)
 	if cv == nil {
-		return
-	}
-	ch, err := c.channel()
-	if err != nil {
-		httpError(w, http.StatusConflict, err.Error())
 		return
 	}
 	c.mu.Lock()
@@ -357,13 +367,8 @@ func (c *Console) advance(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, fmt.Sprintf("by: %q: want a positive duration up to %s, like 25h or 90m", req.By, maxAdvance))
 		return
 	}
-	cv := c.conv(w, req.User)
+	cv, ch := c.target(w, req.User)
 	if cv == nil {
-		return
-	}
-	ch, err := c.channel()
-	if err != nil {
-		httpError(w, http.StatusConflict, err.Error())
 		return
 	}
 	c.mu.Lock()
@@ -394,20 +399,15 @@ func (c *Console) start(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	cv := c.conv(w, req.User)
+	cv, ch := c.target(w, req.User)
 	if cv == nil {
-		return
-	}
-	ch, err := c.channel()
-	if err != nil {
-		httpError(w, http.StatusConflict, err.Error())
 		return
 	}
 	c.mu.Lock()
 	e := &entry{kind: kindStart, at: c.nowLocked(cv), flow: req.Flow, vars: req.Vars, label: req.Flow, waiting: true}
 	cv.entries = append(cv.entries, e)
 	c.mu.Unlock()
-	_, err = c.opts.Pipeline.Start(r.Context(), ch, cv.user, req.Flow, "", req.Vars)
+	_, err := c.opts.Pipeline.Start(r.Context(), ch, cv.user, req.Flow, "", req.Vars)
 	c.settle(e, err)
 	c.publish(cv.user)
 	if err != nil {
