@@ -89,10 +89,12 @@ func (w *wiring) loadSandbox(getenv func(string) string) (*pipeline.Bundle, *ser
 
 // newConsole builds the dev console over p, posting its webhooks to the server's handler.
 func (w *wiring) newConsole(p *pipeline.Pipeline, webhooks http.Handler) *devconsole.Console {
-	o := devconsole.Options{Pipeline: p, Webhooks: webhooks, Log: w.log,
-		Contacts: []devconsole.Contact{{User: "16505551234", Name: "Ann"}, {User: "16505550123", Name: "Bob"}}}
+	o := devconsole.Options{Pipeline: p, Webhooks: webhooks, Log: w.log}
 	if w.sandbox != nil {
+		// Two contacts to start with; outside the sandbox, whoever is typed in gets real
+		// messages, so nobody is there until added.
 		o.Graph = w.sandbox.graph
+		o.Contacts = []devconsole.Contact{{User: "16505551234", Name: "Ann"}, {User: "16505550123", Name: "Bob"}}
 	}
 	o.AppSecret = func(ch *pipeline.Channel) string {
 		site := w.site.Load()

@@ -66,8 +66,8 @@ type Options struct {
 
 // Console serves the dev console. Create it with New.
 type Console struct {
-	opts  Options
-	files http.Handler
+	opts Options
+	mux  *http.ServeMux
 
 	mu      sync.Mutex
 	convs   map[string]*conversation // by user id
@@ -90,9 +90,20 @@ func New(o Options) *Console {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	c := &Console{opts: o, mux: http.NewServeMux(), convs: map[string]*conversation{}, subs: map[chan event]struct{}{}}
 	sub, _ := fs.Sub(static, "static")
-	c := &Console{opts: o, files: http.StripPrefix("/dev", http.FileServerFS(sub)),
-		convs: map[string]*conversation{}, subs: map[chan event]struct{}{}}
+	files := http.StripPrefix("/dev", http.FileServerFS(sub))
+	c.mux.HandleFunc("GET /dev/events", c.events)
+	c.mux.HandleFunc("GET /dev/api/conversations", c.conversations)
+	c.mux.HandleFunc("POST /dev/api/contacts", c.addContact)
+	c.mux.HandleFunc("POST /dev/api/send", c.send)
+	c.mux.HandleFunc("POST /dev/api/advance", c.advance)
+	c.mux.HandleFunc("POST /dev/api/start", c.start)
+	c.mux.HandleFunc("GET /dev/api/case", c.saveCase)
+	c.mux.HandleFunc("GET /dev/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		files.ServeHTTP(w, r)
+	})
 	for _, ct := range o.Contacts {
 		c.addLocked(ct.User, ct.Name)
 	}
@@ -184,21 +195,7 @@ func (c *Console) BundleLoaded(err error) {
 }
 
 // ServeHTTP serves the page and its API under /dev/.
-func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /dev/events", c.events)
-	mux.HandleFunc("GET /dev/api/conversations", c.conversations)
-	mux.HandleFunc("POST /dev/api/contacts", c.addContact)
-	mux.HandleFunc("POST /dev/api/send", c.send)
-	mux.HandleFunc("POST /dev/api/advance", c.advance)
-	mux.HandleFunc("POST /dev/api/start", c.start)
-	mux.HandleFunc("GET /dev/api/case", c.saveCase)
-	mux.HandleFunc("GET /dev/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		c.files.ServeHTTP(w, r)
-	})
-	mux.ServeHTTP(w, r)
-}
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.ServeHTTP(w, r) }
 
 // channel is the channel account the console plays: the bundle's WhatsApp account.
 func (c *Console) channel() (*pipeline.Channel, error) {
