@@ -182,7 +182,11 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 		}
 		defer closeEmb()
 		st, client = emb, emb.Client()
-		log.Warn("no --redis: state and queues are in memory and are lost when the process stops")
+		if cfg.sandbox {
+			log.Info("sandbox: state and queues are in memory; replies go to a fake Graph API, nothing reaches Meta")
+		} else {
+			log.Warn("no --redis: state and queues are in memory and are lost when the process stops")
+		}
 	} else {
 		opts, err := redis.ParseURL(cfg.redisURL)
 		if err != nil {
