@@ -3,11 +3,17 @@ GO       ?= go
 BIN      := bin
 PKGS     := ./...
 
-.PHONY: build test lint bench fuzz clean
+.PHONY: build run test lint bench fuzz clean
 
 build:
 	$(GO) build -o $(BIN)/gtc ./cmd/gtc
 	$(GO) build -o $(BIN)/flowctl ./cmd/flowctl
+
+# The example flows in sandbox mode: in-memory state, no credentials, nothing sent to Meta;
+# the dev console is at the URL it prints. ADDR=127.0.0.1:9090 make run for another port.
+ADDR ?= 127.0.0.1:8080
+run: build
+	$(BIN)/gtc serve --sandbox --addr $(ADDR) .
 
 test:
 	$(GO) test -count=1 $(PKGS)

@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/expr-lang/expr/vm"
+import (
+	"strings"
+
+	"github.com/expr-lang/expr/vm"
+)
 
 func init() {
 	registerNode(nodeSpec[BranchConfig]{Name: "branch", SchemaDef: "branchConfig", Schema: branchSchema, NoNext: true, Compile: compileBranch})
@@ -34,12 +38,28 @@ func compileBranch(nc *nodeCompiler, bc *BranchConfig) step {
 }
 
 func (s *branchStep) exec(r *run, n *Node) *Node {
+	var why strings.Builder // the conditions tried and their values, for the trace
+	next := s.def
 	for i, c := range s.conds {
-		if r.evalBool(c, r.nodeID()) {
-			return s.nexts[i]
+		if i > 0 {
+			why.WriteString(", ")
 		}
+		why.WriteString(s.srcs[i])
+		if r.evalBool(c, r.nodeID()) {
+			why.WriteString(" is true")
+			next = s.nexts[i]
+			break
+		}
+		why.WriteString(" is false")
 	}
-	return s.def
+	if next == s.def {
+		why.WriteString("; default")
+	}
+	if next != nil {
+		why.WriteString(" → " + next.ID)
+	}
+	r.trace(TraceBranch, n.path, why.String())
+	return next
 }
 
 func (s *branchStep) edges(add func(*Node, string)) {

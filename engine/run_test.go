@@ -630,3 +630,40 @@ triggers:
 		}}},
 	})
 }
+
+// TestBranchTraceShowsConditions: a branch's trace entry lists each condition tried with its
+// value and the node taken, so that an author sees why the run went where it did.
+func TestBranchTraceShowsConditions(t *testing.T) {
+	e := mustEngine(t, Config{Settings: DefaultSettings()}, `
+name: f
+nodes:
+  - id: route
+    type: branch
+    config:
+      conditions:
+        - {expression: "input == 'a'", next: a}
+        - {expression: "input == 'b'", next: b}
+      default: other
+  - {id: a, type: reply, config: {message: "a"}}
+  - {id: b, type: reply, config: {message: "b"}}
+  - {id: other, type: reply, config: {message: "other"}}
+triggers:
+  - {type: any, target: route}
+`)
+	for _, c := range []struct{ in, want string }{
+		{"a", "input == 'a' is true → a"},
+		{"b", "input == 'a' is false, input == 'b' is true → b"},
+		{"c", "input == 'a' is false, input == 'b' is false; default → other"},
+	} {
+		res := e.Handle(context.Background(), testConv, &State{}, &msg.Event{Kind: msg.KindText, Channel: msg.WhatsApp, From: user, ID: "in." + c.in, Text: c.in}, t0)
+		var got string
+		for _, tr := range res.Trace {
+			if tr.Kind == TraceBranch && tr.Node == "f/route" {
+				got = tr.Detail
+			}
+		}
+		if got != c.want {
+			t.Errorf("%q: branch trace %q, want %q\n%s", c.in, got, c.want, traceLines(res))
+		}
+	}
+}

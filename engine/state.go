@@ -75,6 +75,7 @@ const (
 	TraceTrigger      TraceKind = "trigger"       // a trigger (or the default flow) started a run
 	TraceNode         TraceKind = "node"          // a node ran
 	TraceSend         TraceKind = "send"          // a message was produced
+	TraceBranch       TraceKind = "branch"        // a branch node decided: each condition tried, its value, the node taken
 	TraceWait         TraceKind = "wait"          // the run waits for the user
 	TraceResume       TraceKind = "resume"        // a waiting input node got its answer
 	TraceInvalid      TraceKind = "invalid"       // an answer failed validation

@@ -48,6 +48,10 @@ type MediaExpect struct {
 	Caption string `yaml:"caption,omitempty"`
 }
 
+// Expect is the expectation that the outbound message m matches exactly, as --update writes
+// it: the dev console's "save as test" writes its cases with it.
+func Expect(m *msg.Message) Expectation { return describe(m) }
+
 // describe is the expectation that an outbound message matches exactly: what --update writes
 // and what a failure shows as the actual message.
 func describe(m *msg.Message) Expectation {

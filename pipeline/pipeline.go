@@ -78,8 +78,12 @@ type Pipeline struct {
 	// BusyWait bounds how long an API call waits for a worker to let go of its conversation
 	// (default 10s).
 	BusyWait time.Duration
-	// OnReport, when set, observes every claim processed (metrics).
+	// OnReport, when set, observes every claim processed (metrics, the dev console's trace).
 	OnReport func(*Report)
+	// Offset, when set, is how far a conversation's clock runs ahead of Now: the engine sees
+	// Now plus it (window checks, timeouts, timestamps in the state), while the store's leases
+	// and timers stay on Now. The sandbox uses it to move one conversation's clock forward.
+	Offset func(engine.Conversation) time.Duration
 
 	bundle atomic.Pointer[Bundle]
 	wake   chan int // shards with new work, for idle workers of this process
@@ -258,6 +262,14 @@ func (p *Pipeline) now() time.Time {
 		return time.Now()
 	}
 	return p.Now()
+}
+
+// convNow is the time the engine sees for conv: Now plus the conversation's Offset.
+func (p *Pipeline) convNow(conv engine.Conversation) time.Time {
+	if p.Offset == nil {
+		return p.now()
+	}
+	return p.now().Add(p.Offset(conv))
 }
 
 func (p *Pipeline) log() *slog.Logger {

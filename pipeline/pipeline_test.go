@@ -674,3 +674,36 @@ func TestUnreadableStateStartsOver(t *testing.T) {
 		})
 	}
 }
+
+// TestOffsetMovesOneConversationsClock: a conversation whose clock runs 25 hours ahead (the
+// sandbox's advance) meets the closed window while another one, on the real clock, does not;
+// its input timeout still fires one minute later on the store's clock.
+func TestOffsetMovesOneConversationsClock(t *testing.T) {
+	f := setup(t, nil)
+	ctx := context.Background()
+	ahead := map[string]time.Duration{}
+	f.p.Offset = func(c engine.Conversation) time.Duration { return ahead[c.User] }
+	// Both users write now; then the first one's clock moves 25 hours on.
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.1", From: "late", Text: "hi"}, msg.Event{ID: "wamid.2", From: "now", Text: "hi"}))
+	ahead["late"] = 0
+	f.drain(t)
+	ahead["late"] = 25 * time.Hour
+	for _, user := range []string{"late", "now"} {
+		if _, err := f.p.Start(ctx, f.ch, user, "f", "hello", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.s.texts(); !equal(got, []string{"hello", "hello", "template reopen", "hello"}) {
+		t.Fatalf("sent %q; want the conversation 25h ahead to get the fallback template", got)
+	}
+
+	// Its message is written at its own time; the input's one-minute timeout is kept on the
+	// store's clock, so it fires a real minute later.
+	f.accept(t, f.body(t, msg.Event{ID: "wamid.3", From: "late", Text: "ask", Time: f.now.Add(25 * time.Hour)}))
+	f.drain(t)
+	f.advance(61 * time.Second)
+	f.drain(t)
+	if got := f.s.texts(); !equal(got[4:], []string{"name?", "too late"}) {
+		t.Fatalf("sent %q after ask and a minute; want name? and too late", got[4:])
+	}
+}

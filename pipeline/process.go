@@ -130,7 +130,7 @@ func (j *job) run(ctx context.Context, fn runFunc) *store.Done {
 		j.commit(ctx, &store.Commit{State: c.State})
 		return nil
 	}
-	res, err := fn(j.b.Engine, st, j.p.now())
+	res, err := fn(j.b.Engine, st, j.p.convNow(c.Conv))
 	if err != nil {
 		j.rep.Err = invalidError{err}
 		j.commit(ctx, &store.Commit{State: c.State})
@@ -207,12 +207,16 @@ func (j *job) commit(ctx context.Context, cm *store.Commit) bool {
 	return true
 }
 
-// timer is when the conversation next needs a tick.
+// timer is when the conversation next needs a tick, on the store's clock.
 func (j *job) timer() time.Time {
 	if j.st == nil || j.b == nil {
 		return time.Time{}
 	}
-	return j.b.Engine.NextTimer(j.st)
+	t := j.b.Engine.NextTimer(j.st)
+	if !t.IsZero() && j.p.Offset != nil {
+		t = t.Add(-j.p.Offset(j.c.Conv))
+	}
+	return t
 }
 
 // maxRefusals bounds the fallback rounds of one event: a fallback is a template, which the
@@ -255,7 +259,7 @@ func (j *job) deliver(ctx context.Context, sends []engine.Send) *store.Done {
 		case errors.Is(err, msg.ErrWindowClosed) && refusals < maxRefusals:
 			refusals++
 			j.p.log().Info("window closed: falling back", "channel", j.c.Conv.Channel, "flow", s.Flow, "node", s.Node)
-			res := j.b.Engine.Refused(ctx, j.c.Conv, j.st, engine.Refusal{Send: s, Rest: queue, FellBack: j.fellBack}, j.p.now())
+			res := j.b.Engine.Refused(ctx, j.c.Conv, j.st, engine.Refusal{Send: s, Rest: queue, FellBack: j.fellBack}, j.p.convNow(j.c.Conv))
 			j.fellBack = j.fellBack || res.FellBack
 			j.rep.Trace = append(j.rep.Trace, res.Trace...)
 			// The engine answered for the rest: its sends replace it, committed first (with

@@ -47,6 +47,10 @@ type Options struct {
 	// for another name is a 404 counted under the channel "unknown", so that metric labels
 	// stay few. Nil: the channels of the served endpoints.
 	Channels []string
+	// DevConsole, when set, is served under /dev/ (package devconsole). It lets anyone who
+	// can open it post events as any user, so gtc serve sets it only in sandbox mode or when
+	// asked with --dev-console.
+	DevConsole http.Handler
 }
 
 // Site is what the server serves, from one loaded bundle.
@@ -204,6 +208,11 @@ func (s *Server) routes() *gin.Engine {
 	conv.POST("/start", s.start)
 	conv.POST("/reply", s.reply)
 	conv.POST("/release", s.release)
+
+	if s.opts.DevConsole != nil {
+		e.GET("/dev", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/dev/") })
+		e.Any("/dev/*path", gin.WrapH(s.opts.DevConsole))
+	}
 	return e
 }
 

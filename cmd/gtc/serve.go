@@ -42,12 +42,19 @@ type serveConfig struct {
 	rate         float64
 	pairInterval time.Duration
 	pairBurst    int
+	sandbox      bool
+	devConsole   bool
 }
 
 const serveUsage = `Usage: gtc serve [options] [DIR]
 
 Runs the webhook server for the bundle in DIR (default ./bundle): Meta's webhooks in, the
 flows' replies out through the Graph API, conversation state and queues in Redis.
+
+With --sandbox it needs nothing but flows: DIR is a bundle or any directory with flows/ (make
+run serves this repository's examples), state stays in memory, one WhatsApp account with
+generated secrets stands in for the bundle's channels, and every reply goes to an in-process
+fake of the Graph API instead of Meta. The dev console at /dev/ chats with the flows.
 
 Options (each also read from the environment variable in brackets):
 `
@@ -70,6 +77,8 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*s
 	fs.StringVar(&c.record, "record", env("GTC_RECORD", ""), "write every accepted webhook body to `DIR`, for flowctl test [GTC_RECORD]")
 	fs.StringVar(&c.logFormat, "log-format", env("GTC_LOG_FORMAT", "text"), "log `format`: text or json [GTC_LOG_FORMAT]")
 	fs.StringVar(&c.logLevel, "log-level", env("GTC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error [GTC_LOG_LEVEL]")
+	fs.BoolVar(&c.sandbox, "sandbox", false, "serve the flows of DIR to the dev console only: in-memory state, generated secrets, nothing sent to Meta (make run)")
+	fs.BoolVar(&c.devConsole, "dev-console", false, "also serve the dev console at /dev/ outside the sandbox: anyone who can open it can post events as any user and read their conversations")
 	fs.BoolVar(&c.insecure, "insecure-skip-signature", false, "accept unsigned webhooks (local experiments only: anyone can then post events)")
 	fs.DurationVar(&c.lease, "lease", durEnv(getenv, "GTC_LEASE", 20*time.Second), "how long a worker holds a conversation before another process takes over from it as dead [GTC_LEASE]")
 	fs.Float64Var(&c.rate, "rate", floatEnv(getenv, "GTC_RATE", 80), "messages per second per business account (phone number, page, Instagram account), across all processes [GTC_RATE]")
@@ -158,6 +167,14 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	reg := prometheus.NewRegistry()
 	var st store.Store
 	var client redis.UniversalClient
+	if cfg.sandbox && cfg.redisURL != "" {
+		log.Info("sandbox: --redis (or REDIS_URL) ignored: the sandbox keeps its state in memory")
+		cfg.redisURL = ""
+	}
+	if cfg.sandbox {
+		// Nothing reaches Meta, so its pair rate need not slow the author down.
+		cfg.pairBurst, cfg.pairInterval = 45, 100*time.Millisecond
+	}
 	if cfg.redisURL == "" {
 		emb, closeEmb, err := store.NewEmbedded(store.EmbeddedOptions{})
 		if err != nil {
@@ -165,7 +182,11 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 		}
 		defer closeEmb()
 		st, client = emb, emb.Client()
-		log.Warn("no --redis: state and queues are in memory and are lost when the process stops")
+		if cfg.sandbox {
+			log.Info("sandbox: state and queues are in memory; replies go to a fake Graph API, nothing reaches Meta")
+		} else {
+			log.Warn("no --redis: state and queues are in memory and are lost when the process stops")
+		}
 	} else {
 		opts, err := redis.ParseURL(cfg.redisURL)
 		if err != nil {
@@ -186,7 +207,7 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	}
 	metrics := server.NewMetrics(reg, st)
 	channels := providers.Registry()
-	w := &wiring{cfg: cfg, log: log, metrics: metrics, reg: channels,
+	w := &wiring{cfg: cfg, log: log, metrics: metrics, reg: channels, sandbox: newSandbox(cfg.sandbox),
 		limiter: store.NewLimiter(client, cfg.prefix, store.LimiterConfig{
 			LimiterConfig: meta.LimiterConfig{RatePerSecond: cfg.rate, PairInterval: cfg.pairInterval, PairBurst: cfg.pairBurst},
 			OnError:       func(err error) { log.Warn("rate limiter", "err", err) }})}
@@ -201,8 +222,21 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	}
 	p := pipeline.New(st, pb)
 	p.Log, p.Lease, p.OnReport = log, cfg.lease, metrics.Observe
-	srv := server.New(server.Options{Pipeline: p, Store: st, Log: log, Metrics: metrics, RecordDir: cfg.record,
-		InsecureSkipSignature: cfg.insecure, Channels: channels.Names()})
+	var srv *server.Server
+	if cfg.sandbox || cfg.devConsole {
+		w.console = w.newConsole(p, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { srv.Handler().ServeHTTP(rw, r) }))
+		p.Offset = w.console.Offset
+		p.OnReport = func(r *pipeline.Report) {
+			metrics.Observe(r)
+			w.console.Observe(r)
+		}
+	}
+	opts := server.Options{Pipeline: p, Store: st, Log: log, Metrics: metrics, RecordDir: cfg.record,
+		InsecureSkipSignature: cfg.insecure, Channels: channels.Names()}
+	if w.console != nil {
+		opts.DevConsole = w.console
+	}
+	srv = server.New(opts)
 	srv.Swap(site)
 	if cfg.insecure {
 		log.Warn("SIGNATURE CHECKS ARE OFF (--insecure-skip-signature): anyone who can reach this server can post events as any user")
@@ -221,6 +255,12 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	}()
 	reload := w.watch(ctx, getenv, p, srv)
 	log.Info("gtc serve: listening", "addr", ln.Addr().String(), "bundle", cfg.dir, "workers", cfg.workers, "store", storeName(cfg))
+	if w.console != nil {
+		if cfg.devConsole && !cfg.sandbox {
+			log.Warn("the dev console is on (--dev-console): anyone who can open /dev/ can post events as any user; never expose it")
+		}
+		fmt.Fprintf(stderr, "\n  Flowgate dev console: %s\n\n", consoleURL(ln.Addr()))
+	}
 
 	select {
 	case <-ctx.Done():

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/providers/channel"
 	"github.com/flowgate/flowgate/server"
+	"github.com/flowgate/flowgate/server/devconsole"
 )
 
 // wiring builds what gtc serve runs from a bundle, at start and at every reload.
@@ -28,11 +30,17 @@ type wiring struct {
 	metrics *server.Metrics
 	limiter channel.Pacer
 	reg     *channel.Registry // the channels this build serves
+	sandbox *sandbox          // sandbox mode: nil outside it
+	console *devconsole.Console
+	site    atomic.Pointer[server.Site] // the site last loaded
 }
 
 // load reads and validates the bundle and builds the pipeline's bundle and the server's site
 // from it. Any error leaves what runs untouched.
 func (w *wiring) load(getenv func(string) string) (*pipeline.Bundle, *server.Site, error) {
+	if w.sandbox != nil {
+		return w.loadSandbox(getenv)
+	}
 	b, ds := bundle.LoadWith(w.cfg.dir, bundle.LoadOptions{Getenv: getenv, Limits: w.reg.Limits()})
 	if ds.HasErrors() {
 		return nil, nil, fmt.Errorf("bundle %s is invalid: %w", w.cfg.dir, ds.Err())
@@ -57,6 +65,7 @@ func (w *wiring) load(getenv func(string) string) (*pipeline.Bundle, *server.Sit
 	if len(pb.Channels) == 0 {
 		return nil, nil, fmt.Errorf("bundle %s enables no channel this build can serve: nothing to listen for (gtc setup --answers answers.json %s)", w.cfg.dir, w.cfg.dir)
 	}
+	w.site.Store(site)
 	return pb, site, nil
 }
 
@@ -69,9 +78,11 @@ func (w *wiring) channel(c bundle.Channel) (*pipeline.Channel, channel.Provider)
 		return nil, nil
 	}
 	name := c.Name
-	sender := p.NewSender(
-		channel.Account{ID: c.AccountID, Token: c.Token, APIVersion: c.APIVersion, BaseURL: c.APIBaseURL},
-		channel.SendOptions{Pacer: w.limiter, Logger: w.log, OnRetry: func(code int) { w.metrics.Retry(name, code) }})
+	opts := channel.SendOptions{Pacer: w.limiter, Logger: w.log, OnRetry: func(code int) { w.metrics.Retry(name, code) }}
+	if w.sandbox != nil {
+		opts.HTTPClient = &http.Client{Transport: w.sandbox.graph}
+	}
+	sender := p.NewSender(channel.Account{ID: c.AccountID, Token: c.Token, APIVersion: c.APIVersion, BaseURL: c.APIBaseURL}, opts)
 	return &pipeline.Channel{Name: c.Name, Tenant: c.Tenant, Team: c.Team, Account: c.AccountID, Parse: p.Parse, Sender: sender}, p
 }
 
@@ -128,6 +139,9 @@ func (w *wiring) watch(ctx context.Context, getenv func(string) string, p *pipel
 
 func (w *wiring) reload(why string, getenv func(string) string, p *pipeline.Pipeline, srv *server.Server) {
 	pb, site, err := w.load(getenv)
+	if w.console != nil {
+		w.console.BundleLoaded(err)
+	}
 	if err != nil {
 		w.log.Error("bundle reload failed: still serving the previous bundle", "trigger", why, "err", err)
 		w.metrics.Reload(false)

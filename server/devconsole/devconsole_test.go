@@ -1,0 +1,106 @@
+package devconsole
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/providers/channel"
+	"github.com/flowgate/flowgate/providers/whatsapp"
+)
+
+// TestGraphKeepsMessagesPerConversation: the sandbox's fake Graph API answers a WhatsApp
+// sender as Meta does and keeps every request body for its recipient.
+func TestGraphKeepsMessagesPerConversation(t *testing.T) {
+	g := NewGraph(whatsapp.Provider{})
+	sender := whatsapp.Provider{}.NewSender(channel.Account{ID: "100000000000001", Token: "t", BaseURL: "https://graph.sandbox.invalid"},
+		channel.SendOptions{HTTPClient: &http.Client{Transport: g}})
+	ctx := context.Background()
+	for _, m := range []msg.Message{
+		{To: "16505551234", Text: &msg.Text{Body: "one"}},
+		{To: "16505550123", Text: &msg.Text{Body: "other"}},
+		{To: "16505551234", Location: &msg.Location{Latitude: 1, Longitude: 2, Name: "here"}},
+	} {
+		ids, err := sender.Send(ctx, &m)
+		if err != nil || len(ids) != 1 || g.Body(ids[0]) == nil {
+			t.Fatalf("send %+v: ids %v, err %v", m, ids, err)
+		}
+	}
+	got := g.Messages("+16505551234")
+	if len(got) != 2 || !strings.Contains(string(got[0]), `"body":"one"`) || !strings.Contains(string(got[1]), `"type":"location"`) {
+		t.Fatalf("kept for 16505551234: %s", got)
+	}
+	if n := len(g.Messages("16505550123")); n != 1 {
+		t.Fatalf("kept %d for the other user, want 1", n)
+	}
+
+	// Anything but a message post is answered with success and not kept.
+	req, _ := http.NewRequest(http.MethodGet, "https://graph.sandbox.invalid/v21.0/100000000000001", nil)
+	resp, err := g.RoundTrip(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET: %v %v", resp, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if !json.Valid(b) {
+		t.Fatalf("GET answered %q", b)
+	}
+}
+
+// TestTestCaseSteps: the saved case has a step per message, start and clock move, exact
+// expectations, and pauses of a minute or more (with what timers sent in them) as advance
+// steps.
+func TestTestCaseSteps(t *testing.T) {
+	t0 := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	text := func(s string) out { return out{m: msg.Message{Text: &msg.Text{Body: s}}} }
+	cv := &conversation{user: "16505551234", name: "Ann", entries: []*entry{
+		{kind: kindSend, at: t0, send: map[string]any{"text": "join", "name": "Ann"}, outs: []out{text("What's your name?")}},
+		{kind: kindSend, at: t0.Add(20 * time.Second), send: map[string]any{"text": "Ann"}, outs: []out{text("Thanks")}},
+		{kind: kindTimer, at: t0.Add(5 * time.Minute), outs: []out{text("Still there?")}},
+		{kind: kindSend, at: t0.Add(6 * time.Minute), send: map[string]any{"button": "yes"}},
+		{kind: kindAdvance, at: t0.Add(6 * time.Minute), advance: 25 * time.Hour},
+		{kind: kindStart, at: t0.Add(25*time.Hour + 6*time.Minute), flow: "check_window",
+			outs: []out{{m: msg.Message{Template: &msg.Template{Name: "follow_up", Language: "en"}}}, {Error: "refused"}}},
+	}}
+	data, err := cv.testCase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `# Saved from the dev console (/dev/). Replay it with flowctl test.
+name: console conversation with Ann (16505551234)
+channel: whatsapp
+contact: "16505551234"
+clock: "2026-01-05T09:00:00Z"
+steps:
+  - send:
+      name: Ann
+      text: join
+    expect:
+      - text: What's your name?
+  - send:
+      text: Ann
+    expect:
+      - text: Thanks
+  - advance: 6m
+    expect:
+      - text: Still there?
+  - send:
+      button: "yes"
+    expect: []
+  - advance: 25h
+    expect: []
+  - start:
+      flow: check_window
+    expect:
+      - template:
+          name: follow_up
+          language: en
+`
+	if string(data) != want {
+		t.Errorf("saved case:\n%s\nwant:\n%s", data, want)
+	}
+}
