@@ -131,9 +131,9 @@ func TestSandboxConsoleAPI(t *testing.T) {
 	dir := sandboxFlows(t)
 	p := startServe(t, dir, "", "fg:", "--sandbox")
 	base := "http://" + p.addr + "/dev/"
-	if !strings.Contains(p.out.String(), "Flowgate dev console: http://localhost:") {
-		t.Errorf("gtc serve --sandbox does not print the console's URL:\n%s", p.out.String())
-	}
+	waitFor(t, 10*time.Second, "gtc serve --sandbox to print the console's URL", func() bool {
+		return strings.Contains(p.out.String(), "Flowgate dev console: http://localhost:")
+	})
 	stream := openStream(t, base+"events")
 	stream.next("bundle", func(d string) bool { return strings.Contains(d, `"order_shipped"`) })
 	const ann = "16505551234"
@@ -180,7 +180,7 @@ func TestSandboxConsoleAPI(t *testing.T) {
 
 	// Nothing matched: the entry says why nothing was sent.
 	postJSON(t, base+"api/send", `{"user":"`+bob+`","text":"what is this"}`)
-	stream.next("conversation", func(d string) bool { return strings.Contains(d, `"quiet":{"kind":"ignored"`) })
+	stream.next("conversation", func(d string) bool { return strings.Contains(d, `"quiet":"no trigger matched \"what is this\""`) })
 
 	// Save as test: the case replays green against the same flows.
 	resp, err := http.Get(base + "api/case?user=" + ann)

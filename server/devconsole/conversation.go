@@ -92,7 +92,7 @@ type entryView struct {
 	Out     []out       `json:"out"`
 	Trace   []traceView `json:"trace"`
 	Errors  []string    `json:"errors,omitempty"`
-	Quiet   *traceView  `json:"quiet,omitempty"` // why nothing was sent, when nothing was
+	Quiet   string      `json:"quiet,omitempty"` // why nothing was sent, when nothing was
 }
 
 type traceView struct {
@@ -129,23 +129,11 @@ func (c *Console) viewLocked(ctx context.Context, cv *conversation) convView {
 			ev.Trace = append(ev.Trace, traceView{Kind: string(t.Kind), Node: t.Node, Detail: t.Detail})
 		}
 		if !e.waiting && len(e.outs) == 0 {
-			ev.Quiet = quiet(e.trace)
+			ev.Quiet = engine.Quiet(e.trace)
 		}
 		v.Entries = append(v.Entries, ev)
 	}
 	return v
-}
-
-// quiet picks the trace entry that says why nothing was sent: the last one that ignored,
-// suppressed, met the closed window or failed.
-func quiet(trace []engine.TraceEntry) *traceView {
-	for i := len(trace) - 1; i >= 0; i-- {
-		switch t := trace[i]; t.Kind {
-		case engine.TraceIgnored, engine.TraceSuppressed, engine.TraceWindowClosed, engine.TraceError, engine.TraceLoop, engine.TraceHandoff:
-			return &traceView{Kind: string(t.Kind), Node: t.Node, Detail: t.Detail}
-		}
-	}
-	return nil
 }
 
 // publish sends the page the current view of user's conversation.

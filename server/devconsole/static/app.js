@@ -199,14 +199,14 @@ function render(view) {
     if (e.kind === "start") chat.append(h("div", {class: "note"}, "» " + e.label + " started"));
     for (const o of e.out) chat.append(...bubble(view.user, o));
     if (!e.waiting && e.out.length === 0 && e.kind !== "advance") {
-      chat.append(h("div", {class: "note quiet"}, "nothing sent" + (e.quiet ? ": " + e.quiet.kind + (e.quiet.detail ? " (" + e.quiet.detail + ")" : "") : "")));
+      chat.append(h("div", {class: "note quiet"}, "nothing sent" + (e.quiet ? ": " + e.quiet : "")));
     }
     for (const err of e.errors || []) chat.append(h("div", {class: "note quiet"}, err));
     const run = h("li", {class: "run" + (!e.waiting && e.out.length === 0 ? " silent" : "")}, h("div", {class: "what"}, what(e), e.waiting ? " …" : ""));
     const lines = h("ol", {class: "runs"});
     for (const t of e.trace) lines.append(traceLine(t, ["error", "window_closed", "ignored", "suppressed", "loop"].includes(t.kind)));
     run.append(lines);
-    if (!e.waiting && e.out.length === 0 && e.quiet) run.append(h("div", {class: "why"}, "why nothing was sent: " + e.quiet.kind + (e.quiet.node ? " " + e.quiet.node : "") + (e.quiet.detail ? ": " + e.quiet.detail : "")));
+    if (!e.waiting && e.out.length === 0 && e.quiet) run.append(h("div", {class: "why"}, "why nothing was sent: " + e.quiet));
     runs.append(run);
   }
   chat.scrollTop = chat.scrollHeight;
