@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,10 +63,16 @@ type backend struct {
 	rt    *roundTrips
 }
 
-// each runs fn against a real Redis and the embedded store, with 4 shards.
+// each runs fn against a real Redis, a Redis Cluster and the embedded store, with 4 shards.
 func each(t *testing.T, fn func(t *testing.T, b backend)) {
 	t.Run("redis", func(t *testing.T) {
 		c, prefix := redistest.Client(t)
+		b := backend{r: NewRedis(c, Options{Prefix: prefix, Shards: 4}), clock: testclock.At(start()), rt: &roundTrips{}}
+		c.AddHook(b.rt)
+		fn(t, b)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		c, prefix := redistest.ClusterClient(t)
 		b := backend{r: NewRedis(c, Options{Prefix: prefix, Shards: 4}), clock: testclock.At(start()), rt: &roundTrips{}}
 		c.AddHook(b.rt)
 		fn(t, b)
@@ -107,12 +114,24 @@ func inShard(r *Redis, s, n int) []engine.Conversation {
 // keysOf lists the keys under the store's prefix.
 func keysOf(t *testing.T, r *Redis) []string {
 	t.Helper()
+	var mu sync.Mutex
 	var ks []string
-	iter := r.c.Scan(t.Context(), 0, r.k.prefix+"*", 1000).Iterator()
-	for iter.Next(t.Context()) {
-		ks = append(ks, iter.Val())
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, r.k.prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			ks = append(ks, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
 	}
-	if err := iter.Err(); err != nil {
+	var err error
+	if cc, isCluster := r.c.(*redis.ClusterClient); isCluster {
+		err = cc.ForEachMaster(t.Context(), func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) })
+	} else {
+		err = scan(t.Context(), r.c)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(ks)
@@ -393,11 +412,7 @@ func TestRoundTripsPerOperation(t *testing.T) {
 			}
 		}
 		// Load the scripts (EVALSHA falls back to EVAL once per script on a fresh server).
-		for _, sc := range []*redis.Script{enqueueScript, claimScript, claimConvScript, commitScript, finishScript, extendScript} {
-			if err := sc.Load(ctx, b.r.c).Err(); err != nil {
-				t.Fatal(err)
-			}
-		}
+		ok(t, b.r.LoadScripts(ctx))
 		count("Enqueue of 6 items of 3 conversations in 2 shards", 1, func() { must[[]bool](t)(b.r.Enqueue(ctx, items, time.Hour, now)) })
 		var c *Claim
 		count("Claim", 1, func() { c = must[*Claim](t)(b.r.Claim(ctx, 0, now, time.Minute, nil)) })
