@@ -388,6 +388,17 @@ func TestKeysOfAConversationShareASlot(t *testing.T) {
 			if slot(k) != slot(b.r.k.shard(s)) {
 				t.Errorf("key %q is in slot %d, the shard's is %d", k, slot(k), slot(b.r.k.shard(s)))
 			}
+			if cc, isCluster := b.r.c.(*redis.ClusterClient); isCluster {
+				if n := cc.ClusterKeySlot(ctx, k).Val(); n != int64(slot(k)) {
+					t.Errorf("CLUSTER KEYSLOT %q = %d, slot() says %d", k, n, slot(k))
+				}
+			}
+		}
+		// The limiter's schedules of a phone number, booked together by one script.
+		for _, k := range []string{b.r.k.ratePair("p1", "r1"), b.r.k.ratePair("p1", "r2")} {
+			if slot(k) != slot(b.r.k.rateNumber("p1")) {
+				t.Errorf("limiter key %q is in slot %d, the number's in %d", k, slot(k), slot(b.r.k.rateNumber("p1")))
+			}
 		}
 		if b.r.c.ZScore(ctx, b.r.k.ready(s), cid).Err() != redis.Nil {
 			t.Error("a leased conversation is in ready")

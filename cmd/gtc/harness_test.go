@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -303,7 +304,11 @@ func startServeOn(t *testing.T, dir string, storeFlags []string, prefix string, 
 		"--lease", "1s", "--pair-burst", "45", "--pair-interval", "1ms", "--workers", "4", "--log-level", "debug")
 	args = append(append(args, extra...), dir)
 	p.cmd = exec.Command(gtcBinary(t), args...)
-	p.cmd.Env = append(os.Environ(), "WHATSAPP_TOKEN="+e2eToken, "META_APP_SECRET="+e2eSecret)
+	// The store is the one storeFlags name, whatever the test's own environment says.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "REDIS_URL=") || strings.HasPrefix(kv, "REDIS_CLUSTER=")
+	})
+	p.cmd.Env = append(env, "WHATSAPP_TOKEN="+e2eToken, "META_APP_SECRET="+e2eSecret)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

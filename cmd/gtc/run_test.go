@@ -47,6 +47,7 @@ func TestExitCodes(t *testing.T) {
 		{"serve bad log format", []string{"serve", "--log-format", "xml"}, 2, `--log-format "xml": use text or json`},
 		{"serve braces in the key prefix", []string{"serve", "--redis-prefix", "x{"}, 2, "braces are not allowed"},
 		{"serve two Redis", []string{"serve", "--redis", "redis://127.0.0.1:6379", "--redis-cluster", "127.0.0.1:7000"}, 2, "are both set: use one"},
+		{"serve Redis URL unreadable", []string{"serve", "--redis", "http://:hunter2@127.0.0.1:6379"}, 2, "--redis http://:xxxxx@127.0.0.1:6379: not a Redis URL"},
 		{"serve cluster nodes not host:port", []string{"serve", "--redis-cluster", "127.0.0.1:7000,node2"}, 2, `"node2" is not host:port`},
 		{"serve cluster URL unreadable", []string{"serve", "--redis-cluster", "redis://:hunter2@127.0.0.1:7000?dial_timeout=soon"}, 2, "not a Redis Cluster URL"},
 		{"version", []string{"version"}, 0, ""},

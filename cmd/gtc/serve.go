@@ -103,6 +103,9 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*s
 	case c.redisURL != "" && c.cluster != "":
 		fmt.Fprintf(stderr, "gtc serve: --redis and --redis-cluster (or REDIS_URL and REDIS_CLUSTER) are both set: use one\n")
 		return nil, 2
+	case c.redisURL != "" && redisURLErr(c.redisURL) != nil:
+		fmt.Fprintf(stderr, "gtc serve: --redis %s: not a Redis URL (redis://[:password@]host:port/db)\n", redactURL(c.redisURL))
+		return nil, 2
 	case c.cluster != "" && clusterOptionsErr(c.cluster) != nil:
 		fmt.Fprintf(stderr, "gtc serve: %v\n", clusterOptionsErr(c.cluster))
 		return nil, 2
@@ -176,8 +179,11 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 		log.Warn("no --redis: state and queues are in memory and are lost when the process stops")
 	} else {
 		rc, err := connectRedis(cfg)
+		if err != nil && cfg.cluster != "" {
+			return fail("Redis Cluster %s cannot be used: %v", strings.TrimPrefix(storeName(cfg), "cluster "), err)
+		}
 		if err != nil {
-			return fail("%v", err)
+			return fail("Redis at %s cannot be reached: %v", storeName(cfg), err)
 		}
 		defer rc.Client().Close()
 		st, client = rc, rc.Client()
@@ -240,8 +246,9 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	return 0
 }
 
-// connectRedis connects to the Redis server or cluster of cfg, checks that it can serve (every
-// slot of a cluster assigned; the scripts load on every node) and returns the store over it.
+// connectRedis connects to the Redis server or cluster of cfg (checked by parseServe), checks
+// that it can serve (every master answers, every slot of a cluster is assigned, the scripts
+// load on every node) and returns the store over it.
 func connectRedis(cfg *serveConfig) (*store.Redis, error) {
 	var c redis.UniversalClient
 	if cfg.cluster != "" {
@@ -253,7 +260,7 @@ func connectRedis(cfg *serveConfig) (*store.Redis, error) {
 	} else {
 		opts, err := redis.ParseURL(cfg.redisURL)
 		if err != nil {
-			return nil, fmt.Errorf("--redis %s: not a Redis URL (redis://[:password@]host:port/db)", redactURL(cfg.redisURL))
+			return nil, err
 		}
 		// The store's scripts are not idempotent: it retries where it knows what a retry
 		// means, never the client.
@@ -272,10 +279,7 @@ func connectRedis(cfg *serveConfig) (*store.Redis, error) {
 	}
 	if err != nil {
 		c.Close()
-		if cfg.cluster != "" {
-			return nil, fmt.Errorf("Redis Cluster %s cannot be used: %v", strings.TrimPrefix(storeName(cfg), "cluster "), err)
-		}
-		return nil, fmt.Errorf("Redis at %s cannot be reached: %v", storeName(cfg), err)
+		return nil, err
 	}
 	return st, nil
 }
@@ -298,10 +302,18 @@ func clusterOptions(s string) (*redis.ClusterOptions, error) {
 			opts.Addrs = append(opts.Addrs, strings.TrimSpace(a))
 		}
 	}
-	// As for one server: no blind retries of scripts. Redirections (MOVED, ASK) are still
-	// followed.
+	// As for one server, the node clients never retry. The cluster client still follows
+	// redirections (MOVED, ASK) and, after a master failed over, finds the new one: that
+	// loop may send a script again when its connection broke before the answer came, which
+	// the scripts bear (a commit, extend or ack applied twice has the effect of once, a
+	// repeated enqueue finds its dedup keys, a repeated claim leaves a lease to expire).
 	opts.MaxRetries = -1
 	return opts, nil
+}
+
+func redisURLErr(s string) error {
+	_, err := redis.ParseURL(s)
+	return err
 }
 
 func clusterOptionsErr(s string) error {

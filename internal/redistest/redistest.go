@@ -1,7 +1,8 @@
 // Package redistest gives tests a real Redis: the one REDIS_URL names, else the one on
 // 127.0.0.1:6379, else a redis-server it starts on a free port for the test binary. Each test
 // gets its own key prefix and its keys are deleted when it ends. Tests never skip for want of
-// Redis: when none can be reached or started, they fail and say why.
+// Redis: when none can be reached or started, they fail and say why. ClusterAddrs and
+// ClusterClient give a Redis Cluster the same way (cluster.go).
 package redistest
 
 import (
