@@ -449,6 +449,26 @@ func TestRoundTripsPerOperation(t *testing.T) {
 	})
 }
 
+// TestPingEveryMaster: on a cluster, Ping (what /readyz asks) fails when any master is down,
+// not only the one a single PING would reach.
+func TestPingEveryMaster(t *testing.T) {
+	redistest.ClusterAddrs(t) // skips, like every cluster test, without redis-server
+	cl, err := redistest.StartCluster(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs[:1], MaxRetries: -1})
+	defer c.Close()
+	r := NewRedis(c, Options{})
+	ok(t, r.Ping(t.Context()))
+	ok(t, r.LoadScripts(t.Context()))
+	cl.Kill(2)
+	if err := r.Ping(t.Context()); err == nil || !strings.Contains(err.Error(), cl.Addrs[2]) {
+		t.Errorf("Ping with master %s down = %v, want an error naming it", cl.Addrs[2], err)
+	}
+}
+
 // TestPipelineReloadsScripts checks Enqueue's pipeline on a server that lost its scripts.
 func TestPipelineReloadsScripts(t *testing.T) {
 	r, closeStore, err := NewEmbedded(EmbeddedOptions{})

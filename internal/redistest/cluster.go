@@ -186,11 +186,16 @@ func clusterReady(addrs []string) error {
 	return nil
 }
 
+// Kill stops master i with SIGKILL, as a crash would.
+func (cl *Cluster) Kill(i int) {
+	cl.procs[i].Process.Signal(syscall.SIGKILL)
+	cl.procs[i].Wait()
+}
+
 // Close stops the cluster's servers and removes their directory.
 func (cl *Cluster) Close() error {
-	for _, p := range cl.procs {
-		p.Process.Signal(syscall.SIGKILL)
-		p.Wait()
+	for i := range cl.procs {
+		cl.Kill(i)
 	}
 	return os.RemoveAll(cl.dir)
 }
