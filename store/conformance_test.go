@@ -24,6 +24,15 @@ func TestConformanceRedis(t *testing.T) {
 	}
 }
 
+// TestConformanceCluster runs the suite against a Redis Cluster of three masters, with the
+// default 16 shards spread over them.
+func TestConformanceCluster(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		c, prefix := redistest.ClusterClient(t)
+		return store.NewRedis(c, store.Options{Prefix: prefix})
+	})
+}
+
 // TestConformanceEmbedded runs the suite against the embedded store as gtc serve uses it, on
 // the real clock.
 func TestConformanceEmbedded(t *testing.T) {

@@ -133,6 +133,7 @@ func TestLimitersShareTheBudget(t *testing.T) {
 			t.Errorf("3 messages to one recipient from two limiters ended at %v, want 6.5s", got)
 		}
 		// Another phone number has its own budget; a wait that books at once is one round trip.
+		ok(t, b.r.LoadScripts(t.Context())) // on a cluster, p2's node may not have run the script yet
 		before, trips := clk.Now(), b.rt.n.Load()
 		if err := ls[1].WaitNumber(t.Context(), "p2"); err != nil || clk.Now() != before {
 			t.Errorf("another number waited %v (%v)", clk.Now().Sub(before), err)
@@ -181,7 +182,12 @@ func TestLimiterStopsWithContext(t *testing.T) {
 			t.Error("WaitPair with a cancelled context returned nil")
 		}
 		var got error
-		closed := redis.NewClient(&redis.Options{Addr: b.r.Client().(*redis.Client).Options().Addr})
+		var closed redis.UniversalClient
+		if cc, isCluster := b.r.Client().(*redis.ClusterClient); isCluster {
+			closed = redis.NewClusterClient(&redis.ClusterOptions{Addrs: cc.Options().Addrs})
+		} else {
+			closed = redis.NewClient(&redis.Options{Addr: b.r.Client().(*redis.Client).Options().Addr})
+		}
 		closed.Close()
 		bad := NewLimiter(closed, b.r.k.prefix, LimiterConfig{LimiterConfig: meta.LimiterConfig{Clock: clk}, OnError: func(err error) { got = err }})
 		bad.Defer("p1", "r1", time.Second)

@@ -138,9 +138,20 @@ func (r *Redis) eachShard(ctx context.Context, queue func(p redis.Pipeliner, s i
 	return err
 }
 
-// Ping checks that Redis answers.
+// Ping checks that Redis answers: on a cluster, every master.
 func (r *Redis) Ping(ctx context.Context) error {
-	if err := r.c.Ping(ctx).Err(); err != nil {
+	var err error
+	if cc, ok := r.c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			if err := m.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("master %s: %w", m.Options().Addr, err)
+			}
+			return nil
+		})
+	} else {
+		err = r.c.Ping(ctx).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("store: ping: %w", err)
 	}
 	return nil

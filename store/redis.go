@@ -87,6 +87,19 @@ func NewRedis(c redis.UniversalClient, opts Options) *Redis {
 	return &Redis{c: c, k: keys{opts.Prefix}, shards: opts.Shards}
 }
 
+// LoadScripts loads the store's and the limiter's scripts on every server the client reaches
+// (each master and replica of a cluster), so that the first call of each runs at once instead
+// of costing a second round trip; gtc serve calls it at start, which also tells a Redis that
+// refuses scripts.
+func (r *Redis) LoadScripts(ctx context.Context) error {
+	for _, sc := range []*redis.Script{enqueueScript, claimScript, claimConvScript, commitScript, finishScript, extendScript, ackScript, gcraScript} {
+		if err := sc.Load(ctx, r.c).Err(); err != nil {
+			return fmt.Errorf("store: load scripts: %w", err)
+		}
+	}
+	return nil
+}
+
 // Client returns the Redis client the store uses (for a Limiter on the same server).
 func (r *Redis) Client() redis.UniversalClient { return r.c }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,10 +63,16 @@ type backend struct {
 	rt    *roundTrips
 }
 
-// each runs fn against a real Redis and the embedded store, with 4 shards.
+// each runs fn against a real Redis, a Redis Cluster and the embedded store, with 4 shards.
 func each(t *testing.T, fn func(t *testing.T, b backend)) {
 	t.Run("redis", func(t *testing.T) {
 		c, prefix := redistest.Client(t)
+		b := backend{r: NewRedis(c, Options{Prefix: prefix, Shards: 4}), clock: testclock.At(start()), rt: &roundTrips{}}
+		c.AddHook(b.rt)
+		fn(t, b)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		c, prefix := redistest.ClusterClient(t)
 		b := backend{r: NewRedis(c, Options{Prefix: prefix, Shards: 4}), clock: testclock.At(start()), rt: &roundTrips{}}
 		c.AddHook(b.rt)
 		fn(t, b)
@@ -107,12 +114,24 @@ func inShard(r *Redis, s, n int) []engine.Conversation {
 // keysOf lists the keys under the store's prefix.
 func keysOf(t *testing.T, r *Redis) []string {
 	t.Helper()
+	var mu sync.Mutex
 	var ks []string
-	iter := r.c.Scan(t.Context(), 0, r.k.prefix+"*", 1000).Iterator()
-	for iter.Next(t.Context()) {
-		ks = append(ks, iter.Val())
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, r.k.prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			ks = append(ks, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
 	}
-	if err := iter.Err(); err != nil {
+	var err error
+	if cc, isCluster := r.c.(*redis.ClusterClient); isCluster {
+		err = cc.ForEachMaster(t.Context(), func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) })
+	} else {
+		err = scan(t.Context(), r.c)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(ks)
@@ -369,6 +388,17 @@ func TestKeysOfAConversationShareASlot(t *testing.T) {
 			if slot(k) != slot(b.r.k.shard(s)) {
 				t.Errorf("key %q is in slot %d, the shard's is %d", k, slot(k), slot(b.r.k.shard(s)))
 			}
+			if cc, isCluster := b.r.c.(*redis.ClusterClient); isCluster {
+				if n := cc.ClusterKeySlot(ctx, k).Val(); n != int64(slot(k)) {
+					t.Errorf("CLUSTER KEYSLOT %q = %d, slot() says %d", k, n, slot(k))
+				}
+			}
+		}
+		// The limiter's schedules of a phone number, booked together by one script.
+		for _, k := range []string{b.r.k.ratePair("p1", "r1"), b.r.k.ratePair("p1", "r2")} {
+			if slot(k) != slot(b.r.k.rateNumber("p1")) {
+				t.Errorf("limiter key %q is in slot %d, the number's in %d", k, slot(k), slot(b.r.k.rateNumber("p1")))
+			}
 		}
 		if b.r.c.ZScore(ctx, b.r.k.ready(s), cid).Err() != redis.Nil {
 			t.Error("a leased conversation is in ready")
@@ -393,11 +423,7 @@ func TestRoundTripsPerOperation(t *testing.T) {
 			}
 		}
 		// Load the scripts (EVALSHA falls back to EVAL once per script on a fresh server).
-		for _, sc := range []*redis.Script{enqueueScript, claimScript, claimConvScript, commitScript, finishScript, extendScript} {
-			if err := sc.Load(ctx, b.r.c).Err(); err != nil {
-				t.Fatal(err)
-			}
-		}
+		ok(t, b.r.LoadScripts(ctx))
 		count("Enqueue of 6 items of 3 conversations in 2 shards", 1, func() { must[[]bool](t)(b.r.Enqueue(ctx, items, time.Hour, now)) })
 		var c *Claim
 		count("Claim", 1, func() { c = must[*Claim](t)(b.r.Claim(ctx, 0, now, time.Minute, nil)) })
@@ -421,6 +447,26 @@ func TestRoundTripsPerOperation(t *testing.T) {
 		ok(t, b.r.Commit(ctx, c, &Commit{Handoff: true, Kept: []byte("k")}, now, time.Minute))
 		count("Handoffs (one)", 2, func() { must[[]Handoff](t)(b.r.Handoffs(ctx, "t1", "sales")) })
 	})
+}
+
+// TestPingEveryMaster: on a cluster, Ping (what /readyz asks) fails when any master is down,
+// not only the one a single PING would reach.
+func TestPingEveryMaster(t *testing.T) {
+	redistest.ClusterAddrs(t) // skips, like every cluster test, without redis-server
+	cl, err := redistest.StartCluster(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs[:1], MaxRetries: -1})
+	defer c.Close()
+	r := NewRedis(c, Options{})
+	ok(t, r.Ping(t.Context()))
+	ok(t, r.LoadScripts(t.Context()))
+	cl.Kill(2)
+	if err := r.Ping(t.Context()); err == nil || !strings.Contains(err.Error(), cl.Addrs[2]) {
+		t.Errorf("Ping with master %s down = %v, want an error naming it", cl.Addrs[2], err)
+	}
 }
 
 // TestPipelineReloadsScripts checks Enqueue's pipeline on a server that lost its scripts.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,7 +82,8 @@ type graphMsg struct {
 	// The Send API's messaging_type, tag and sender_action.
 	MessagingType, Tag, Action string
 	Body                       []byte
-	Answered                   bool // answered 200 (Meta accepted it)
+	Answered                   bool      // answered 200 (Meta accepted it)
+	At                         time.Time // when the request arrived
 }
 
 // fakeGraph is the Graph API's messages endpoint for every channel: it answers with the
@@ -104,6 +106,7 @@ func newFakeGraph(t *testing.T) *fakeGraph {
 }
 
 func (g *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
+	at := time.Now()
 	body, _ := io.ReadAll(r.Body)
 	if r.Header.Get("Authorization") != "Bearer "+e2eToken {
 		w.WriteHeader(401)
@@ -133,7 +136,7 @@ func (g *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 	json.Unmarshal(body, &req)
 	whatsapp := req.MessagingProduct == "whatsapp"
 	m := graphMsg{Path: r.URL.Path, To: req.To, Type: req.Type, Text: req.Text.Body, Template: req.Template.Name, Body: body,
-		MessagingType: req.MessagingType, Tag: req.Tag, Action: req.SenderAction}
+		MessagingType: req.MessagingType, Tag: req.Tag, Action: req.SenderAction, At: at}
 	for _, b := range req.Interactive.Action.Buttons {
 		m.Buttons = append(m.Buttons, b.Reply.ID)
 	}
@@ -197,6 +200,17 @@ func (g *fakeGraph) to(user string) []graphMsg {
 		}
 	}
 	return out
+}
+
+// arrivals returns when each request arrived.
+func (g *fakeGraph) arrivals() []time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	at := make([]time.Time, len(g.msgs))
+	for i, m := range g.msgs {
+		at[i] = m.At
+	}
+	return at
 }
 
 // waitFor polls cond until it holds or the deadline passes.
@@ -269,19 +283,32 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startServe runs gtc serve on a free port and waits until it is ready.
+// startServe runs gtc serve on the Redis at redisURL, on a free port, and waits until it is
+// ready.
 func startServe(t *testing.T, dir, redisURL, prefix string, extra ...string) *serveProc {
+	t.Helper()
+	return startServeOn(t, dir, []string{"--redis", redisURL}, prefix, extra...)
+}
+
+// startServeOn runs gtc serve on the store storeFlags name (--redis URL or --redis-cluster
+// nodes), on a free port, and waits until it is ready.
+func startServeOn(t *testing.T, dir string, storeFlags []string, prefix string, extra ...string) *serveProc {
 	t.Helper()
 	port, err := redistest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &serveProc{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), out: &syncBuffer{}, done: make(chan struct{})}
-	args := append([]string{"serve", "--addr", p.addr, "--redis", redisURL, "--redis-prefix", prefix,
-		"--lease", "1s", "--pair-burst", "45", "--pair-interval", "1ms", "--workers", "4", "--log-level", "debug"}, extra...)
-	args = append(args, dir)
+	args := append([]string{"serve", "--addr", p.addr}, storeFlags...)
+	args = append(args, "--redis-prefix", prefix,
+		"--lease", "1s", "--pair-burst", "45", "--pair-interval", "1ms", "--workers", "4", "--log-level", "debug")
+	args = append(append(args, extra...), dir)
 	p.cmd = exec.Command(gtcBinary(t), args...)
-	p.cmd.Env = append(os.Environ(), "WHATSAPP_TOKEN="+e2eToken, "META_APP_SECRET="+e2eSecret)
+	// The store is the one storeFlags name, whatever the test's own environment says.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "REDIS_URL=") || strings.HasPrefix(kv, "REDIS_CLUSTER=")
+	})
+	p.cmd.Env = append(env, "WHATSAPP_TOKEN="+e2eToken, "META_APP_SECRET="+e2eSecret)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

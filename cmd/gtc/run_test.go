@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flowgate/flowgate/internal/redistest"
 	"github.com/flowgate/flowgate/internal/version"
 )
 
@@ -43,6 +46,10 @@ func TestExitCodes(t *testing.T) {
 		{"serve bad flag", []string{"serve", "--nope"}, 2, "flag provided but not defined"},
 		{"serve bad log format", []string{"serve", "--log-format", "xml"}, 2, `--log-format "xml": use text or json`},
 		{"serve braces in the key prefix", []string{"serve", "--redis-prefix", "x{"}, 2, "braces are not allowed"},
+		{"serve two Redis", []string{"serve", "--redis", "redis://127.0.0.1:6379", "--redis-cluster", "127.0.0.1:7000"}, 2, "are both set: use one"},
+		{"serve Redis URL unreadable", []string{"serve", "--redis", "http://:hunter2@127.0.0.1:6379"}, 2, "--redis http://:xxxxx@127.0.0.1:6379: not a Redis URL"},
+		{"serve cluster nodes not host:port", []string{"serve", "--redis-cluster", "127.0.0.1:7000,node2"}, 2, `"node2" is not host:port`},
+		{"serve cluster URL unreadable", []string{"serve", "--redis-cluster", "redis://:hunter2@127.0.0.1:7000?dial_timeout=soon"}, 2, "not a Redis Cluster URL"},
 		{"version", []string{"version"}, 0, ""},
 		{"setup ok", []string{"setup", "--answers", example, filepath.Join(dir, "ok")}, 0, ""},
 		{"setup flags after dir", []string{"setup", filepath.Join(dir, "ok2"), "--answers", example, "--team", "sales"}, 0, ""},
@@ -192,6 +199,10 @@ func TestServeRefusesToStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	plain, err := redis.ParseURL(redistest.URL(t)) // a Redis without cluster mode
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name   string
 		args   []string
@@ -202,6 +213,9 @@ func TestServeRefusesToStart(t *testing.T) {
 		{"secret not set", []string{"serve", dir}, noEnv, "${WHATSAPP_TOKEN} is not set"},
 		{"port taken", []string{"serve", "--addr", ln.Addr().String(), dir}, env, "cannot listen on " + ln.Addr().String()},
 		{"Redis unreachable", []string{"serve", "--redis", "redis://:hunter2@127.0.0.1:1/0", dir}, env, "Redis at redis://:xxxxx@127.0.0.1:1/0 cannot be reached"},
+		{"Redis Cluster unreachable", []string{"serve", "--redis-cluster", "127.0.0.1:1,127.0.0.1:2", dir}, env, "Redis Cluster 127.0.0.1:1,127.0.0.1:2 cannot be used"},
+		{"Redis Cluster URL unreachable", []string{"serve", "--redis-cluster", "redis://:hunter2@127.0.0.1:1?addr=127.0.0.1:2", dir}, env, "Redis Cluster redis://:xxxxx@127.0.0.1:1?addr=127.0.0.1:2 cannot be used"},
+		{"not a cluster", []string{"serve", "--redis-cluster", plain.Addr, dir}, env, "cluster support disabled"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -32,6 +32,7 @@ type serveConfig struct {
 	dir          string
 	addr         string
 	redisURL     string
+	cluster      string
 	prefix       string
 	workers      int
 	record       string
@@ -71,6 +72,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*s
 	c := &serveConfig{}
 	fs.StringVar(&c.addr, "addr", env("GTC_ADDR", ":8080"), "listen `address` [GTC_ADDR]")
 	fs.StringVar(&c.redisURL, "redis", env("REDIS_URL", ""), "Redis `URL` (redis://host:6379/0); empty: an in-memory store that loses everything on exit [REDIS_URL]")
+	fs.StringVar(&c.cluster, "redis-cluster", env("REDIS_CLUSTER", ""), "Redis Cluster seed `nodes`: host:port,host:port,... (or a redis:// URL with more seeds as ?addr=host:port); instead of --redis [REDIS_CLUSTER]")
 	fs.StringVar(&c.prefix, "redis-prefix", env("GTC_REDIS_PREFIX", "fg:"), "`prefix` of every Redis key, to share one Redis between deployments [GTC_REDIS_PREFIX]")
 	workers, _ := strconv.Atoi(env("GTC_WORKERS", "0"))
 	fs.IntVar(&c.workers, "workers", workers, "worker `count` (default 4 × CPUs) [GTC_WORKERS]")
@@ -106,6 +108,15 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*s
 	switch {
 	case len(pos) > 1:
 		fmt.Fprintf(stderr, "gtc serve: one bundle directory, not %d (%s)\n", len(pos), strings.Join(pos, " "))
+		return nil, 2
+	case c.redisURL != "" && c.cluster != "":
+		fmt.Fprintf(stderr, "gtc serve: --redis and --redis-cluster (or REDIS_URL and REDIS_CLUSTER) are both set: use one\n")
+		return nil, 2
+	case c.redisURL != "" && redisURLErr(c.redisURL) != nil:
+		fmt.Fprintf(stderr, "gtc serve: --redis %s: not a Redis URL (redis://[:password@]host:port/db)\n", redactURL(c.redisURL))
+		return nil, 2
+	case c.cluster != "" && clusterOptionsErr(c.cluster) != nil:
+		fmt.Fprintf(stderr, "gtc serve: %v\n", clusterOptionsErr(c.cluster))
 		return nil, 2
 	case strings.ContainsAny(c.prefix, "{}"):
 		fmt.Fprintf(stderr, "gtc serve: --redis-prefix %q: braces are not allowed (they would change the keys' hash tags)\n", c.prefix)
@@ -167,15 +178,15 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	reg := prometheus.NewRegistry()
 	var st store.Store
 	var client redis.UniversalClient
-	if cfg.sandbox && cfg.redisURL != "" {
-		log.Info("sandbox: --redis (or REDIS_URL) ignored: the sandbox keeps its state in memory")
-		cfg.redisURL = ""
+	if cfg.sandbox && (cfg.redisURL != "" || cfg.cluster != "") {
+		log.Info("sandbox: --redis, --redis-cluster (and REDIS_URL, REDIS_CLUSTER) ignored: the sandbox keeps its state in memory")
+		cfg.redisURL, cfg.cluster = "", ""
 	}
 	if cfg.sandbox {
 		// Nothing reaches Meta, so its pair rate need not slow the author down.
 		cfg.pairBurst, cfg.pairInterval = 45, 100*time.Millisecond
 	}
-	if cfg.redisURL == "" {
+	if cfg.redisURL == "" && cfg.cluster == "" {
 		emb, closeEmb, err := store.NewEmbedded(store.EmbeddedOptions{})
 		if err != nil {
 			return fail("embedded store: %v", err)
@@ -188,22 +199,15 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 			log.Warn("no --redis: state and queues are in memory and are lost when the process stops")
 		}
 	} else {
-		opts, err := redis.ParseURL(cfg.redisURL)
-		if err != nil {
-			return fail("--redis %s: not a Redis URL (redis://[:password@]host:port/db)", redactURL(cfg.redisURL))
+		rc, err := connectRedis(cfg)
+		if err != nil && cfg.cluster != "" {
+			return fail("Redis Cluster %s cannot be used: %v", strings.TrimPrefix(storeName(cfg), "cluster "), err)
 		}
-		// The store's scripts are not idempotent: it retries where it knows what a retry
-		// means, never the client.
-		opts.MaxRetries = -1
-		rc := redis.NewClient(opts)
-		defer rc.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		err = rc.Ping(ctx).Err()
-		cancel()
 		if err != nil {
-			return fail("Redis at %s cannot be reached: %v", redactURL(cfg.redisURL), err)
+			return fail("Redis at %s cannot be reached: %v", storeName(cfg), err)
 		}
-		st, client = store.NewRedis(rc, store.Options{Prefix: cfg.prefix}), rc
+		defer rc.Client().Close()
+		st, client = rc, rc.Client()
 	}
 	metrics := server.NewMetrics(reg, st)
 	channels := providers.Registry()
@@ -282,8 +286,100 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	return 0
 }
 
+// connectRedis connects to the Redis server or cluster of cfg (checked by parseServe), checks
+// that it can serve (every master answers, every slot of a cluster is assigned, the scripts
+// load on every node) and returns the store over it.
+func connectRedis(cfg *serveConfig) (*store.Redis, error) {
+	var c redis.UniversalClient
+	if cfg.cluster != "" {
+		opts, err := clusterOptions(cfg.cluster)
+		if err != nil {
+			return nil, err
+		}
+		c = redis.NewClusterClient(opts)
+	} else {
+		opts, err := redis.ParseURL(cfg.redisURL)
+		if err != nil {
+			return nil, err
+		}
+		// The store's scripts are not idempotent: it retries where it knows what a retry
+		// means, never the client.
+		opts.MaxRetries = -1
+		c = redis.NewClient(opts)
+	}
+	st := store.NewRedis(c, store.Options{Prefix: cfg.prefix})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := st.Ping(ctx)
+	if cc, ok := c.(*redis.ClusterClient); ok && err == nil {
+		err = clusterOK(ctx, cc)
+	}
+	if err == nil {
+		err = st.LoadScripts(ctx)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// clusterOptions reads --redis-cluster: seed nodes host:port,host:port,..., or one redis://
+// URL (password, TLS with rediss://) whose ?addr= parameters name more seeds.
+func clusterOptions(s string) (*redis.ClusterOptions, error) {
+	var opts *redis.ClusterOptions
+	if strings.Contains(s, "://") {
+		var err error
+		if opts, err = redis.ParseClusterURL(s); err != nil {
+			return nil, fmt.Errorf("--redis-cluster %s: not a Redis Cluster URL (redis://[:password@]host:port?addr=host:port)", redactURL(s))
+		}
+	} else {
+		opts = &redis.ClusterOptions{}
+		for _, a := range strings.Split(s, ",") {
+			if _, _, err := net.SplitHostPort(strings.TrimSpace(a)); err != nil {
+				return nil, fmt.Errorf("--redis-cluster %q: %q is not host:port", s, a)
+			}
+			opts.Addrs = append(opts.Addrs, strings.TrimSpace(a))
+		}
+	}
+	// As for one server, the node clients never retry. The cluster client still follows
+	// redirections (MOVED, ASK) and, after a master failed over, finds the new one: that
+	// loop may send a script again when its connection broke before the answer came, which
+	// the scripts bear (a commit, extend or ack applied twice has the effect of once, a
+	// repeated enqueue finds its dedup keys, a repeated claim leaves a lease to expire).
+	opts.MaxRetries = -1
+	return opts, nil
+}
+
+func redisURLErr(s string) error {
+	_, err := redis.ParseURL(s)
+	return err
+}
+
+func clusterOptionsErr(s string) error {
+	_, err := clusterOptions(s)
+	return err
+}
+
+// clusterOK checks that the cluster serves every slot.
+func clusterOK(ctx context.Context, c *redis.ClusterClient) error {
+	info, err := c.ClusterInfo(ctx).Result()
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "cluster_state:ok") {
+		return errors.New("cluster_state is not ok (slots unassigned or nodes failing: redis-cli --cluster check)")
+	}
+	return nil
+}
+
 func storeName(cfg *serveConfig) string {
-	if cfg.redisURL == "" {
+	switch {
+	case cfg.cluster != "" && strings.Contains(cfg.cluster, "://"):
+		return "cluster " + redactURL(cfg.cluster)
+	case cfg.cluster != "":
+		return "cluster " + cfg.cluster
+	case cfg.redisURL == "":
 		return "in-memory"
 	}
 	return redactURL(cfg.redisURL)

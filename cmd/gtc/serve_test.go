@@ -214,45 +214,6 @@ func TestServeWebhooks(t *testing.T) {
 	}
 }
 
-// TestServeTwoProcesses: two gtc serve processes on one Redis share 1,000 events of 50
-// conversations, posted to either: each is answered once, in order per conversation.
-func TestServeTwoProcesses(t *testing.T) {
-	url := redistest.URL(t)
-	_, prefix := redistest.Client(t)
-	g := newFakeGraph(t)
-	dir := newBundle(t, g.srv.URL, map[string]string{"echo.yaml": echoFlow})
-	a := startServe(t, dir, url, prefix, "--rate", "100000")
-	b := startServe(t, dir, url, prefix, "--rate", "100000")
-	const users, per, batch = 50, 20, 5
-	var wg sync.WaitGroup
-	for u := range users {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			user := fmt.Sprintf("1555100%04d", u)
-			for i := 0; i < per; i += batch {
-				var evs []string
-				for j := i; j < i+batch; j++ {
-					evs = append(evs, fmt.Sprintf(`{"from":%q,"id":"wamid.two.%d.%d","timestamp":"%d","type":"text","text":{"body":"seq %d"}}`, user, u, j, time.Now().Unix(), j))
-				}
-				body := []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"987654321098765","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550100","phone_number_id":%q},"contacts":[{"profile":{"name":"U"},"wa_id":%q}],"messages":[%s]}}]}]}`, e2ePhone, user, strings.Join(evs, ",")))
-				addr := a.addr
-				if (u+i/batch)%2 == 1 {
-					addr = b.addr
-				}
-				mustPost(t, addr, body)
-			}
-		}()
-	}
-	wg.Wait()
-	checkEchoes(t, g, "1555100%04d", users, per)
-	for _, p := range []*serveProc{a, b} {
-		if n := metricValue(t, p.addr, `flowgate_events_total{kind="event",result="ok"}`); n == 0 {
-			t.Errorf("process %s processed no event: the work was not shared", p.addr)
-		}
-	}
-}
-
 // TestServeKilledWorker: a process killed with SIGKILL in the middle of an event, before the
 // commit (waiting on an http node) and after it (waiting on the Graph API), leaves the event to
 // a second process, and the user gets one answer.

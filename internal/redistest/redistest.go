@@ -1,7 +1,8 @@
 // Package redistest gives tests a real Redis: the one REDIS_URL names, else the one on
 // 127.0.0.1:6379, else a redis-server it starts on a free port for the test binary. Each test
 // gets its own key prefix and its keys are deleted when it ends. Tests never skip for want of
-// Redis: when none can be reached or started, they fail and say why.
+// Redis: when none can be reached or started, they fail and say why. ClusterAddrs and
+// ClusterClient give a Redis Cluster the same way (cluster.go).
 package redistest
 
 import (
@@ -57,18 +58,32 @@ func Client(t testing.TB) (*redis.Client, string) {
 	return c, prefix
 }
 
-// Clean deletes every key under prefix (SCAN: for tests only).
+// Clean deletes every key under prefix (SCAN: for tests only), on every master of a cluster.
 func Clean(ctx context.Context, c redis.UniversalClient, prefix string) {
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			clean(ctx, m, prefix)
+			return nil
+		})
+		return
+	}
+	clean(ctx, c, prefix)
+}
+
+// clean deletes the keys under prefix of one server, one DEL per key so that the keys of
+// different cluster slots never meet in one command.
+func clean(ctx context.Context, c redis.Cmdable, prefix string) {
 	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	var keys []string
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
-	for len(keys) > 0 {
-		n := min(len(keys), 500)
-		c.Del(ctx, keys[:n]...)
-		keys = keys[n:]
-	}
+	c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Del(ctx, k)
+		}
+		return nil
+	})
 }
 
 func find() (string, error) {
