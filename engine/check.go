@@ -41,7 +41,7 @@ func New(cfg Config) (*Engine, Diagnostics) {
 		e.flows[f.Name] = f
 		e.order = append(e.order, f)
 	}
-	c := &checker{e: e, templates: map[string][]Template{}, limits: cfg.Limits, list: &ds}
+	c := &checker{e: e, templates: map[string][]Template{}, limits: cfg.Limits, list: &ds, vars: setVars(e.order)}
 	for _, t := range cfg.Templates {
 		c.templates[t.Name] = append(c.templates[t.Name], t)
 	}
@@ -121,12 +121,11 @@ func sharesChannel(a, b *Flow) bool {
 	return slices.ContainsFunc(a.Channels, func(ch string) bool { return slices.Contains(b.Channels, ch) })
 }
 
-// unsetVars warns about {{name}} interpolations of variables that no input, http or set node of
-// the bundle sets and no flow declares under vars: (which the API's start may fill): they would
-// always render empty, and are most often a misspelling.
-func (c *checker) unsetVars() {
+// setVars lists the variables a bundle's flows can hold: those an input, http or set node sets
+// and those a flow declares under vars: (which the API's start may fill).
+func setVars(flows []*Flow) map[string]bool {
 	set := map[string]bool{}
-	for _, f := range c.e.order {
+	for _, f := range flows {
 		for k := range f.Vars {
 			set[k] = true
 		}
@@ -145,11 +144,17 @@ func (c *checker) unsetVars() {
 			}
 		}
 	}
-	known := slices.Sorted(maps.Keys(set))
+	return set
+}
+
+// unsetVars warns about the variables that interpolations and expressions read and that no node
+// sets and no flow declares: they are always missing, and most often a misspelling.
+func (c *checker) unsetVars() {
+	known := slices.Sorted(maps.Keys(c.vars))
 	for _, r := range c.reads {
-		if !set[r.name] {
-			r.d.warnf(r.pos, "%s: no node sets %s and no flow declares it under vars:, so it always renders empty%s",
-				r.what, r.name, suggest.DidYouMean(r.name, known))
+		if !c.vars[r.name] {
+			r.d.warnf(r.pos, "%s: no node sets %s and no flow declares it under vars:, so %s%s",
+				r.what, r.name, r.then, suggest.DidYouMean(r.name, known))
 		}
 	}
 }
@@ -160,7 +165,8 @@ type checker struct {
 	templates map[string][]Template
 	limits    map[string]msg.Limits
 	list      *Diagnostics
-	reads     []varRead // bare {{name}} interpolations, checked against what sets them
+	vars      map[string]bool // the variables some node sets or some flow declares (setVars)
+	reads     []varRead       // variables read by interpolations and expressions
 }
 
 // index records a flow's nodes by id, reporting duplicates.
@@ -179,7 +185,7 @@ func (c *checker) index(f *Flow) {
 // flow compiles one flow's nodes and triggers.
 func (c *checker) flow(f *Flow) {
 	d := diags{f.File, c.list}
-	cc := compiler{d: d, src: f.src, reads: &c.reads}
+	cc := compiler{d: d, src: f.src, reads: &c.reads, vars: c.vars}
 	if f.Start != "" && f.index[f.Start] == nil {
 		d.errorf(at(f.root, "start"), "start: no node %q in flow %q%s", f.Start, f.Name, suggest.DidYouMean(f.Start, f.nodeIDs()))
 	}
