@@ -41,7 +41,7 @@ func New(cfg Config) (*Engine, Diagnostics) {
 		e.flows[f.Name] = f
 		e.order = append(e.order, f)
 	}
-	c := &checker{e: e, templates: map[string][]Template{}, limits: cfg.Limits, list: &ds, vars: setVars(e.order)}
+	c := &checker{e: e, templates: map[string][]Template{}, noTemplates: cfg.NoTemplates, limits: cfg.Limits, list: &ds, vars: setVars(e.order)}
 	for _, t := range cfg.Templates {
 		c.templates[t.Name] = append(c.templates[t.Name], t)
 	}
@@ -163,10 +163,12 @@ func (c *checker) unsetVars() {
 type checker struct {
 	e         *Engine
 	templates map[string][]Template
-	limits    map[string]msg.Limits
-	list      *Diagnostics
-	vars      map[string]bool // the variables some node sets or some flow declares (setVars)
-	reads     []varRead       // variables read by interpolations and expressions
+	// noTemplates: there is no templates.yaml, and template uses are warned about, not checked.
+	noTemplates bool
+	limits      map[string]msg.Limits
+	list        *Diagnostics
+	vars        map[string]bool // the variables some node sets or some flow declares (setVars)
+	reads       []varRead       // variables read by interpolations and expressions
 }
 
 // index records a flow's nodes by id, reporting duplicates.
@@ -307,6 +309,10 @@ func (c *checker) sendsTemplate(d diags, f *Flow, what string, tc *TemplateConfi
 // and buttons of the listed kinds.
 func (c *checker) template(d diags, what string, tc *TemplateConfig, y *yaml.Node) {
 	p := nodePos(y)
+	if c.noTemplates {
+		d.warnf(at(y, "name"), "%s: cannot check template %q: no templates.yaml (list the approved templates in templates.yaml beside the flows or one folder up)", what, tc.Name)
+		return
+	}
 	list := c.templates[tc.Name]
 	if len(list) == 0 {
 		d.errorf(at(y, "name"), "%s: template %q is not listed in templates.yaml%s", what, tc.Name, suggest.DidYouMean(tc.Name, slices.Sorted(maps.Keys(c.templates))))

@@ -180,7 +180,8 @@ func LoadWith(dir string, opts LoadOptions) (*Bundle, engine.Diagnostics) {
 
 // LoadFlows reads flow files without a bundle, for flowctl validate FILE...: each path is a flow
 // file or a directory of them (*.yaml and *.yml, except templates.yaml and *.test.yaml). The
-// templates come from the first templates.yaml found beside the flows or one directory up. The
+// templates come from the first templates.yaml found beside the flows or one directory up; without
+// one, the templates flows send are warned about as unchecked rather than refused. The
 // engine is built with default settings and the channels' limits (nil skips content checks).
 func LoadFlows(limits map[string]msg.Limits, paths ...string) (*engine.Engine, []*engine.Flow, engine.Diagnostics) {
 	cfg, ds := flowsConfig(limits, paths...)
@@ -240,7 +241,7 @@ func flowsConfig(limits map[string]msg.Limits, paths ...string) (engine.Config, 
 			flows = append(flows, fl)
 		}
 	}
-	return engine.Config{Flows: flows, Templates: templates, Settings: engine.DefaultSettings(), Limits: limits}, ds
+	return engine.Config{Flows: flows, Templates: templates, NoTemplates: tplPath == "", Settings: engine.DefaultSettings(), Limits: limits}, ds
 }
 
 // readFlows reads flows/*.yaml and templates.yaml. A missing templates.yaml is no error: flows
