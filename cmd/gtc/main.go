@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/flowgate/flowgate/internal/bundle"
 	"github.com/flowgate/flowgate/internal/version"
 )
@@ -56,18 +58,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	}
 }
 
-// isTerminal reports whether stdin is a terminal, so that setup may ask its questions. A reader
-// with an IsTerminal method (as tests pass) answers for itself.
+// isTerminal reports whether stdin is a terminal, so that setup may ask its questions: /dev/null
+// and pipes are not (a character device is not enough). A reader with an IsTerminal method (as
+// tests pass) answers for itself.
 func isTerminal(r io.Reader) bool {
 	if t, ok := r.(interface{ IsTerminal() bool }); ok {
 		return t.IsTerminal()
 	}
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func runSetup(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -117,7 +116,7 @@ func runSetup(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv f
 	case isTerminal(stdin):
 		answers, err = bundle.Prompt(stdin, stdout)
 	default:
-		fmt.Fprintln(stderr, "gtc setup: --answers FILE is required when stdin is not a terminal (see answers.example.json)")
+		fmt.Fprintln(stderr, "gtc setup: stdin is not a terminal, so there is no one to ask: pass --answers FILE (see answers.example.json)")
 		return 2
 	}
 	if err != nil {
