@@ -211,6 +211,11 @@ func printReport(w io.Writer, rep *bundle.SetupReport, getenv func(string) strin
 		fmt.Fprintf(w, "  callback URL:   %s\n", resolveShown(c.CallbackURL, getenv))
 		fmt.Fprintf(w, "  verify token:   %s\n", resolveShown(c.VerifyToken, getenv))
 		fmt.Fprintf(w, "  webhook fields: %s\n", strings.Join(c.Fields, ", "))
+		if c.AppSecretDefaulted {
+			name := bundle.RefName(bundle.AppSecretRef)
+			fmt.Fprintf(w, "  app secret:     not in the answers, so the bundle refers to %s: gtc serve needs %s set to the Meta app's secret (App settings > Basic) to verify webhooks\n",
+				bundle.AppSecretRef, name)
+		}
 	}
 	if len(rep.Refs) > 0 {
 		var unset []string

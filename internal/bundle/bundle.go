@@ -448,6 +448,12 @@ func loadProvider(path string, spec *channelSpec, res *resolver) (*Channel, engi
 			}
 		}
 	}
+	if a.AppSecret == "" {
+		// Optional in the answers (setup writes AppSecretRef then), required here.
+		pr := Problem{Path: "app_secret", Message: "required", Fix: fixFor(spec.Name, "app_secret")}
+		ds = append(ds, errAt(path, pos.of(""), pr.String()))
+		bad = true
+	}
 	if bad {
 		return nil, ds
 	}

@@ -71,6 +71,9 @@ type ChannelSummary struct {
 	CallbackURL string // may contain a ${NAME} reference when public_base_url is one
 	VerifyToken string // as written in the answers: a literal or a ${NAME} reference
 	Fields      []string
+	// AppSecretDefaulted: the answers gave no app_secret; the provider file refers to
+	// AppSecretRef, which gtc serve needs set.
+	AppSecretDefaulted bool
 }
 
 // SetupReport is the outcome of Setup.
@@ -197,9 +200,10 @@ func Setup(ctx context.Context, answers []byte, dir string, opts SetupOptions) (
 		}
 		rep.Channels = append(rep.Channels, ChannelSummary{
 			Name: c.Name, Tenant: a.Tenant, Team: a.Team, AccountID: c.AccountID,
-			CallbackURL: CallbackURL(c.PublicBaseURL, c.Name, a.Tenant, a.Team),
-			VerifyToken: c.VerifyToken,
-			Fields:      WebhookFields(c.Name),
+			CallbackURL:        CallbackURL(c.PublicBaseURL, c.Name, a.Tenant, a.Team),
+			VerifyToken:        c.VerifyToken,
+			Fields:             WebhookFields(c.Name),
+			AppSecretDefaulted: c.AppSecretDefaulted,
 		})
 	}
 	if n := RefName(a.APIToken); n != "" {
