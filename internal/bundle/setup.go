@@ -57,8 +57,8 @@ type Change struct {
 	Action Action
 	Mode   fs.FileMode
 	Note   string // why a file is kept
-	// Diff is a unified diff of the change (for Create and Update), with secret values
-	// redacted. It is filled in dry runs only.
+	// Diff is a unified diff of an Update, with secret values redacted. It is filled in dry
+	// runs only.
 	Diff string
 }
 
@@ -248,10 +248,7 @@ func (p *planned) compare(dir string, dryRun bool) (Change, func() error, error)
 	}
 	switch {
 	case !exists:
-		ch.Action = Create
-		if dryRun {
-			ch.Diff = unifiedDiff("/dev/null", "b/"+p.rel, nil, display(data, nil))
-		}
+		ch.Action = Create // no diff: a new bundle is dozens of seeded files, listed by folder
 		return ch, func() error { return writeFile(full, data, p.mode) }, nil
 	case bytes.Equal(old, data):
 		if p.mode&0o077 == 0 {
