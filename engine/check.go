@@ -41,7 +41,8 @@ func New(cfg Config) (*Engine, Diagnostics) {
 		e.flows[f.Name] = f
 		e.order = append(e.order, f)
 	}
-	c := &checker{e: e, templates: map[string][]Template{}, noTemplates: cfg.NoTemplates, limits: cfg.Limits, list: &ds, vars: setVars(e.order)}
+	c := &checker{e: e, templates: map[string][]Template{}, noTemplates: cfg.NoTemplates, unloaded: cfg.Unloaded,
+		limits: cfg.Limits, list: &ds, vars: setVars(e.order)}
 	for _, t := range cfg.Templates {
 		c.templates[t.Name] = append(c.templates[t.Name], t)
 	}
@@ -150,6 +151,9 @@ func setVars(flows []*Flow) map[string]bool {
 // unsetVars warns about the variables that interpolations and expressions read and that no node
 // sets and no flow declares: they are always missing, and most often a misspelling.
 func (c *checker) unsetVars() {
+	if len(c.unloaded) > 0 {
+		return // the node that sets them may be in a flow that did not load
+	}
 	known := slices.Sorted(maps.Keys(c.vars))
 	for _, r := range c.reads {
 		if !c.vars[r.name] {
@@ -165,6 +169,7 @@ type checker struct {
 	templates map[string][]Template
 	// noTemplates: there is no templates.yaml, and template uses are warned about, not checked.
 	noTemplates bool
+	unloaded    []string // flow files that did not load (Config.Unloaded)
 	limits      map[string]msg.Limits
 	list        *Diagnostics
 	vars        map[string]bool // the variables some node sets or some flow declares (setVars)
@@ -580,8 +585,16 @@ func (c *checker) cycles(d diags, f *Flow) {
 }
 
 // reachability warns about nodes no trigger, start node, goto or default flow can reach, and
-// once about a flow with no way in at all rather than about each of its nodes.
+// once about a flow with no way in at all rather than about each of its nodes. A flow whose
+// file has errors is skipped: a broken reference makes the nodes after it look unreachable, and
+// the error is what to fix.
 func (c *checker) reachability() {
+	broken := map[string]bool{}
+	for _, d := range *c.list {
+		if d.Severity == SevError {
+			broken[d.File] = true
+		}
+	}
 	seen := map[*Node]bool{}
 	var walk func(n *Node)
 	walk = func(n *Node) {
@@ -600,6 +613,9 @@ func (c *checker) reachability() {
 		walk(f.start())
 	}
 	for _, f := range c.e.order {
+		if broken[f.File] {
+			continue
+		}
 		if len(f.Triggers) == 0 && f.Start == "" && len(f.Nodes) > 0 && !slices.ContainsFunc(f.Nodes, func(n *Node) bool { return seen[n] }) {
 			// One finding for the flow, not one per node.
 			diags{f.File, c.list}.warnf(at(f.root, "name"), "flow %q has no way in: it has no triggers and no start, and no goto leads to it; add a trigger (triggers: [{type: message, keywords: [...], target: %s}]) or a start node", f.Name, f.Nodes[0].ID)
