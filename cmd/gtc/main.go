@@ -33,7 +33,7 @@ Usage:
   gtc serve [--addr :8080] [--redis URL] [--workers N] [--record DIR] [DIR]
   gtc version
 
-Run "gtc setup -h" and "gtc serve -h" for the options.
+Run "gtc help setup" and "gtc help serve" (or "gtc setup -h") for the options.
 `
 
 // run is the whole command, with its environment passed in so that tests drive it in-process.
@@ -52,6 +52,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		fmt.Fprintln(stdout, "gtc", version.String())
 		return 0
 	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			switch args[1] {
+			case "setup", "serve":
+				// A command's help, asked for, is the output: stdout, exit 0.
+				return run([]string{args[1], "-h"}, stdin, stdout, stdout, getenv)
+			case "version", "help":
+			default:
+				fmt.Fprintf(stderr, "gtc help: unknown command %q\n\n%s", args[1], usage)
+				return 2
+			}
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
