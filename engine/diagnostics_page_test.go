@@ -37,15 +37,7 @@ var diagGroups = []struct {
 // invalid flows of testdata/invalid produce (go test -update rewrites it), so that every
 // diagnostic a golden file shows is on the page with its example and fix.
 func TestDiagnosticsPage(t *testing.T) {
-	page, err := os.ReadFile(pageFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, rest, ok1 := strings.Cut(string(page), pageBegin)
-	_, after, ok2 := strings.Cut(rest, pageEnd)
-	if !ok1 || !ok2 {
-		t.Fatalf("%s lacks the markers of its generated part", pageFile)
-	}
+	page, before, after := readPage(t)
 	got := before + pageBegin + diagnosticsList(t) + pageEnd + after
 	if *update {
 		if err := os.WriteFile(pageFile, []byte(got), 0o644); err != nil {
@@ -53,9 +45,24 @@ func TestDiagnosticsPage(t *testing.T) {
 		}
 		return
 	}
-	if got != string(page) {
+	if got != page {
 		t.Errorf("%s is not what testdata/invalid gives: run go test ./engine -run TestDiagnosticsPage -update", pageFile)
 	}
+}
+
+// readPage returns docs/diagnostics.md, and its hand-written parts before and after the
+// generated one.
+func readPage(t *testing.T) (page, before, after string) {
+	data, err := os.ReadFile(pageFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, rest, ok1 := strings.Cut(string(data), pageBegin)
+	_, after, ok2 := strings.Cut(rest, pageEnd)
+	if !ok1 || !ok2 {
+		t.Fatalf("%s lacks the markers of its generated part", pageFile)
+	}
+	return string(data), before, after
 }
 
 // diagnosticsList renders the generated part of the page.
@@ -143,12 +150,7 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 // expects (in a script's want file or in a Go test), so that a changed message cannot leave the
 // page behind.
 func TestDiagnosticsPageExamples(t *testing.T) {
-	page, err := os.ReadFile(pageFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, rest, _ := strings.Cut(string(page), pageBegin)
-	_, after, _ := strings.Cut(rest, pageEnd)
+	_, before, after := readPage(t)
 	var sources strings.Builder
 	for _, pattern := range []string{"../cmd/*/testdata/script/*.txtar", "../cmd/*/*_test.go", "../internal/bundle/*_test.go", "*_test.go"} {
 		paths, _ := filepath.Glob(pattern)
