@@ -206,8 +206,8 @@ func (c *checker) flow(f *Flow) {
 	if f.WindowFallback != nil {
 		f.fallback = c.fallback(cc, d, f, nil, f.WindowFallback, "window_fallback", f.root)
 	}
-	for k, v := range f.Vars {
-		s, err := Storable(v)
+	for _, k := range slices.Sorted(maps.Keys(f.Vars)) {
+		s, err := Storable(f.Vars[k])
 		if err != nil {
 			d.errorf(at(f.root, "vars", k), "vars.%s: %v", k, err)
 			continue
@@ -263,8 +263,8 @@ func compileValue(cc compiler, v any, y *yaml.Node, what string) any {
 		return cc.text(x, y, what)
 	case map[string]any:
 		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = compileValue(cc, e, valueAt(y, k), what+"."+k)
+		for _, k := range keysAsWritten(x, y) {
+			out[k] = compileValue(cc, x[k], valueAt(y, k), what+"."+k)
 		}
 		return out
 	case []any:
@@ -275,6 +275,21 @@ func compileValue(cc compiler, v any, y *yaml.Node, what string) any {
 		return out
 	}
 	return v
+}
+
+// keysAsWritten lists the keys of m in the order the YAML mapping y has them (sorted when y is
+// not a mapping), so that findings come in a stable order, the file's.
+func keysAsWritten(m map[string]any, y *yaml.Node) []string {
+	keys := slices.Sorted(maps.Keys(m))
+	if y == nil || y.Kind != yaml.MappingNode {
+		return keys
+	}
+	at := map[string]int{}
+	for i := 0; i+1 < len(y.Content); i += 2 {
+		at[y.Content[i].Value] = i
+	}
+	sort.SliceStable(keys, func(i, j int) bool { return at[keys[i]] < at[keys[j]] })
+	return keys
 }
 
 // fallback compiles a template config used as a window fallback and checks it against
