@@ -24,12 +24,12 @@ var diagGroups = []struct {
 	prefixes []string
 }{
 	{"YAML syntax", []string{"yaml_"}},
-	{"Fields and types", []string{"schema_"}},
+	{"Fields and types", []string{"schema_", "on_timeout"}},
 	{"Node ids and references", []string{"duplicate_", "ref_", "suggest_", "goto_"}},
 	{"Triggers", []string{"trigger_"}},
 	{"Expressions, interpolations and variables", []string{"expr_", "interp_", "set_", "http_", "unset_var"}},
 	{"Templates", []string{"template_"}},
-	{"What a channel can carry", []string{"limit_", "media_", "tag_"}},
+	{"What a channel can carry", []string{"channels_", "limit_", "media_", "tag_"}},
 	{"The shape of a flow", []string{"cycle", "unreachable", "no_way_in"}},
 }
 
