@@ -119,7 +119,8 @@ func diagnosticsEntry(t *testing.T, path string) string {
 	diags := strings.ReplaceAll(string(golden), "testdata/invalid/", "flows/")
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n#### %s\n\n", mistake)
-	if n := firstLine(diags); n > 0 && n <= len(lines) && strings.TrimSpace(lines[n-1]) != "" && len(lines[n-1]) < 200 {
+	if n := firstLine(diags); n > 0 && n <= len(lines) && strings.TrimSpace(lines[n-1]) != "" && len(lines[n-1]) < 200 &&
+		!strings.HasPrefix(lines[n-1], "# mistake: ") {
 		fmt.Fprintf(&b, "```yaml\n%s\n```\n\n", strings.ReplaceAll(lines[n-1], "\t", "→   "))
 	}
 	fmt.Fprintf(&b, "```text\n%s```\n\nFix: %s\n", diags, fix)
