@@ -41,7 +41,8 @@ func New(cfg Config) (*Engine, Diagnostics) {
 		e.flows[f.Name] = f
 		e.order = append(e.order, f)
 	}
-	c := &checker{e: e, templates: map[string][]Template{}, limits: cfg.Limits, list: &ds}
+	c := &checker{e: e, templates: map[string][]Template{}, noTemplates: cfg.NoTemplates, unloaded: cfg.Unloaded,
+		limits: cfg.Limits, list: &ds, vars: setVars(e.order)}
 	for _, t := range cfg.Templates {
 		c.templates[t.Name] = append(c.templates[t.Name], t)
 	}
@@ -121,12 +122,11 @@ func sharesChannel(a, b *Flow) bool {
 	return slices.ContainsFunc(a.Channels, func(ch string) bool { return slices.Contains(b.Channels, ch) })
 }
 
-// unsetVars warns about {{name}} interpolations of variables that no input, http or set node of
-// the bundle sets and no flow declares under vars: (which the API's start may fill): they would
-// always render empty, and are most often a misspelling.
-func (c *checker) unsetVars() {
+// setVars lists the variables a bundle's flows can hold: those an input, http or set node sets
+// and those a flow declares under vars: (which the API's start may fill).
+func setVars(flows []*Flow) map[string]bool {
 	set := map[string]bool{}
-	for _, f := range c.e.order {
+	for _, f := range flows {
 		for k := range f.Vars {
 			set[k] = true
 		}
@@ -145,11 +145,20 @@ func (c *checker) unsetVars() {
 			}
 		}
 	}
-	known := slices.Sorted(maps.Keys(set))
+	return set
+}
+
+// unsetVars warns about the variables that interpolations and expressions read and that no node
+// sets and no flow declares: they are always missing, and most often a misspelling.
+func (c *checker) unsetVars() {
+	if len(c.unloaded) > 0 {
+		return // the node that sets them may be in a flow that did not load
+	}
+	known := slices.Sorted(maps.Keys(c.vars))
 	for _, r := range c.reads {
-		if !set[r.name] {
-			r.d.warnf(r.pos, "%s: no node sets %s and no flow declares it under vars:, so it always renders empty%s",
-				r.what, r.name, suggest.DidYouMean(r.name, known))
+		if !c.vars[r.name] {
+			r.d.warnf(r.pos, "%s: no node sets %s and no flow declares it under vars:, so %s%s",
+				r.what, r.name, r.then, suggest.DidYouMean(r.name, known))
 		}
 	}
 }
@@ -158,9 +167,13 @@ func (c *checker) unsetVars() {
 type checker struct {
 	e         *Engine
 	templates map[string][]Template
-	limits    map[string]msg.Limits
-	list      *Diagnostics
-	reads     []varRead // bare {{name}} interpolations, checked against what sets them
+	// noTemplates: there is no templates.yaml, and template uses are warned about, not checked.
+	noTemplates bool
+	unloaded    []string // flow files that did not load (Config.Unloaded)
+	limits      map[string]msg.Limits
+	list        *Diagnostics
+	vars        map[string]bool // the variables some node sets or some flow declares (setVars)
+	reads       []varRead       // variables read by interpolations and expressions
 }
 
 // index records a flow's nodes by id, reporting duplicates.
@@ -179,7 +192,7 @@ func (c *checker) index(f *Flow) {
 // flow compiles one flow's nodes and triggers.
 func (c *checker) flow(f *Flow) {
 	d := diags{f.File, c.list}
-	cc := compiler{d: d, src: f.src, reads: &c.reads}
+	cc := compiler{d: d, src: f.src, reads: &c.reads, vars: c.vars}
 	if f.Start != "" && f.index[f.Start] == nil {
 		d.errorf(at(f.root, "start"), "start: no node %q in flow %q%s", f.Start, f.Name, suggest.DidYouMean(f.Start, f.nodeIDs()))
 	}
@@ -193,8 +206,8 @@ func (c *checker) flow(f *Flow) {
 	if f.WindowFallback != nil {
 		f.fallback = c.fallback(cc, d, f, nil, f.WindowFallback, "window_fallback", f.root)
 	}
-	for k, v := range f.Vars {
-		s, err := Storable(v)
+	for _, k := range slices.Sorted(maps.Keys(f.Vars)) {
+		s, err := Storable(f.Vars[k])
 		if err != nil {
 			d.errorf(at(f.root, "vars", k), "vars.%s: %v", k, err)
 			continue
@@ -250,8 +263,8 @@ func compileValue(cc compiler, v any, y *yaml.Node, what string) any {
 		return cc.text(x, y, what)
 	case map[string]any:
 		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = compileValue(cc, e, valueAt(y, k), what+"."+k)
+		for _, k := range keysAsWritten(x, y) {
+			out[k] = compileValue(cc, x[k], valueAt(y, k), what+"."+k)
 		}
 		return out
 	case []any:
@@ -262,6 +275,21 @@ func compileValue(cc compiler, v any, y *yaml.Node, what string) any {
 		return out
 	}
 	return v
+}
+
+// keysAsWritten lists the keys of m in the order the YAML mapping y has them (sorted when y is
+// not a mapping), so that findings come in a stable order, the file's.
+func keysAsWritten(m map[string]any, y *yaml.Node) []string {
+	keys := slices.Sorted(maps.Keys(m))
+	if y == nil || y.Kind != yaml.MappingNode {
+		return keys
+	}
+	at := map[string]int{}
+	for i := 0; i+1 < len(y.Content); i += 2 {
+		at[y.Content[i].Value] = i
+	}
+	sort.SliceStable(keys, func(i, j int) bool { return at[keys[i]] < at[keys[j]] })
+	return keys
 }
 
 // fallback compiles a template config used as a window fallback and checks it against
@@ -301,6 +329,10 @@ func (c *checker) sendsTemplate(d diags, f *Flow, what string, tc *TemplateConfi
 // and buttons of the listed kinds.
 func (c *checker) template(d diags, what string, tc *TemplateConfig, y *yaml.Node) {
 	p := nodePos(y)
+	if c.noTemplates {
+		d.warnf(at(y, "name"), "%s: cannot check template %q: no templates.yaml (list the approved templates in templates.yaml beside the flows or one folder up)", what, tc.Name)
+		return
+	}
 	list := c.templates[tc.Name]
 	if len(list) == 0 {
 		d.errorf(at(y, "name"), "%s: template %q is not listed in templates.yaml%s", what, tc.Name, suggest.DidYouMean(tc.Name, slices.Sorted(maps.Keys(c.templates))))
@@ -568,8 +600,16 @@ func (c *checker) cycles(d diags, f *Flow) {
 }
 
 // reachability warns about nodes no trigger, start node, goto or default flow can reach, and
-// once about a flow with no way in at all rather than about each of its nodes.
+// once about a flow with no way in at all rather than about each of its nodes. A flow whose
+// file has errors is skipped: a broken reference makes the nodes after it look unreachable, and
+// the error is what to fix.
 func (c *checker) reachability() {
+	broken := map[string]bool{}
+	for _, d := range *c.list {
+		if d.Severity == SevError {
+			broken[d.File] = true
+		}
+	}
 	seen := map[*Node]bool{}
 	var walk func(n *Node)
 	walk = func(n *Node) {
@@ -588,6 +628,9 @@ func (c *checker) reachability() {
 		walk(f.start())
 	}
 	for _, f := range c.e.order {
+		if broken[f.File] {
+			continue
+		}
 		if len(f.Triggers) == 0 && f.Start == "" && len(f.Nodes) > 0 && !slices.ContainsFunc(f.Nodes, func(n *Node) bool { return seen[n] }) {
 			// One finding for the flow, not one per node.
 			diags{f.File, c.list}.warnf(at(f.root, "name"), "flow %q has no way in: it has no triggers and no start, and no goto leads to it; add a trigger (triggers: [{type: message, keywords: [...], target: %s}]) or a start node", f.Name, f.Nodes[0].ID)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -80,9 +81,17 @@ type diags struct {
 }
 
 func (d diags) errorf(p Pos, format string, args ...any) {
-	*d.list = append(*d.list, Diagnostic{File: d.file, Pos: p, Severity: SevError, Message: fmt.Sprintf(format, args...)})
+	d.add(Diagnostic{File: d.file, Pos: p, Severity: SevError, Message: fmt.Sprintf(format, args...)})
 }
 
 func (d diags) warnf(p Pos, format string, args ...any) {
-	*d.list = append(*d.list, Diagnostic{File: d.file, Pos: p, Severity: SevWarning, Message: fmt.Sprintf(format, args...)})
+	d.add(Diagnostic{File: d.file, Pos: p, Severity: SevWarning, Message: fmt.Sprintf(format, args...)})
+}
+
+// add appends a diagnostic unless the same one is there already: a check repeated for each
+// channel of a flow (a row id used twice) is one mistake, said once.
+func (d diags) add(x Diagnostic) {
+	if !slices.Contains(*d.list, x) {
+		*d.list = append(*d.list, x)
+	}
 }

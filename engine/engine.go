@@ -11,7 +11,15 @@ import (
 type Config struct {
 	Flows     []*Flow
 	Templates []Template
-	Settings  Settings
+	// NoTemplates says that there is no templates.yaml to check the templates flows send
+	// against, as for flows validated outside a bundle: each use of a template is then a warning
+	// that it cannot be checked, rather than an error.
+	NoTemplates bool
+	// Unloaded names the flow files that could not be read or parsed (their errors are reported
+	// already). Findings that may only follow from their absence say so or are held back: a goto
+	// to a missing flow, variables that nothing else sets.
+	Unloaded []string
+	Settings Settings
 	// SettingsFile names bundle.yaml in diagnostics about settings.
 	SettingsFile string
 	// Limits are the channels flows may run on, with what each can carry (from the providers).

@@ -4,14 +4,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
@@ -94,17 +97,19 @@ var envNames = map[string]bool{
 // compiler compiles the expressions of one file, reporting errors at their YAML position.
 type compiler struct {
 	d     diags
-	src   []byte     // the file's text, to place errors inside block scalars; nil when unknown
-	reads *[]varRead // where bare {{name}} interpolations read variables; nil to not record them
+	src   []byte          // the file's text, to place errors inside block scalars; nil when unknown
+	reads *[]varRead      // where interpolations and expressions read variables; nil to not record them
+	vars  map[string]bool // the variables the bundle sets or declares, to suggest vars.NAME for a bare NAME
 }
 
-// varRead is a bare {{name}} interpolation, which reads vars.name: New warns about those that no
-// node sets and no flow declares.
+// varRead is a place that reads a variable: a bare {{name}}, or vars.name, vars['name'] or
+// 'name' in vars in an expression. New warns about those that no node sets and no flow declares.
 type varRead struct {
 	d    diags
 	pos  Pos
 	name string
 	what string
+	then string // what follows when the variable is never set: "it always renders empty"
 }
 
 // bool compiles an expression that must yield a bool. n is the YAML scalar holding it.
@@ -126,11 +131,48 @@ func (c compiler) compile(src string, n *yaml.Node, off int, what string, opts .
 		if errors.As(err, &fe) {
 			off += byteOffset(src, fe.From)
 		}
-		c.d.errorf(c.scalarPos(n, off), "%s: %s", what, exprMsg(err))
+		c.d.errorf(c.scalarPos(n, off), "%s: %s", what, exprMsg(err, c.vars))
 		return nil
 	}
+	c.recordReads(p, src, n, off, what)
 	return p
 }
+
+// recordReads notes the variables p, compiled from src, reads by a constant name (vars.x,
+// vars['x'], 'x' in vars), for New to check against what sets them. src starts off bytes into
+// the value of the YAML scalar n.
+func (c compiler) recordReads(p *vm.Program, src string, n *yaml.Node, off int, what string) {
+	if c.reads == nil {
+		return
+	}
+	isVars := func(x ast.Node) bool {
+		id, ok := x.(*ast.IdentifierNode)
+		return ok && id.Value == "vars"
+	}
+	add := func(at ast.Node, name, shown, then string) {
+		pos := c.scalarPos(n, off+byteOffset(src, at.Location().From))
+		*c.reads = append(*c.reads, varRead{d: c.d, pos: pos, name: name, what: what + ": " + shown, then: then})
+	}
+	root := p.Node()
+	ast.Walk(&root, visitor(func(x ast.Node) {
+		switch x := x.(type) {
+		case *ast.MemberNode:
+			if name, ok := x.Property.(*ast.StringNode); ok && isVars(x.Node) {
+				add(x.Node, name.Value, "vars."+name.Value, "vars."+name.Value+" is always nil")
+			}
+		case *ast.BinaryNode:
+			if name, ok := x.Left.(*ast.StringNode); ok && x.Operator == "in" && isVars(x.Right) {
+				add(x.Left, name.Value, "'"+name.Value+"' in vars", "it is always false")
+			}
+		}
+	}))
+}
+
+// visitor calls a function on every node of an expression's syntax tree.
+type visitor func(ast.Node)
+
+// Visit implements ast.Visitor.
+func (v visitor) Visit(n *ast.Node) { v(*n) }
 
 // byteOffset converts an offset in runes into src to one in bytes.
 func byteOffset(src string, runes int) int {
@@ -184,7 +226,7 @@ func (c compiler) blockIndent(n *yaml.Node) int {
 // exprMsg is expr's message without its source snippet, which the position replaces, with the
 // environment's Go type names replaced by the names authors write, and with the name meant when
 // an unknown name or field is a typo of one.
-func exprMsg(err error) string {
+func exprMsg(err error, vars map[string]bool) string {
 	m := err.Error()
 	var fe *file.Error
 	if errors.As(err, &fe) {
@@ -192,11 +234,27 @@ func exprMsg(err error) string {
 	}
 	m = envTypeNames.Replace(m)
 	if s := unknownNameRE.FindStringSubmatch(m); s != nil {
-		m += suggest.DidYouMean(s[1], envFields[""])
+		m += unknownNameHint(s[1], vars)
 	} else if s := noFieldRE.FindStringSubmatch(m); s != nil {
 		m += suggest.DidYouMean(s[2], envFields[s[1]])
 	}
 	return m
+}
+
+// unknownNameHint suggests what an unknown bare name in an expression stands for: a variable,
+// read as vars.NAME (the name as written or the variable it misspells), or a name of the
+// environment it misspells.
+func unknownNameHint(name string, vars map[string]bool) string {
+	if vars[name] {
+		return fmt.Sprintf("; variables are read as vars.NAME: did you mean \"vars.%s\"?", name)
+	}
+	if s := suggest.DidYouMean(name, envFields[""]); s != "" {
+		return s
+	}
+	if v := suggest.Closest(name, slices.Sorted(maps.Keys(vars))); v != "" {
+		return fmt.Sprintf("; variables are read as vars.NAME: did you mean \"vars.%s\"?", v)
+	}
+	return ""
 }
 
 var (
@@ -291,7 +349,7 @@ func (c compiler) text(s string, n *yaml.Node, what string) text {
 			if c.reads != nil {
 				inner := rest[i+2 : i+j]
 				off := len(s) - len(rest) + i + 2 + len(inner) - len(strings.TrimLeftFunc(inner, unicode.IsSpace))
-				*c.reads = append(*c.reads, varRead{d: c.d, pos: c.scalarPos(n, off), name: src, what: what + ": {{ " + src + " }}"})
+				*c.reads = append(*c.reads, varRead{d: c.d, pos: c.scalarPos(n, off), name: src, what: what + ": {{ " + src + " }}", then: "it always renders empty"})
 			}
 		default:
 			// Errors point into the expression: src starts off bytes into the scalar.

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/flowgate/flowgate/internal/suggest"
 )
@@ -23,7 +25,11 @@ type gotoStep struct{ target *Node }
 func compileGoto(nc *nodeCompiler, gc *GotoConfig) step {
 	tf := nc.c.e.flows[gc.Flow]
 	if tf == nil {
-		nc.errorf([]string{"flow"}, "node %q: goto: no flow %q%s", nc.n.ID, gc.Flow, suggest.DidYouMean(gc.Flow, slices.Sorted(maps.Keys(nc.c.e.flows))))
+		hint := suggest.DidYouMean(gc.Flow, slices.Sorted(maps.Keys(nc.c.e.flows)))
+		if len(nc.c.unloaded) > 0 {
+			hint = fmt.Sprintf(" loaded (%s did not load: fix it first)", strings.Join(nc.c.unloaded, ", "))
+		}
+		nc.errorf([]string{"flow"}, "node %q: goto: no flow %q%s", nc.n.ID, gc.Flow, hint)
 		return &gotoStep{}
 	}
 	var t *Node

@@ -13,6 +13,7 @@ import (
 // a query that carries a key, and the profile name in a header.
 const lookupFlow = `
 name: lookup
+vars: {note: ""}
 nodes:
   - id: lookup
     type: http

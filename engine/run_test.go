@@ -155,6 +155,7 @@ nodes:
 func TestBranchNode(t *testing.T) {
 	const flow = `
 name: branch
+vars: {n: 0}
 nodes:
   - id: route
     type: branch

@@ -295,3 +295,33 @@ func TestChat(t *testing.T) {
 		t.Error("input after /quit was read")
 	}
 }
+
+// TestValidateWithoutTemplates: a flow copied out of its bundle, with no templates.yaml beside it
+// or one folder up, validates; each template it sends is a warning that it cannot be checked.
+func TestValidateWithoutTemplates(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("../../flows/order_confirmation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "order_confirmation.yaml")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := flowctl(t, "validate", f)
+	want := f + `:16:13: warning: node "send_confirmation": cannot check template "order_confirmation": no templates.yaml (list the approved templates in templates.yaml beside the flows or one folder up)` + "\n"
+	if code != 0 || !strings.HasPrefix(out, want) || strings.Contains(out, ": error: ") {
+		t.Errorf("exit %d\nstdout:\n%s\nwant it to start with:\n%s\nstderr:\n%s", code, out, want, errOut)
+	}
+	// With templates.yaml beside it, the template is checked: no such warning.
+	tpl, err := os.ReadFile("../../flows/templates.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "templates.yaml"), tpl, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := flowctl(t, "validate", f); code != 0 || strings.Contains(out, "cannot check template") {
+		t.Errorf("with templates.yaml: exit %d\n%s", code, out)
+	}
+}

@@ -9,10 +9,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
+	"path"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/flowgate/flowgate/internal/bundle"
 	"github.com/flowgate/flowgate/internal/version"
@@ -29,7 +33,7 @@ Usage:
   gtc serve [--addr :8080] [--redis URL] [--workers N] [--record DIR] [DIR]
   gtc version
 
-Run "gtc setup -h" and "gtc serve -h" for the options.
+Run "gtc help setup" and "gtc help serve" (or "gtc setup -h") for the options.
 `
 
 // run is the whole command, with its environment passed in so that tests drive it in-process.
@@ -48,6 +52,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		fmt.Fprintln(stdout, "gtc", version.String())
 		return 0
 	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			switch args[1] {
+			case "setup", "serve":
+				// A command's help, asked for, is the output: stdout, exit 0.
+				return run([]string{args[1], "-h"}, stdin, stdout, stdout, getenv)
+			case "version", "help":
+			default:
+				fmt.Fprintf(stderr, "gtc help: unknown command %q\n\n%s", args[1], usage)
+				return 2
+			}
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
@@ -56,18 +71,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	}
 }
 
-// isTerminal reports whether stdin is a terminal, so that setup may ask its questions. A reader
-// with an IsTerminal method (as tests pass) answers for itself.
+// isTerminal reports whether stdin is a terminal, so that setup may ask its questions: /dev/null
+// and pipes are not (a character device is not enough). A reader with an IsTerminal method (as
+// tests pass) answers for itself.
 func isTerminal(r io.Reader) bool {
 	if t, ok := r.(interface{ IsTerminal() bool }); ok {
 		return t.IsTerminal()
 	}
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func runSetup(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -76,7 +88,7 @@ func runSetup(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv f
 	answersPath := fs.String("answers", "", "the answers `file` (see answers.example.json; - for stdin); without it, on a terminal, gtc asks")
 	tenant := fs.String("tenant", "", "tenant, overriding the answers")
 	team := fs.String("team", "", "team, overriding the answers")
-	dryRun := fs.Bool("dry-run", false, "print the changes as a diff and write nothing")
+	dryRun := fs.Bool("dry-run", false, "print what would change (a diff per changed file, new files by folder) and write nothing")
 	check := fs.Bool("check", false, "ask the Graph API whether each enabled channel's credentials work")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: gtc setup [--answers FILE] [--tenant T] [--team T] [--dry-run] [--check] [DIR]")
@@ -117,7 +129,7 @@ func runSetup(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv f
 	case isTerminal(stdin):
 		answers, err = bundle.Prompt(stdin, stdout)
 	default:
-		fmt.Fprintln(stderr, "gtc setup: --answers FILE is required when stdin is not a terminal (see answers.example.json)")
+		fmt.Fprintln(stderr, "gtc setup: stdin is not a terminal, so there is no one to ask: pass --answers FILE (see answers.example.json)")
 		return 2
 	}
 	if err != nil {
@@ -175,6 +187,7 @@ func printReport(w io.Writer, rep *bundle.SetupReport, getenv func(string) strin
 		fmt.Fprintf(w, "gtc setup: bundle %s\n", rep.Dir)
 	}
 	counts := map[bundle.Action]int{}
+	folders := createdFolders(rep.Changes)
 	for _, c := range rep.Changes {
 		counts[c.Action]++
 		switch c.Action {
@@ -182,12 +195,21 @@ func printReport(w io.Writer, rep *bundle.SetupReport, getenv func(string) strin
 			continue
 		case bundle.Keep:
 			fmt.Fprintf(w, "  keep    %s (%s)\n", c.Path, c.Note)
-		default:
-			mode := ""
-			if c.Mode&0o077 == 0 {
-				mode = fmt.Sprintf(" (mode %04o)", c.Mode)
+		case bundle.Create:
+			if g := folders[path.Dir(c.Path)]; g != nil && !strings.HasSuffix(c.Path, "/") {
+				if !g.shown {
+					g.shown = true
+					note := fmt.Sprintf("%d files", g.n)
+					if m := modeNote(g.mode); m != "" {
+						note += ", " + m
+					}
+					fmt.Fprintf(w, "  create  %s\n", withNote(path.Dir(c.Path)+"/", note))
+				}
+				continue
 			}
-			fmt.Fprintf(w, "  %-7s %s%s\n", c.Action, c.Path, mode)
+			fmt.Fprintf(w, "  create  %s\n", withNote(c.Path, modeNote(c.Mode)))
+		default:
+			fmt.Fprintf(w, "  %-7s %s\n", c.Action, withNote(c.Path, modeNote(c.Mode)))
 		}
 		if c.Diff != "" {
 			fmt.Fprint(w, indent(c.Diff, "    "))
@@ -212,6 +234,11 @@ func printReport(w io.Writer, rep *bundle.SetupReport, getenv func(string) strin
 		fmt.Fprintf(w, "  callback URL:   %s\n", resolveShown(c.CallbackURL, getenv))
 		fmt.Fprintf(w, "  verify token:   %s\n", resolveShown(c.VerifyToken, getenv))
 		fmt.Fprintf(w, "  webhook fields: %s\n", strings.Join(c.Fields, ", "))
+		if c.AppSecretDefaulted {
+			name := bundle.RefName(bundle.AppSecretRef)
+			fmt.Fprintf(w, "  app secret:     not in the answers, so the bundle refers to %s: gtc serve needs %s set to the Meta app's secret (App settings > Basic) to verify webhooks\n",
+				bundle.AppSecretRef, name)
+		}
 	}
 	if len(rep.Refs) > 0 {
 		var unset []string
@@ -226,6 +253,61 @@ func printReport(w io.Writer, rep *bundle.SetupReport, getenv func(string) strin
 		}
 		fmt.Fprintln(w, ".")
 	}
+}
+
+// listUpTo is how many new files of one folder setup's report names one by one; beyond, it
+// counts them.
+const listUpTo = 3
+
+// folder is the files setup creates in one folder, reported as one line.
+type folder struct {
+	n     int
+	mode  fs.FileMode // their mode when they all have the same, else 0
+	shown bool
+}
+
+// createdFolders groups the files to create by folder, for a short report: a new bundle has
+// dozens of seeded flows and cases. Files at the top of the bundle, and those of a folder with
+// at most listUpTo new files (such as the provider files), are reported one by one.
+func createdFolders(changes []bundle.Change) map[string]*folder {
+	groups := map[string]*folder{}
+	for _, c := range changes {
+		dir := path.Dir(c.Path)
+		if c.Action != bundle.Create || strings.HasSuffix(c.Path, "/") || dir == "." {
+			continue
+		}
+		g := groups[dir]
+		if g == nil {
+			g = &folder{mode: c.Mode}
+			groups[dir] = g
+		}
+		g.n++
+		if g.mode != c.Mode {
+			g.mode = 0
+		}
+	}
+	for dir, g := range groups {
+		if g.n <= listUpTo {
+			delete(groups, dir)
+		}
+	}
+	return groups
+}
+
+// modeNote is "mode 0600" for a file only its owner may read, else "".
+func modeNote(mode fs.FileMode) string {
+	if mode == 0 || mode&0o077 != 0 {
+		return ""
+	}
+	return fmt.Sprintf("mode %04o", mode)
+}
+
+// withNote is s followed by note in parentheses, or s alone when note is "".
+func withNote(s, note string) string {
+	if note == "" {
+		return s
+	}
+	return s + " (" + note + ")"
 }
 
 // resolveShown shows a value for the operator to paste: a ${NAME} reference (whole, or at the

@@ -18,6 +18,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	flowgate "github.com/flowgate/flowgate"
+	"github.com/flowgate/flowgate/internal/scriptcmd"
 )
 
 // The scripts in testdata/script run the real gtc: testscript re-executes this test binary as
@@ -73,7 +74,7 @@ func TestScripts(t *testing.T) {
 			"seeded":   cmdSeeded,
 			"editflow": cmdEditFlow,
 			"fillurl":  cmdFillURL,
-			"replace":  cmdReplace,
+			"replace":  scriptcmd.Replace,
 		},
 	})
 }
@@ -217,18 +218,4 @@ func cmdFillURL(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	s := strings.NewReplacer("@GRAPH_OK@", ts.Getenv("GRAPH_OK"), "@GRAPH_190@", ts.Getenv("GRAPH_190")).Replace(string(data))
 	ts.Check(os.WriteFile(p, []byte(s), 0o644))
-}
-
-// replace OLD NEW FILE replaces every OLD in FILE with NEW; OLD must occur.
-func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 3 {
-		ts.Fatalf("usage: replace OLD NEW FILE")
-	}
-	p := ts.MkAbs(args[2])
-	data, err := os.ReadFile(p)
-	ts.Check(err)
-	if !strings.Contains(string(data), args[0]) {
-		ts.Fatalf("%s does not contain %q", args[2], args[0])
-	}
-	ts.Check(os.WriteFile(p, []byte(strings.ReplaceAll(string(data), args[0], args[1])), 0o644))
 }

@@ -55,7 +55,7 @@ func TestExitCodes(t *testing.T) {
 		{"setup flags after dir", []string{"setup", filepath.Join(dir, "ok2"), "--answers", example, "--team", "sales"}, 0, ""},
 		{"setup two dirs", []string{"setup", "--answers", example, "a", "b"}, 2, "one bundle directory"},
 		{"setup bad flag", []string{"setup", "--nope"}, 2, "flag provided but not defined"},
-		{"setup no answers, no terminal", []string{"setup", filepath.Join(dir, "x")}, 2, "--answers FILE is required when stdin is not a terminal"},
+		{"setup no answers, no terminal", []string{"setup", filepath.Join(dir, "x")}, 2, "stdin is not a terminal, so there is no one to ask: pass --answers FILE"},
 		{"setup answers file missing", []string{"setup", "--answers", filepath.Join(dir, "nope.json"), filepath.Join(dir, "x")}, 2, "no such file"},
 	}
 	for name, content := range bad {
@@ -224,6 +224,37 @@ func TestServeRefusesToStart(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tt.want) || strings.Contains(stderr.String(), "hunter2") {
 				t.Errorf("stderr %q, want %q (and no password)", stderr.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestSetupWithoutTerminal: gtc setup with stdin from /dev/null or a pipe, and no --answers,
+// asks nothing and fails at once with one line saying what to pass; nothing is written.
+func TestSetupWithoutTerminal(t *testing.T) {
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	pw.WriteString("acme\n")
+	pw.Close()
+	for name, stdin := range map[string]*os.File{"/dev/null": devNull, "a pipe": pr} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "bundle")
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"setup", dir}, stdin, &stdout, &stderr, noEnv)
+			want := "gtc setup: stdin is not a terminal, so there is no one to ask: pass --answers FILE (see answers.example.json)\n"
+			if code != 2 || stderr.String() != want || stdout.Len() != 0 {
+				t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 2, no stdout, stderr %q", code, stdout.String(), stderr.String(), want)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("the bundle directory was created (stat: %v)", err)
 			}
 		})
 	}

@@ -42,6 +42,8 @@ type ChannelAnswers struct {
 	Token         string // the channel's token key: access_token, page_access_token
 	VerifyToken   string
 	AppSecret     string
+	// AppSecretDefaulted: the answers gave no app_secret, and AppSecret is AppSecretRef.
+	AppSecretDefaulted bool
 	// Optional holds the channel's further keys that are set (WhatsApp's
 	// business_account_id).
 	Optional   map[string]string
@@ -81,6 +83,10 @@ func (e *AnswersError) Error() string {
 	}
 	return b.String()
 }
+
+// AppSecretRef is the app_secret of a channel whose answers give none: the Meta app's secret
+// (one per app, shared by its channels) read from the environment.
+const AppSecretRef = "${META_APP_SECRET}"
 
 // channelSpec is a channel provider's answers section: what gtc setup asks for and prints, the
 // section's name, and every key in the order provider files are written.
@@ -202,6 +208,9 @@ func ParseAnswers(data []byte) (*Answers, error) {
 			continue
 		}
 		ch := channelFromMap(&s, sec)
+		if _, given := sec["app_secret"]; !given && ch.Enabled {
+			ch.AppSecret, ch.AppSecretDefaulted = AppSecretRef, true
+		}
 		for _, p := range checkChannel(&s, s.Section, ch) {
 			if !seen[p.String()] { // the schema's URL pattern may have said the same
 				seen[p.String()] = true
@@ -561,7 +570,7 @@ func fixFor(section, key string) string {
 	case "verify_token":
 		return "add a long random string; you paste the same string into the Meta app dashboard"
 	case "app_secret":
-		return "add the App secret from the Meta app dashboard (App settings > Basic), preferably as ${META_APP_SECRET}"
+		return "add the App secret from the Meta app dashboard (App settings > Basic), preferably as " + AppSecretRef
 	}
 	return "add it"
 }

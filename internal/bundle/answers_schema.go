@@ -71,7 +71,8 @@ func buildAnswersSchema(specs []channelSpec) []byte {
 			{s.IDKey, object{{"$ref", "#/$defs/id"}}},
 			{s.TokenKey, object{{"$ref", "#/$defs/secret"}}},
 			{"verify_token", object{{"$ref", "#/$defs/secret"}}},
-			{"app_secret", object{{"$ref", "#/$defs/secret"}}},
+			{"app_secret", object{{"$ref", "#/$defs/secret"}, {"default", AppSecretRef},
+				{"description", "The Meta app's secret (App settings > Basic), which signs the webhooks. Default: " + AppSecretRef + ", read from the environment by gtc serve."}}},
 		}
 		for _, k := range s.Optional {
 			p = append(p, kv{k, object{{"$ref", "#/$defs/id"}}})
@@ -85,7 +86,7 @@ func buildAnswersSchema(specs []channelSpec) []byte {
 			{"additionalProperties", false},
 			{"properties", p},
 			{"if", object{{"properties", object{{"enabled", object{{"const", false}}}}}, {"required", []string{"enabled"}}}},
-			{"else", object{{"required", []string{"public_base_url", s.IDKey, s.TokenKey, "verify_token", "app_secret"}}}},
+			{"else", object{{"required", []string{"public_base_url", s.IDKey, s.TokenKey, "verify_token"}}}},
 		}})
 	}
 	doc := object{

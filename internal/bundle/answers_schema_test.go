@@ -32,10 +32,14 @@ func TestAnswersSchemaSections(t *testing.T) {
 				missing[p.Path] = true
 			}
 		}
-		for _, k := range []string{s.IDKey, s.TokenKey, "public_base_url", "verify_token", "app_secret"} {
+		for _, k := range []string{s.IDKey, s.TokenKey, "public_base_url", "verify_token"} {
 			if !missing[s.Section+"."+k] {
 				t.Errorf("%s: %s not required: %v", s.Name, k, ae.Problems)
 			}
+		}
+		// app_secret defaults to ${META_APP_SECRET}, as the providers' example answers expect.
+		if missing[s.Section+".app_secret"] {
+			t.Errorf("%s: app_secret required: %v", s.Name, ae.Problems)
 		}
 	}
 }

@@ -112,7 +112,6 @@ func TestParseAnswersProblems(t *testing.T) {
 			[]string{
 				`messaging-instagram.public_base_url: "http://example.com" is not https; ` + urlFix,
 				"messaging-whatsapp.access_token: required; add a system user access token, preferably as a ${NAME} reference such as ${WHATSAPP_TOKEN}",
-				"messaging-whatsapp.app_secret: required; add the App secret from the Meta app dashboard (App settings > Basic), preferably as ${META_APP_SECRET}",
 				"messaging-whatsapp.phone_number_id: required; add the Phone number ID from WhatsApp Manager (or the app dashboard's WhatsApp > API Setup)",
 				"messaging-whatsapp.public_base_url: required; add the https URL at which Meta reaches this server, such as https://bot.example.com",
 				"messaging-whatsapp.verify_token: required; add a long random string; you paste the same string into the Meta app dashboard",

@@ -161,7 +161,7 @@ func LoadWith(dir string, opts LoadOptions) (*Bundle, engine.Diagnostics) {
 		b.Name = filepath.Base(filepath.Clean(dir))
 	}
 
-	flows, templates, fds := readFlows(filepath.Join(dir, FlowsDir), filepath.Join(dir, TemplatesFile))
+	flows, unloaded, templates, fds := readFlows(filepath.Join(dir, FlowsDir), filepath.Join(dir, TemplatesFile))
 	ds = append(ds, fds...)
 	b.Flows, b.Templates = flows, templates
 
@@ -169,7 +169,7 @@ func LoadWith(dir string, opts LoadOptions) (*Bundle, engine.Diagnostics) {
 	ds = append(ds, pds...)
 	b.Channels = chans
 
-	eng, eds := engine.New(engine.Config{Flows: flows, Templates: templates, Settings: b.Settings,
+	eng, eds := engine.New(engine.Config{Flows: flows, Unloaded: unloaded, Templates: templates, Settings: b.Settings,
 		SettingsFile: cfgPath, Limits: opts.Limits})
 	ds = append(ds, eds...)
 	if !ds.HasErrors() {
@@ -180,7 +180,8 @@ func LoadWith(dir string, opts LoadOptions) (*Bundle, engine.Diagnostics) {
 
 // LoadFlows reads flow files without a bundle, for flowctl validate FILE...: each path is a flow
 // file or a directory of them (*.yaml and *.yml, except templates.yaml and *.test.yaml). The
-// templates come from the first templates.yaml found beside the flows or one directory up. The
+// templates come from the first templates.yaml found beside the flows or one directory up; without
+// one, the templates flows send are warned about as unchecked rather than refused. The
 // engine is built with default settings and the channels' limits (nil skips content checks).
 func LoadFlows(limits map[string]msg.Limits, paths ...string) (*engine.Engine, []*engine.Flow, engine.Diagnostics) {
 	cfg, ds := flowsConfig(limits, paths...)
@@ -232,20 +233,15 @@ func flowsConfig(limits map[string]msg.Limits, paths ...string) (engine.Config, 
 		templates, tds = readTemplates(tplPath)
 		ds = append(ds, tds...)
 	}
-	var flows []*engine.Flow
-	for _, f := range files {
-		fl, fds := readFlow(f)
-		ds = append(ds, fds...)
-		if fl != nil {
-			flows = append(flows, fl)
-		}
-	}
-	return engine.Config{Flows: flows, Templates: templates, Settings: engine.DefaultSettings(), Limits: limits}, ds
+	flows, unloaded, fds := readFlowFiles(files)
+	ds = append(ds, fds...)
+	return engine.Config{Flows: flows, Unloaded: unloaded, Templates: templates, NoTemplates: tplPath == "",
+		Settings: engine.DefaultSettings(), Limits: limits}, ds
 }
 
-// readFlows reads flows/*.yaml and templates.yaml. A missing templates.yaml is no error: flows
-// that send templates then fail validation.
-func readFlows(flowsDir, tplPath string) ([]*engine.Flow, []engine.Template, engine.Diagnostics) {
+// readFlows reads flows/*.yaml and templates.yaml, and names the flow files that did not load.
+// A missing templates.yaml is no error: flows that send templates then fail validation.
+func readFlows(flowsDir, tplPath string) ([]*engine.Flow, []string, []engine.Template, engine.Diagnostics) {
 	var ds engine.Diagnostics
 	var templates []engine.Template
 	if _, err := os.Stat(tplPath); err == nil {
@@ -257,15 +253,25 @@ func readFlows(flowsDir, tplPath string) ([]*engine.Flow, []engine.Template, eng
 	if err != nil {
 		ds = append(ds, errAt(flowsDir, engine.Pos{}, err.Error()))
 	}
+	flows, unloaded, fds := readFlowFiles(files)
+	return flows, unloaded, templates, append(ds, fds...)
+}
+
+// readFlowFiles reads flow files, and names those that could not be read or parsed.
+func readFlowFiles(files []string) ([]*engine.Flow, []string, engine.Diagnostics) {
+	var ds engine.Diagnostics
 	var flows []*engine.Flow
+	var unloaded []string
 	for _, f := range files {
 		fl, fds := readFlow(f)
 		ds = append(ds, fds...)
 		if fl != nil {
 			flows = append(flows, fl)
+		} else {
+			unloaded = append(unloaded, f)
 		}
 	}
-	return flows, templates, ds
+	return flows, unloaded, ds
 }
 
 // flowFiles lists the flow files of a directory, sorted.
@@ -446,6 +452,12 @@ func loadProvider(path string, spec *channelSpec, res *resolver) (*Channel, engi
 				bad = true
 			}
 		}
+	}
+	if a.AppSecret == "" {
+		// Optional in the answers (setup writes AppSecretRef then), required here.
+		pr := Problem{Path: "app_secret", Message: "required", Fix: fixFor(spec.Name, "app_secret")}
+		ds = append(ds, errAt(path, pos.of(""), pr.String()))
+		bad = true
 	}
 	if bad {
 		return nil, ds

@@ -303,7 +303,7 @@ func TestLoadProviderProblems(t *testing.T) {
   "app_secret": "s"
 }
 `, 0o600)
-	ig := write("instagram.json", `{"enabled": true, "public_base_url": "${PUBLIC_URL}", "ig_account_id": "1", "access_token": "t", "verify_token": "v", "app_secret": "s"}`, 0o644)
+	ig := write("instagram.json", `{"enabled": true, "public_base_url": "${PUBLIC_URL}", "ig_account_id": "1", "access_token": "t", "verify_token": "v"}`, 0o644)
 	tg := write("telegram.json", `{}`, 0o600)
 	_, ds := Load(dir, env(map[string]string{"WHATSAPP_TOKEN": "t", "META_APP_SECRET": "s", "PUBLIC_URL": "http://public.example.com"}))
 	var got []string
@@ -311,6 +311,7 @@ func TestLoadProviderProblems(t *testing.T) {
 		got = append(got, d.String())
 	}
 	want := []string{
+		ig + ":1:1: error: app_secret: required; add the App secret from the Meta app dashboard (App settings > Basic), preferably as ${META_APP_SECRET}",
 		ig + ":1:19: error: public_base_url: \"http://public.example.com\" is not https; " + urlFix,
 		ig + ": warning: holds credentials but is readable by others (mode 0644): chmod 600 " + ig,
 		ms + `:3:3: error: public_base_url: "http://bot.example.com" is not https; ` + urlFix,
@@ -462,8 +463,8 @@ func TestSetupAnswersErrorTouchesNothing(t *testing.T) {
 	before := snapshot(t, dir)
 	_, err := Setup(context.Background(), []byte(`{"tenant": 1, "messaging-whatsapp": {"enabled": true}}`), dir, SetupOptions{Seed: testSeed})
 	var ae *AnswersError
-	if !errors.As(err, &ae) || len(ae.Problems) != 6 {
-		t.Fatalf("error %v, want 6 problems", err)
+	if !errors.As(err, &ae) || len(ae.Problems) != 5 {
+		t.Fatalf("error %v, want 5 problems", err)
 	}
 	if after := snapshot(t, dir); after != before {
 		t.Error("the bundle was touched")

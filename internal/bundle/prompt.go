@@ -25,7 +25,7 @@ func Prompt(in io.Reader, out io.Writer) ([]byte, error) {
 		"team":   p.ask("Team", "default"),
 	}
 	base := p.ask("Public base URL at which Meta reaches this server (https://...)", "")
-	appSecret := p.ask("Meta app secret", "${META_APP_SECRET}")
+	appSecret := p.ask("Meta app secret", AppSecretRef)
 	for i, s := range channelSpecs() {
 		if !p.yes("Enable "+s.Title+"?", i == 0) {
 			continue

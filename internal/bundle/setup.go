@@ -57,8 +57,8 @@ type Change struct {
 	Action Action
 	Mode   fs.FileMode
 	Note   string // why a file is kept
-	// Diff is a unified diff of the change (for Create and Update), with secret values
-	// redacted. It is filled in dry runs only.
+	// Diff is a unified diff of an Update, with secret values redacted. It is filled in dry
+	// runs only.
 	Diff string
 }
 
@@ -71,6 +71,9 @@ type ChannelSummary struct {
 	CallbackURL string // may contain a ${NAME} reference when public_base_url is one
 	VerifyToken string // as written in the answers: a literal or a ${NAME} reference
 	Fields      []string
+	// AppSecretDefaulted: the answers gave no app_secret; the provider file refers to
+	// AppSecretRef, which gtc serve needs set.
+	AppSecretDefaulted bool
 }
 
 // SetupReport is the outcome of Setup.
@@ -197,9 +200,10 @@ func Setup(ctx context.Context, answers []byte, dir string, opts SetupOptions) (
 		}
 		rep.Channels = append(rep.Channels, ChannelSummary{
 			Name: c.Name, Tenant: a.Tenant, Team: a.Team, AccountID: c.AccountID,
-			CallbackURL: CallbackURL(c.PublicBaseURL, c.Name, a.Tenant, a.Team),
-			VerifyToken: c.VerifyToken,
-			Fields:      WebhookFields(c.Name),
+			CallbackURL:        CallbackURL(c.PublicBaseURL, c.Name, a.Tenant, a.Team),
+			VerifyToken:        c.VerifyToken,
+			Fields:             WebhookFields(c.Name),
+			AppSecretDefaulted: c.AppSecretDefaulted,
 		})
 	}
 	if n := RefName(a.APIToken); n != "" {
@@ -244,10 +248,7 @@ func (p *planned) compare(dir string, dryRun bool) (Change, func() error, error)
 	}
 	switch {
 	case !exists:
-		ch.Action = Create
-		if dryRun {
-			ch.Diff = unifiedDiff("/dev/null", "b/"+p.rel, nil, display(data, nil))
-		}
+		ch.Action = Create // no diff: a new bundle is dozens of seeded files, listed by folder
 		return ch, func() error { return writeFile(full, data, p.mode) }, nil
 	case bytes.Equal(old, data):
 		if p.mode&0o077 == 0 {

@@ -27,7 +27,7 @@ const (
 	wamid2    = "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI2QjdEMzE0RjY0NjE1QzEzNDcA"
 )
 
-// Meta's answers, in the shapes of reference section 2.2 and 3.
+// Meta's answers, in the shapes the Cloud API gives: a sent message, and the error object.
 const (
 	okBody   = `{"messaging_product":"whatsapp","contacts":[{"input":"+16505551234","wa_id":"16505551234"}],"messages":[{"id":"` + wamid1 + `"}]}`
 	ok2Body  = `{"messaging_product":"whatsapp","contacts":[{"input":"+16505551234","wa_id":"16505551234"}],"messages":[{"id":"` + wamid2 + `"}]}`

@@ -13,7 +13,8 @@ import (
 	"github.com/flowgate/flowgate/providers/meta"
 )
 
-// Limits of the Cloud API (reference sections 0 and 2), in characters (runes).
+// Limits of the Cloud API (Meta's Cloud API messages reference; docs/flow-format.md lists them), in
+// characters (runes).
 const (
 	MaxTextLength         = 4096 // text body; longer texts are split
 	MaxCaptionLength      = 1024 // image, video and document captions
@@ -36,7 +37,8 @@ const (
 // ErrInvalidMessage is returned, wrapped, by Render for a message the Cloud API cannot carry.
 var ErrInvalidMessage = errors.New("invalid message")
 
-// The outbound wire types (reference section 2). Field order is the order in the JSON.
+// The outbound wire types: the body of POST /{phone-number-id}/messages in Meta's Cloud API
+// reference. Field order is the order in the JSON.
 
 type sendRequest struct {
 	MessagingProduct string           `json:"messaging_product"`
