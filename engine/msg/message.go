@@ -5,7 +5,10 @@ import "errors"
 // Message is one normalized outbound message. Exactly one of the content fields is set; its
 // shapes follow WhatsApp's, which the Messenger and Instagram providers translate.
 type Message struct {
-	To      string // the user's id, as in Event.From
+	To string // the user's id, as in Event.From
+	// Phone is the user's phone number when the conversation is keyed by another id (a
+	// WhatsApp business-scoped user id); WhatsApp then addresses the message to the phone.
+	Phone   string
 	ReplyTo string // id of a message to quote, optional
 
 	Text        *Text
@@ -67,6 +70,7 @@ type Text struct {
 type Template struct {
 	Name       string
 	Language   string
+	Category   string // marketing, utility or authentication, from templates.yaml; may be empty
 	Components []Component
 }
 
