@@ -68,10 +68,12 @@ type Text struct {
 
 // Template is a pre-approved message template with its parameters.
 type Template struct {
-	Name       string
-	Language   string
-	Category   string // marketing, utility or authentication, from templates.yaml; may be empty
-	Components []Component
+	Name     string
+	Language string
+	// Authentication marks an authentication template (category authentication in
+	// templates.yaml: one-tap, zero-tap or copy-code), which WhatsApp sends only to a phone.
+	Authentication bool
+	Components     []Component
 }
 
 // Component is a template component: header, body or button.

@@ -219,7 +219,7 @@ func Render(m *msg.Message) ([]meta.Request, error) {
 	case m.Text != nil:
 		return renderText(base, m.To, m.Text)
 	case m.Template != nil:
-		if base.To == "" && m.Template.Category == "authentication" {
+		if base.To == "" && m.Template.Authentication {
 			return nil, invalid("authentication template %q cannot go to a user known only by their business-scoped user id %s: Meta refuses one-tap, zero-tap and copy-code templates without a phone number", m.Template.Name, m.To)
 		}
 		t, err := renderTemplate(m.Template)

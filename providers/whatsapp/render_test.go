@@ -27,7 +27,7 @@ func renderCases() []struct {
 		{"text", &msg.Message{To: to, Text: &msg.Text{Body: "Does it come in another color?"}}},
 		{"text_bsuid_recipient", &msg.Message{To: "US.13491208655302741918", Text: &msg.Text{Body: "Hello, kfisher"}}},
 		{"text_bsuid_with_phone", &msg.Message{To: "US.13491208655302741918", Phone: "16505551234", Text: &msg.Text{Body: "Hello, Kerry"}}},
-		{"template_bsuid_recipient", &msg.Message{To: "US.13491208655302741918", Template: &msg.Template{Name: "order_confirmation", Language: "en", Category: "utility",
+		{"template_bsuid_recipient", &msg.Message{To: "US.13491208655302741918", Template: &msg.Template{Name: "order_confirmation", Language: "en",
 			Components: []msg.Component{{Type: "body", Parameters: []msg.Parameter{{Type: "text", Text: "Kerry"}, {Type: "text", Text: "A-1042"}}}}}}},
 		{"text_preview_reply", &msg.Message{To: to, ReplyTo: "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUI1NzFEMjlDQTU0QjYwQjY0MgA=",
 			Text: &msg.Text{Body: "As requested, here's the link: https://www.meta.com/quest/quest-3/ <enjoy> & share", PreviewURL: true}}},
@@ -454,7 +454,7 @@ func TestRenderInvalid(t *testing.T) {
 		"caption too long":          {To: to, Media: &msg.OutMedia{Type: "image", ID: "1", Caption: long(1025)}},
 		"latitude out of range":     {To: to, Location: &msg.Location{Latitude: 91}},
 		"reaction without target":   {To: to, Reaction: &msg.Reaction{Emoji: "x"}},
-		"authentication template to a user id": {To: "US.13491208655302741918", Template: &msg.Template{Name: "otp", Language: "en", Category: "authentication",
+		"authentication template to a user id": {To: "US.13491208655302741918", Template: &msg.Template{Name: "otp", Language: "en", Authentication: true,
 			Components: []msg.Component{{Type: "button", SubType: "url", Parameters: []msg.Parameter{{Type: "text", Text: "123456"}}}}}},
 	}
 	for name, m := range tests {
@@ -502,7 +502,7 @@ func TestRecipientField(t *testing.T) {
 		}
 	}
 	// An authentication template to a user with a phone goes out.
-	m := msg.Message{To: uid, Phone: "16505551234", Template: &msg.Template{Name: "otp", Language: "en", Category: "authentication"}}
+	m := msg.Message{To: uid, Phone: "16505551234", Template: &msg.Template{Name: "otp", Language: "en", Authentication: true}}
 	if _, err := Render(&m); err != nil {
 		t.Errorf("authentication template with a phone: %v", err)
 	}
