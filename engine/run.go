@@ -138,6 +138,12 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 	case !ev.IsMessage():
 		r.tracef(TraceIgnored, "", "%s event", ev.Kind)
 		return r.res
+	case ev.Kind == msg.KindSystem && ev.System != nil:
+		// A notice about the user (a changed number), not something they wrote: it answers
+		// no input and starts no flow.
+		rememberContact(conv, st, ev)
+		r.tracef(TraceIgnored, "", "system notice %s", ev.System.Type)
+		return r.res
 	}
 	if t := r.env.Message.Timestamp; t > st.LastMessageTime {
 		st.LastMessageTime = t

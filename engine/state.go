@@ -103,6 +103,7 @@ const (
 	TraceError        TraceKind = "error"
 	TraceIgnored      TraceKind = "ignored"     // the event matched nothing
 	TraceStateReset   TraceKind = "state_reset" // the stored state could not be read: the conversation started over
+	TraceLinked       TraceKind = "linked"      // the conversation took over the one of the user's other id (phone number, old number)
 )
 
 // TraceEntry is one thing that happened while handling an event.
