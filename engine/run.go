@@ -133,6 +133,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 	r := e.newRun(ctx, conv, st, ev, now)
 	switch {
 	case ev.Kind == msg.KindStatus && ev.Status != nil:
+		rememberContact(conv, st, ev)
 		r.status(ev.Status)
 		return r.res
 	case !ev.IsMessage():

@@ -674,3 +674,10 @@ func TestUnreadableStateStartsOver(t *testing.T) {
 		})
 	}
 }
+
+// sentMessages returns the messages accepted so far.
+func (f *fakeSender) sentMessages() []msg.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]msg.Message(nil), f.sent...)
+}
