@@ -248,3 +248,28 @@ func TestGroupMessagesDropped(t *testing.T) {
 		t.Errorf("sent %q, want the private message answered only", got)
 	}
 }
+
+// userIDSender answers every message with the user id, as the Cloud API's send response does.
+type userIDSender struct{ *fakeSender }
+
+func (s userIDSender) SendUser(ctx context.Context, m *msg.Message) ([]string, string, error) {
+	ids, err := s.Send(ctx, m)
+	return ids, userID, err
+}
+
+// TestSendRecordsUserID: the user id the channel answers a send by phone number with is kept
+// with the conversation (contact.user_id in the flows).
+func TestSendRecordsUserID(t *testing.T) {
+	f := setup(t, nil)
+	f.ch.Sender = userIDSender{f.s}
+	if _, err := f.p.Start(context.Background(), f.ch, phone, "f", "hello", nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.p.State(context.Background(), f.conv(phone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.UserID != userID {
+		t.Errorf("user id %q recorded, want %q", st.UserID, userID)
+	}
+}

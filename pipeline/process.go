@@ -255,7 +255,7 @@ func (j *job) deliver(ctx context.Context, sends []engine.Send) *store.Done {
 		}
 		s, entry := queue[0], j.head()
 		m := s.Message
-		ids, err := j.ch.Sender.Send(ctx, &m)
+		ids, err := j.send(ctx, &m)
 		o := Outcome{Send: s, IDs: ids, Err: err, Code: errorCode(err)}
 		j.rep.Outcomes = append(j.rep.Outcomes, o)
 		for _, id := range ids {
@@ -291,6 +291,26 @@ func (j *job) deliver(ctx context.Context, sends []engine.Send) *store.Done {
 		data = j.saved
 	}
 	return &store.Done{Claim: j.c, State: data, StateTTL: j.p.stateTTL()}
+}
+
+// userSender is a Sender that also returns the user id the channel answered with (the
+// WhatsApp Cloud API gives the business-scoped user id of the recipient).
+type userSender interface {
+	SendUser(ctx context.Context, m *msg.Message) ([]string, string, error)
+}
+
+// send sends m, recording the user id the channel answered with when the conversation did not
+// know it yet (a start addressed by phone number).
+func (j *job) send(ctx context.Context, m *msg.Message) ([]string, error) {
+	us, ok := j.ch.Sender.(userSender)
+	if !ok {
+		return j.ch.Sender.Send(ctx, m)
+	}
+	ids, userID, err := us.SendUser(ctx, m)
+	if userID != "" && j.st.UserID == "" {
+		j.st.UserID = userID
+	}
+	return ids, err
 }
 
 // head returns the encoded head of the outbox.

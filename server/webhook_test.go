@@ -142,6 +142,29 @@ func TestWebhookRedelivery(t *testing.T) {
 	}
 }
 
+// TestWebhookGroupMessage: a message written in a WhatsApp group is answered 200, dropped,
+// logged and counted; nobody gets a reply to it as if it were a private chat.
+func TestWebhookGroupMessage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	body := webhook(t, "group_message.json")
+	if status, _ := h.do("POST", "/webhook/whatsapp", body, signed(body, appSecret)); status != 200 {
+		t.Fatalf("status %d, want 200", status)
+	}
+	if reps := h.drain(); len(reps) != 0 {
+		t.Errorf("%d units of work processed, want none", len(reps))
+	}
+	if got := h.sender.texts(); len(got) != 0 {
+		t.Errorf("replies %q, want none", got)
+	}
+	if page := h.scrape(); !strings.Contains(page, `flowgate_webhooks_total{channel="whatsapp",result="group"} 1`) {
+		t.Errorf("/metrics does not count the group message:\n%s", grep(page, "flowgate_webhooks"))
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "group message dropped") {
+		t.Errorf("the group message is not logged:\n%s", logs)
+	}
+}
+
 // TestWebhookForeignAccount: with one Meta app serving several tenants, a correctly signed
 // webhook for another phone number id than the channel's is answered 200 (it is Meta's to
 // deliver, not to retry) but none of its events is processed: they are dropped, logged and
