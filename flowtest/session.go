@@ -41,8 +41,8 @@ type SessionOptions struct {
 	Tenant   string // default "default"
 	Team     string // default "default"
 	DedupTTL time.Duration
-	Account  string    // the business account: phone number id, page id, Instagram account id
-	Contact  string    // the user's id on the channel: phone number, PSID, IGSID, WhatsApp user id
+	Account  string // the business account: phone number id, page id, Instagram account id
+	Contact  string // the user's id on the channel: phone number, PSID, IGSID, WhatsApp user id
 	// Identity is what synthetic messages tell about the user (a WhatsApp phone number, user id
 	// and username); zero: Contact alone.
 	Identity msg.Contact
