@@ -87,6 +87,9 @@ func TestUserIDTakesOverPhoneConversation(t *testing.T) {
 	if st.Node != "wait" || st.Vars["n"] != 1 || st.Phone != phone || st.UserID != userID {
 		t.Fatalf("state under the user id %+v: want the phone's conversation, waiting", st)
 	}
+	if o := st.Outbox; len(o) != 2 || o[1].ID != "wamid.2" || o[1].Status != msg.StatusRead {
+		t.Errorf("outbound records %+v: the status named by user id did not update wamid.2", o)
+	}
 	if b := f.rawState(t, phone); len(b) == 0 || b[0] != 0xff {
 		t.Fatalf("the phone's conversation holds %q, want a link", b)
 	}
