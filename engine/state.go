@@ -103,7 +103,7 @@ const (
 	TraceError        TraceKind = "error"
 	TraceIgnored      TraceKind = "ignored"     // the event matched nothing
 	TraceStateReset   TraceKind = "state_reset" // the stored state could not be read: the conversation started over
-	TraceLinked       TraceKind = "linked"      // the conversation took over the one of the user's other id (phone number, old number)
+	TraceLinked       TraceKind = "linked"      // the conversation took over, or passed on to, the one of the user's other id
 )
 
 // TraceEntry is one thing that happened while handling an event.

@@ -69,6 +69,7 @@ func samePhone(a, b string) bool {
 func (j *job) forward(ctx context.Context, l link) *store.Done {
 	c := j.c
 	j.rep.Moved = l.To
+	j.rep.Trace = append(j.rep.Trace, engine.TraceEntry{Kind: engine.TraceLinked, Detail: "passed on to the conversation of " + l.To})
 	if c.Kind != store.KindEvent {
 		if c.Kind == store.KindOutbox {
 			j.p.log().Warn("outbox of a linked conversation dropped", "conversation", convString(c.Conv), "messages", len(c.Outbox))
