@@ -43,8 +43,10 @@ func New(cfg Config) (*Engine, Diagnostics) {
 	}
 	c := &checker{e: e, templates: map[string][]Template{}, noTemplates: cfg.NoTemplates, unloaded: cfg.Unloaded,
 		limits: cfg.Limits, list: &ds, vars: setVars(e.order)}
+	e.categories = make(map[string]string, len(cfg.Templates))
 	for _, t := range cfg.Templates {
 		c.templates[t.Name] = append(c.templates[t.Name], t)
+		e.categories[t.Name+"\x00"+t.Language] = t.Category
 	}
 	for _, f := range e.order {
 		c.index(f)
@@ -67,7 +69,58 @@ func New(cfg Config) (*Engine, Diagnostics) {
 	c.overlaps()
 	c.reachability()
 	c.unsetVars()
+	c.phoneUses()
 	return e, ds
+}
+
+// phoneUses warns where a flow passes contact.phone on (an http node's url, headers or body, a
+// set node's value) without any branch of the flow testing it: a WhatsApp user known only by
+// a username has no phone number, and the value is then empty.
+func (c *checker) phoneUses() {
+	for _, f := range c.e.order {
+		var uses []*yaml.Node
+		checked := false
+		for _, n := range f.Nodes {
+			switch n.Type {
+			case "branch":
+				checked = checked || mentions(valueAt(&n.Config, "conditions"), phoneRef) != nil
+			case "http":
+				for _, k := range []string{"url", "headers", "body"} {
+					uses = append(uses, mentions(valueAt(&n.Config, k), phoneRef)...)
+				}
+			case "set":
+				uses = append(uses, mentions(valueAt(&n.Config, "vars"), phoneRef)...)
+			}
+		}
+		if checked {
+			continue
+		}
+		d := diags{f.File, c.list}
+		for _, y := range uses {
+			d.warnf(nodePos(y), "%s is empty for a WhatsApp user known only by a username (no phone number): test it in a branch (contact.phone != \"\") before passing it on, or use contact.id", phoneRef)
+		}
+	}
+}
+
+// phoneRef is the expression phoneUses looks for.
+const phoneRef = "contact.phone"
+
+// mentions returns the scalars under y whose text contains s.
+func mentions(y *yaml.Node, s string) []*yaml.Node {
+	if y == nil {
+		return nil
+	}
+	if y.Kind == yaml.ScalarNode {
+		if strings.Contains(y.Value, s) {
+			return []*yaml.Node{y}
+		}
+		return nil
+	}
+	var out []*yaml.Node
+	for _, ch := range y.Content {
+		out = append(out, mentions(ch, s)...)
+	}
+	return out
 }
 
 // overlaps warns about a trigger whose keyword or button id another flow's trigger of the same

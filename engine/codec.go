@@ -19,6 +19,10 @@ import (
 // and, for each, At (varint), Flow, Node and the message (see appendMessage). Strings are a
 // uvarint length and bytes. Values carry a tag byte (see the val* constants).
 //
+// Version 3 adds, after Held, the user's identity: the strings Phone, UserID, Username and the
+// varint Linked. It is written only for a state that has one of them (WhatsApp users with a
+// business-scoped user id), so that version 2 stays readable by the release before.
+//
 // Version 1 had no Held and no duration or time values, and stored values of other types as
 // JSON (valJSON), which changed their types. Version 2 stores every type a variable may hold
 // (see Storable) with its own tag and refuses the rest. Encode writes version 1 whenever the
@@ -26,8 +30,9 @@ import (
 // rollback, or still running during a rolling deploy) can read every conversation that holds
 // no message and no duration or time. DecodeState reads both.
 const (
-	stateVersion    = 2
-	stateVersionOld = 1
+	stateVersionIdentity = 3
+	stateVersion         = 2
+	stateVersionOld      = 1
 )
 
 const (
@@ -99,11 +104,19 @@ func (s *State) Encode() ([]byte, error) {
 			}
 		}
 	}
-	if e.v2 {
+	identity := s.Phone != "" || s.UserID != "" || s.Username != "" || s.Linked != 0
+	if e.v2 || identity {
 		e.b[0] = stateVersion
 		if len(s.Held) == 0 {
 			e.b = append(e.b, 0) // no held messages
 		}
+	}
+	if identity {
+		e.b[0] = stateVersionIdentity
+		e.string(s.Phone)
+		e.string(s.UserID)
+		e.string(s.Username)
+		e.b = binary.AppendVarint(e.b, s.Linked)
 	}
 	return e.b, nil
 }
@@ -117,8 +130,8 @@ func DecodeState(b []byte) (*State, error) {
 	}
 	d := decoder{b: b}
 	d.version = d.byte()
-	if d.version != stateVersion && d.version != stateVersionOld {
-		return nil, fmt.Errorf("decode state: unknown version %d (this release reads %d and %d)", d.version, stateVersionOld, stateVersion)
+	if d.version < stateVersionOld || d.version > stateVersionIdentity {
+		return nil, fmt.Errorf("decode state: unknown version %d (this release reads %d to %d)", d.version, stateVersionOld, stateVersionIdentity)
 	}
 	s.Flow, s.Node, s.Handoff, s.Name = d.string(), d.string(), d.string(), d.string()
 	s.LastMessageTime, s.Timeout, s.Active = d.varint(), d.varint(), d.varint()
@@ -148,6 +161,10 @@ func DecodeState(b []byte) (*State, error) {
 				h.Message = d.message()
 			}
 		}
+	}
+	if d.version >= stateVersionIdentity {
+		s.Phone, s.UserID, s.Username = d.string(), d.string(), d.string()
+		s.Linked = d.varint()
 	}
 	if d.err == nil && len(d.b) > 0 {
 		d.fail(fmt.Errorf("%d bytes after the end", len(d.b)))

@@ -30,6 +30,37 @@ func fullState() *State {
 		Timeout: 1750000600, Active: 1750000100,
 		Outbox: []Sent{{ID: "wamid.1", Flow: "onboarding", Node: "welcome", Status: "read"}, {ID: "wamid.2", Status: "sent"}},
 		Held:   heldOfEveryKind(),
+		Phone:  "16505551234", UserID: "US.13491208655302741918", Username: "kfisher", Linked: 1750000100,
+	}
+}
+
+// TestEncodeIdentityVersion: only a state that knows the user's identity needs version 3; the
+// others stay readable by the release before.
+func TestEncodeIdentityVersion(t *testing.T) {
+	for _, tc := range []struct {
+		st   State
+		want byte
+	}{
+		{State{Flow: "f"}, stateVersionOld},
+		{State{Held: heldOfEveryKind()}, stateVersion},
+		{State{Flow: "f", UserID: "US.1"}, stateVersionIdentity},
+		{State{Held: heldOfEveryKind(), Phone: "1555"}, stateVersionIdentity},
+		{State{Linked: 1}, stateVersionIdentity},
+	} {
+		b, err := tc.st.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b[0] != tc.want {
+			t.Errorf("%+v encoded as version %d, want %d", tc.st, b[0], tc.want)
+		}
+		got, err := DecodeState(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Phone != tc.st.Phone || got.UserID != tc.st.UserID || got.Linked != tc.st.Linked || len(got.Held) != len(tc.st.Held) {
+			t.Errorf("round trip of %+v: %+v", tc.st, got)
+		}
 	}
 }
 
@@ -60,8 +91,8 @@ func TestStateRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b[0] != stateVersion {
-		t.Errorf("version %d, want %d", b[0], stateVersion)
+	if b[0] != stateVersionIdentity {
+		t.Errorf("version %d, want %d", b[0], stateVersionIdentity)
 	}
 	got, err := DecodeState(b)
 	if err != nil {
@@ -235,9 +266,9 @@ func TestDecodeStateTruncated(t *testing.T) {
 
 func TestDecodeStateVersion(t *testing.T) {
 	b, _ := (&State{Flow: "f"}).Encode()
-	b[0] = stateVersion + 1
-	if _, err := DecodeState(b); err == nil || !strings.Contains(err.Error(), "unknown version 3") {
-		t.Errorf("version 3 decoded: %v", err)
+	b[0] = stateVersionIdentity + 1
+	if _, err := DecodeState(b); err == nil || !strings.Contains(err.Error(), "unknown version 4") {
+		t.Errorf("version 4 decoded: %v", err)
 	}
 	// Version 1 had no duration or time values: a version 1 state with one is corrupt.
 	b, _ = (&State{Vars: map[string]any{"d": time.Hour}}).Encode()

@@ -82,9 +82,11 @@ type MediaEnv struct {
 
 // ContactEnv is the user in expressions.
 type ContactEnv struct {
-	ID    string `expr:"id"`
-	Name  string `expr:"name"`
-	Phone string `expr:"phone"`
+	ID       string `expr:"id"`
+	Name     string `expr:"name"`
+	Phone    string `expr:"phone"`    // empty for a WhatsApp user known only by a username
+	UserID   string `expr:"user_id"`  // WhatsApp business-scoped user id, when known
+	Username string `expr:"username"` // WhatsApp username, when the user has one
 }
 
 // envNames are the top-level names of Env; a bare {{name}} that is none of them reads vars.name.

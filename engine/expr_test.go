@@ -12,7 +12,7 @@ import (
 // testRun is a run over a state and an event, for rendering texts and evaluating expressions.
 func testRun(st *State, ev *msg.Event) *run {
 	e := &Engine{settings: DefaultSettings()}
-	if ev != nil {
+	if ev != nil && ev.Contact == (msg.Contact{}) {
 		ev.From, ev.Contact = user, msg.Contact{ID: user, Name: "Ann", Phone: "+" + user}
 	}
 	return e.newRun(context.Background(), testConv, st, ev, t0)
@@ -133,6 +133,9 @@ func TestExpressionEnv(t *testing.T) {
 		{"location.latitude > 37 && location.name == 'Home'", &msg.Event{Kind: msg.KindLocation, Location: &msg.Location{Latitude: 37.5, Name: "Home"}}, State{}, true},
 		{"media.type == 'image' && media.caption == 'cat' && media.mime_type == 'image/jpeg'", &msg.Event{Kind: msg.KindMedia, Media: &msg.Media{Type: "image", Caption: "cat", MimeType: "image/jpeg"}}, State{}, true},
 		{"contact.name == 'Ann' && contact.id == '16505551234' && contact.phone == '+16505551234'", textEv("hi"), State{}, true},
+		{"contact.user_id == 'US.1342' && contact.username == 'kfisher' && contact.phone == ''", &msg.Event{Kind: msg.KindText, Text: "hi", Contact: msg.Contact{UserID: "US.1342", Username: "kfisher"}}, State{}, true},
+		{"contact.user_id == 'US.1342' && contact.username == 'kfisher' && contact.phone == '16505550000'", nil, State{UserID: "US.1342", Username: "kfisher", Phone: "16505550000"}, true},
+		{"contact.phone == '16505550000'", &msg.Event{Kind: msg.KindText, Text: "hi", Contact: msg.Contact{UserID: "US.1342"}}, State{Phone: "16505550000"}, true},
 		{"channel == 'whatsapp' && tenant == 'acme' && team == 'support'", nil, State{}, true},
 		{"vars.n > 3 && 'n' in vars && !('m' in vars)", nil, State{Vars: map[string]any{"n": 4}}, true},
 		{"input matches '^[0-9]+$'", textEv("1042"), State{}, true},

@@ -256,3 +256,46 @@ triggers:
 		})
 	}
 }
+
+// TestPhoneUseWarned: a flow that passes contact.phone to a service or a variable without
+// testing it is warned (a username user has no phone); a branch on it silences the warning.
+func TestPhoneUseWarned(t *testing.T) {
+	const unchecked = `name: crm
+nodes:
+  - id: save
+    type: set
+    config: {vars: {phone: "contact.phone"}}
+    next: lookup
+  - id: lookup
+    type: http
+    config: {method: GET, url: "https://crm.example.com/c?phone={{ contact.phone }}", save_as: crm}
+triggers:
+  - {type: message, keywords: [crm], target: save}
+`
+	const checked = `name: crm
+nodes:
+  - id: has_phone
+    type: branch
+    config:
+      conditions: [{expression: "contact.phone != ''", next: lookup}]
+      default: lookup_by_id
+  - id: lookup
+    type: http
+    config: {method: GET, url: "https://crm.example.com/c?phone={{ contact.phone }}", save_as: crm}
+  - id: lookup_by_id
+    type: http
+    config: {method: GET, url: "https://crm.example.com/c?id={{ contact.id }}", save_as: crm}
+triggers:
+  - {type: message, keywords: [crm], target: has_phone}
+`
+	_, ds := load(t, Config{Settings: DefaultSettings()}, map[string][]byte{"a.yaml": []byte(unchecked)}, []string{"a.yaml"})
+	want := `a.yaml:5:28: warning: contact.phone is empty for a WhatsApp user known only by a username (no phone number): test it in a branch (contact.phone != "") before passing it on, or use contact.id
+a.yaml:9:32: warning: contact.phone is empty for a WhatsApp user known only by a username (no phone number): test it in a branch (contact.phone != "") before passing it on, or use contact.id
+`
+	if got := diagLines(ds); got != want {
+		t.Errorf("diagnostics:\n%s\nwant:\n%s", got, want)
+	}
+	if _, ds := load(t, Config{Settings: DefaultSettings()}, map[string][]byte{"a.yaml": []byte(checked)}, []string{"a.yaml"}); len(ds) != 0 {
+		t.Errorf("checked flow: %s", diagLines(ds))
+	}
+}

@@ -24,6 +24,8 @@ type Engine struct {
 	limits   map[string]msg.Limits
 	optOut   map[string]bool
 	optIn    map[string]bool
+	// categories are the templates' categories by name and language ("name\x00language").
+	categories map[string]string
 }
 
 // WithHTTP returns a copy of the engine whose http nodes call c. The copy shares the compiled
@@ -74,7 +76,7 @@ func (e *Engine) newRun(ctx context.Context, conv Conversation, st *State, ev *m
 		Team:            conv.Team,
 		Now:             now.Unix(),
 		LastMessageTime: st.LastMessageTime,
-		Contact:         ContactEnv{ID: conv.User, Name: st.Name},
+		Contact:         ContactEnv{ID: conv.User, Name: st.Name, Phone: st.Phone, UserID: st.UserID, Username: st.Username},
 	}
 	if ev != nil {
 		r.setEvent(ev)
@@ -91,9 +93,19 @@ func (r *run) setEvent(ev *msg.Event) {
 		at = r.now // no readable timestamp: the message counts as received now
 	}
 	env.Message = MessageEnv{ID: ev.ID, Type: string(ev.Kind), Text: ev.Text, Timestamp: at.Unix()}
-	env.Contact = ContactEnv{ID: ev.From, Name: ev.Contact.Name, Phone: ev.Contact.Phone}
+	c := ev.Contact
+	env.Contact = ContactEnv{ID: r.conv.User, Name: c.Name, Phone: c.Phone, UserID: c.UserID, Username: c.Username}
 	if env.Contact.Name == "" {
 		env.Contact.Name = r.st.Name
+	}
+	if env.Contact.Phone == "" {
+		env.Contact.Phone = r.st.Phone
+	}
+	if env.Contact.UserID == "" {
+		env.Contact.UserID = r.st.UserID
+	}
+	if env.Contact.Username == "" {
+		env.Contact.Username = r.st.Username
 	}
 	env.Input = ev.Text
 	switch {
@@ -121,10 +133,17 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 	r := e.newRun(ctx, conv, st, ev, now)
 	switch {
 	case ev.Kind == msg.KindStatus && ev.Status != nil:
+		rememberContact(conv, st, ev)
 		r.status(ev.Status)
 		return r.res
 	case !ev.IsMessage():
 		r.tracef(TraceIgnored, "", "%s event: not a message", ev.Kind)
+		return r.res
+	case ev.Kind == msg.KindSystem && ev.System != nil:
+		// A notice about the user (a changed number), not something they wrote: it answers
+		// no input and starts no flow.
+		rememberContact(conv, st, ev)
+		r.tracef(TraceIgnored, "", "system notice %s", ev.System.Type)
 		return r.res
 	}
 	if t := r.env.Message.Timestamp; t > st.LastMessageTime {
@@ -133,6 +152,7 @@ func (e *Engine) Handle(ctx context.Context, conv Conversation, st *State, ev *m
 	if ev.Contact.Name != "" {
 		st.Name = ev.Contact.Name
 	}
+	rememberContact(conv, st, ev)
 	st.WindowClosed = false
 	r.env.LastMessageTime = st.LastMessageTime
 	r.env.WindowOpen = r.windowOpen()
@@ -601,7 +621,10 @@ func (r *run) emitSend(s Send) {
 		r.tracef(TraceSuppressed, r.nodeID(), "opted out: %s message not sent", s.Message.Type())
 		return
 	}
-	s.Message.To = r.conv.User
+	s.Message.To, s.Message.Phone = r.conv.User, r.st.Phone
+	if t := s.Message.Template; t != nil && r.e.categories[t.Name+"\x00"+t.Language] == "authentication" {
+		t.Authentication = true
+	}
 	if l, ok := r.e.limits[r.conv.Channel]; ok {
 		fitMessage(&s.Message, l)
 	}
@@ -750,4 +773,28 @@ func (e *Engine) Release(ctx context.Context, conv Conversation, st *State, now 
 	st.Handoff = ""
 	st.Active = now.Unix()
 	return r.res
+}
+
+// rememberContact keeps what a message tells about the user's identity: the phone number when
+// the conversation is keyed by another id (a business-scoped user id; replies then go to the
+// phone), the user id and the username. A changed number (msg.SystemNumberChanged) becomes the
+// phone replies go to.
+func rememberContact(conv Conversation, st *State, ev *msg.Event) {
+	c := ev.Contact
+	phone := c.Phone
+	if ev.System != nil && ev.System.Type == msg.SystemNumberChanged && ev.System.NewID != "" {
+		phone = ev.System.NewID
+	}
+	switch {
+	case strings.TrimPrefix(phone, "+") == strings.TrimPrefix(conv.User, "+"):
+		st.Phone = ""
+	case phone != "":
+		st.Phone = phone
+	}
+	if c.UserID != "" {
+		st.UserID = c.UserID
+	}
+	if c.Username != "" {
+		st.Username = c.Username
+	}
 }

@@ -396,6 +396,18 @@ func TestInputNode(t *testing.T) {
 				trace: []TraceKind{TraceTimeout, TraceNode, TraceSend}},
 			{at: 11 * time.Minute, tick: true},
 		}},
+		{name: "a number change notice is no answer, and replies go to the new number", flows: []string{inputFlow}, turns: []turn{
+			ask,
+			{ev: &msg.Event{Kind: msg.KindSystem, System: &msg.System{Type: msg.SystemNumberChanged, NewID: "12195555358"}},
+				wait: "ask/get_age", trace: []TraceKind{TraceIgnored},
+				check: func(t *testing.T, st *State, _ *Result) {
+					if st.Phone != "12195555358" || st.Attempts != 0 {
+						t.Errorf("phone %q, attempts %d; want the new number and no attempt", st.Phone, st.Attempts)
+					}
+				}},
+			{ev: &msg.Event{Kind: msg.KindText, Text: "42", Contact: msg.Contact{Name: "Ann", Phone: "12195555358"}},
+				sends: []msg.Message{{To: user, Phone: "12195555358", Text: &msg.Text{Body: "Thanks, you are 42."}}}},
+		}},
 		{name: "an answer before the timer fires wins", flows: []string{inputFlow}, turns: []turn{
 			ask,
 			{at: 9 * time.Minute, ev: textEv("7"), sends: []msg.Message{textMsg("Thanks, you are 7.")}},

@@ -22,6 +22,14 @@ type State struct {
 	Active          int64          `json:"u,omitempty"` // Unix seconds of the last activity
 	Outbox          []Sent         `json:"s,omitempty"` // recent outbound messages, newest last
 	Held            []Held         `json:"d,omitempty"` // messages the closed window stopped, oldest first
+	// Phone is the user's phone number when the conversation is keyed by another id (a
+	// WhatsApp business-scoped user id): replies go to it. Empty when the key is the phone.
+	Phone    string `json:"ph,omitempty"`
+	UserID   string `json:"ui,omitempty"` // the user's business-scoped user id, when known
+	Username string `json:"un,omitempty"` // the user's WhatsApp username, when known
+	// Linked is the host's bookkeeping: Unix seconds it last wrote the link that leads the
+	// user's phone number to this conversation.
+	Linked int64 `json:"lk,omitempty"`
 }
 
 // Held is a free-form message the closed window stopped, kept to be delivered when the user's
@@ -96,6 +104,7 @@ const (
 	TraceError        TraceKind = "error"
 	TraceIgnored      TraceKind = "ignored"     // the event matched nothing
 	TraceStateReset   TraceKind = "state_reset" // the stored state could not be read: the conversation started over
+	TraceLinked       TraceKind = "linked"      // the conversation took over, or passed on to, the one of the user's other id
 )
 
 // TraceEntry is one thing that happened while handling an event.

@@ -21,7 +21,7 @@ import (
 type Case struct {
 	Name      string         `yaml:"name"`
 	Channel   string         `yaml:"channel"`
-	Contact   string         `yaml:"contact"`
+	Contact   *ContactValue  `yaml:"contact"`
 	Account   string         `yaml:"account"`
 	Clock     string         `yaml:"clock"`
 	Vars      map[string]any `yaml:"vars"`
@@ -65,6 +65,42 @@ type SendStep struct {
 	Image    string         `yaml:"image,omitempty"` // media id of an image
 	Caption  string         `yaml:"caption,omitempty"`
 	Name     string         `yaml:"name,omitempty"` // the contact's profile name
+	// Contact, when set, is who sends this message: the same person under other ids (a
+	// WhatsApp user id with or without the phone number).
+	Contact *ContactValue `yaml:"contact,omitempty"`
+}
+
+// ContactValue is the user a case plays: an id (phone number, PSID, IGSID), or the ids of a
+// WhatsApp user: {phone, user_id, username}, any of them left out (a username user has no
+// phone).
+type ContactValue struct {
+	ID       string `yaml:"id,omitempty"`
+	Phone    string `yaml:"phone,omitempty"`
+	UserID   string `yaml:"user_id,omitempty"`
+	Username string `yaml:"username,omitempty"`
+}
+
+// UnmarshalYAML reads an id or a mapping.
+func (c *ContactValue) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		c.ID = n.Value
+		return nil
+	}
+	type plain ContactValue
+	return n.Decode((*plain)(c))
+}
+
+// Key is the id the user's conversation is keyed by: the user id, else the phone, else the id.
+func (c *ContactValue) Key() string {
+	switch {
+	case c == nil:
+		return ""
+	case c.UserID != "":
+		return c.UserID
+	case c.Phone != "":
+		return c.Phone
+	}
+	return c.ID
 }
 
 // LocationValue is a location in a send step or an expectation.

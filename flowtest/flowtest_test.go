@@ -150,3 +150,53 @@ func TestParseCaseYAMLSyntax(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthenticationTemplateToUserID: an authentication template for a user known only by
+// their WhatsApp user id is not sent (Meta refuses it) and the turn says why; once the user's
+// phone number is known it goes "to" the phone.
+func TestAuthenticationTemplateToUserID(t *testing.T) {
+	f, ds := engine.ParseFlow("otp.yaml", []byte(`name: otp
+start: send_code
+nodes:
+  - id: send_code
+    type: template
+    config:
+      name: login_code
+      language: en
+      components:
+        - {type: body, parameters: [{type: text, text: "123456"}]}
+        - {type: button, sub_type: url, index: 0, parameters: [{type: text, text: "123456"}]}
+`))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	tpl := engine.Template{Name: "login_code", Language: "en", Category: "authentication", BodyParameters: 1, Buttons: []string{"url"}}
+	e, ds := engine.New(engine.Config{Flows: []*engine.Flow{f}, Templates: []engine.Template{tpl}, Settings: engine.DefaultSettings()})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	const uid = "US.13491208655302741918"
+	s, err := NewSession(SessionOptions{Engine: e, Provider: providers.Registry().Lookup(msg.WhatsApp), Account: "106540352242922",
+		Contact: uid, Identity: msg.Contact{UserID: uid}, Clock: time.Unix(1767603600, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	turn, err := s.Start(ctx, "otp", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(turn.Sent) != 0 || len(turn.Errors) != 1 || !strings.Contains(turn.Errors[0], `authentication template "login_code" cannot go to a user known only by their business-scoped user id`) {
+		t.Fatalf("sent %d, errors %q: want the template refused with the reason", len(turn.Sent), turn.Errors)
+	}
+	if _, err := s.Say(ctx, &SendStep{Text: "hi", Contact: &ContactValue{Phone: "16505551234", UserID: uid}}); err != nil {
+		t.Fatal(err)
+	}
+	if turn, err = s.Start(ctx, "otp", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(turn.Sent) != 1 || !strings.Contains(string(turn.Sent[0].Request), `"to":"+16505551234"`) {
+		t.Errorf("with the phone known: sent %+v, errors %q", turn.Sent, turn.Errors)
+	}
+}

@@ -125,8 +125,10 @@ func setup(ctx context.Context, c *Case, opts Options) (*caseRun, error) {
 	if c.Account != "" {
 		account = c.Account
 	}
-	if c.Contact != "" {
-		contact = c.Contact
+	var identity msg.Contact
+	if k := c.Contact.Key(); k != "" {
+		contact = k
+		identity = msg.Contact{Phone: c.Contact.Phone, UserID: c.Contact.UserID, Username: c.Contact.Username}
 	}
 	at := first
 	if c.Clock != "" {
@@ -138,7 +140,7 @@ func setup(ctx context.Context, c *Case, opts Options) (*caseRun, error) {
 	r := &caseRun{c: c, mocks: NewMocks(c.HTTPMocks)}
 	r.Session, err = NewSession(SessionOptions{
 		Engine: opts.Engine, HTTP: r.mocks, Provider: p, Tenant: opts.Tenant, Team: opts.Team, DedupTTL: opts.DedupTTL,
-		Account: account, Contact: contact, Clock: at,
+		Account: account, Contact: contact, Identity: identity, Clock: at,
 	})
 	if err != nil {
 		return nil, err

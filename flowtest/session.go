@@ -25,6 +25,7 @@ type Session struct {
 	pipe     *pipeline.Pipeline
 	ch       *pipeline.Channel
 	conv     engine.Conversation
+	identity msg.Contact // the user's phone, user id and username, for synthetic messages
 	store    store.Store
 	close    func() error
 	seq      int
@@ -40,8 +41,11 @@ type SessionOptions struct {
 	Tenant   string // default "default"
 	Team     string // default "default"
 	DedupTTL time.Duration
-	Account  string    // the business account: phone number id, page id, Instagram account id
-	Contact  string    // the user's id on the channel: phone number, PSID, IGSID
+	Account  string // the business account: phone number id, page id, Instagram account id
+	Contact  string // the user's id on the channel: phone number, PSID, IGSID, WhatsApp user id
+	// Identity is what synthetic messages tell about the user (a WhatsApp phone number, user id
+	// and username); zero: Contact alone.
+	Identity msg.Contact
 	Clock    time.Time // where the virtual clock starts
 }
 
@@ -94,6 +98,7 @@ func NewSession(o SessionOptions) (*Session, error) {
 	s.pipe = pipeline.New(st, &pipeline.Bundle{Engine: eng, Channels: []*pipeline.Channel{s.ch}})
 	s.pipe.Now, s.pipe.Log, s.pipe.DedupTTL = s.clk.Now, quiet, o.DedupTTL
 	s.conv = engine.Conversation{Tenant: tenant, Team: team, Channel: name, Account: o.Account, User: o.Contact}
+	s.identity = o.Identity
 	return s, nil
 }
 
@@ -140,6 +145,10 @@ func (s *Session) Deliver(ctx context.Context, body []byte) (*Turn, error) {
 		reps = append(reps, &pipeline.Report{Trace: []engine.TraceEntry{{Kind: "stale",
 			Detail: fmt.Sprintf("%d message(s) older than dedup_ttl: dropped", acc.Stale)}}})
 	}
+	if acc.Groups > 0 {
+		reps = append(reps, &pipeline.Report{Trace: []engine.TraceEntry{{Kind: "group",
+			Detail: fmt.Sprintf("%d group message(s): dropped", acc.Groups)}}})
+	}
 	if acc.Foreign > 0 {
 		reps = append(reps, &pipeline.Report{Trace: []engine.TraceEntry{{Kind: "foreign_account",
 			Detail: fmt.Sprintf("%d event(s) for another business account than %s: dropped", acc.Foreign, s.ch.Account)}}})
@@ -151,13 +160,18 @@ func (s *Session) Deliver(ctx context.Context, body []byte) (*Turn, error) {
 // Say sends a message from the user, rendered as the webhook the channel would deliver.
 func (s *Session) Say(ctx context.Context, in *SendStep) (*Turn, error) {
 	s.seq++
+	id, from := s.identity, s.conv.User
+	if c := in.Contact; c != nil {
+		id, from = msg.Contact{Phone: c.Phone, UserID: c.UserID, Username: c.Username}, c.Key()
+	}
+	id.ID, id.Name = from, in.Name
 	ev := &msg.Event{
 		Channel: s.conv.Channel,
 		Account: s.conv.Account,
-		From:    s.conv.User,
+		From:    from,
 		ID:      fmt.Sprintf("flowctl.in.%d", s.seq),
 		Time:    s.clk.t,
-		Contact: msg.Contact{Name: in.Name},
+		Contact: id,
 	}
 	switch {
 	case in.Button != "":

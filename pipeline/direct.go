@@ -8,7 +8,6 @@ import (
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
-	"github.com/flowgate/flowgate/store"
 )
 
 // ErrBusy is returned, wrapped, when an API call could not get hold of its conversation in
@@ -17,22 +16,22 @@ var ErrBusy = errors.New("conversation busy")
 
 // Start runs a flow for a user, as the API's start call does.
 func (p *Pipeline) Start(ctx context.Context, ch *Channel, user, flow, node string, vars map[string]any) (*Report, error) {
-	return p.Direct(ctx, ch, user, func(e *engine.Engine, st *engine.State, now time.Time) (*engine.Result, error) {
-		return e.Start(ctx, p.conv(ch, user), st, flow, node, vars, now)
+	return p.Direct(ctx, ch, user, func(e *engine.Engine, conv engine.Conversation, st *engine.State, now time.Time) (*engine.Result, error) {
+		return e.Start(ctx, conv, st, flow, node, vars, now)
 	})
 }
 
 // Reply sends a human agent's message to a user as the business, under the window rules.
 func (p *Pipeline) Reply(ctx context.Context, ch *Channel, user string, m msg.Message) (*Report, error) {
-	return p.Direct(ctx, ch, user, func(e *engine.Engine, st *engine.State, now time.Time) (*engine.Result, error) {
-		return e.Agent(ctx, p.conv(ch, user), st, m, now), nil
+	return p.Direct(ctx, ch, user, func(e *engine.Engine, conv engine.Conversation, st *engine.State, now time.Time) (*engine.Result, error) {
+		return e.Agent(ctx, conv, st, m, now), nil
 	})
 }
 
 // Release ends a user's handoff: the bot answers again, and the kept events are dropped.
 func (p *Pipeline) Release(ctx context.Context, ch *Channel, user string) (*Report, error) {
-	return p.Direct(ctx, ch, user, func(e *engine.Engine, st *engine.State, now time.Time) (*engine.Result, error) {
-		return e.Release(ctx, p.conv(ch, user), st, now), nil
+	return p.Direct(ctx, ch, user, func(e *engine.Engine, conv engine.Conversation, st *engine.State, now time.Time) (*engine.Result, error) {
+		return e.Release(ctx, conv, st, now), nil
 	})
 }
 
@@ -49,7 +48,7 @@ func (p *Pipeline) SetVars(ctx context.Context, ch *Channel, user string, vars m
 		}
 		keep[k] = s
 	}
-	_, err := p.Direct(ctx, ch, user, func(_ *engine.Engine, st *engine.State, _ time.Time) (*engine.Result, error) {
+	_, err := p.Direct(ctx, ch, user, func(_ *engine.Engine, _ engine.Conversation, st *engine.State, _ time.Time) (*engine.Result, error) {
 		if st.Vars == nil {
 			st.Vars = map[string]any{}
 		}
@@ -70,36 +69,17 @@ func (p *Pipeline) conv(ch *Channel, user string) engine.Conversation {
 // records as a worker would.
 func (p *Pipeline) Direct(ctx context.Context, ch *Channel, user string, fn runFunc) (*Report, error) {
 	conv := p.conv(ch, user)
-	wait := p.BusyWait
-	if wait <= 0 {
-		wait = 10 * time.Second
-	}
-	deadline := time.Now().Add(wait)
-	for {
-		c, err := p.Store.ClaimConversation(ctx, conv, p.now(), p.lease())
-		switch {
-		case errors.Is(err, store.ErrBusy):
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("%s: %w", convString(conv), ErrBusy)
-			}
-			p.sleep(ctx, 20*time.Millisecond)
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("claim %s: %w", convString(conv), err)
+	for hop := 0; ; hop++ {
+		c, err := p.claimWait(ctx, conv)
+		if err != nil {
+			return nil, err
 		}
 		rep, done := p.process(ctx, c, fn)
-		err = nil
 		if done != nil {
 			err = p.Store.Finish(ctx, done, p.now())
 		}
-		if c.Kind == store.KindOutbox {
-			// A dead worker's replies went out first; the call itself has not run yet.
-			if err != nil || rep.Err != nil {
-				return nil, fmt.Errorf("resending a dead worker's replies to %s: %w", convString(conv), errors.Join(err, rep.Err))
-			}
+		if rep.Moved != "" && hop < maxHops {
+			conv.User = rep.Moved // the user's phone number leads to their user id's conversation
 			continue
 		}
 		if err != nil {

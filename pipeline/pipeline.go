@@ -118,13 +118,16 @@ type Report struct {
 	Kind         store.Kind
 	Outcomes     []Outcome
 	Trace        []engine.TraceEntry
-	Kept         bool          // kept for a human agent
-	Resent       int           // messages sent again from a dead worker's outbox (possible duplicates)
-	Dropped      string        // why the event was dropped unprocessed (poison, no channel, panic)
-	Panicked     bool          // processing panicked (and was recovered)
-	StateReset   bool          // the stored state could not be read and was replaced by a new one
-	Duration     time.Duration // from claim to commit or done
-	Err          error         // the claim failed (store error, lost lease); it will be retried
+	Kept         bool   // kept for a human agent
+	Resent       int    // messages sent again from a dead worker's outbox (possible duplicates)
+	Dropped      string // why the event was dropped unprocessed (poison, no channel, panic)
+	Panicked     bool   // processing panicked (and was recovered)
+	StateReset   bool   // the stored state could not be read and was replaced by a new one
+	// Moved is the user id the conversation continues under when it is a link (the user's
+	// phone number, after their user id was seen): the event was passed on to it.
+	Moved    string
+	Duration time.Duration // from claim to commit or done
+	Err      error         // the claim failed (store error, lost lease); it will be retried
 }
 
 // Accepted is what Accept did with the events of one webhook body.
@@ -137,6 +140,9 @@ type Accepted struct {
 	// Stale counts the message events dropped because they are older than DedupTTL: their ids
 	// may be forgotten, so they could be a captured body replayed.
 	Stale int
+	// Groups counts the messages dropped because they were written in a group (WhatsApp
+	// groups): the flows answer private chats only.
+	Groups int
 }
 
 // Accept parses a webhook body from ch and queues its events, dropping those seen within
@@ -164,6 +170,11 @@ func (p *Pipeline) Accept(ctx context.Context, ch *Channel, body []byte) (Accept
 		}
 		if ev.From == "" {
 			p.log().Info("event for no user", "channel", ch.Name, "kind", ev.Kind, "account", ev.Account)
+			continue
+		}
+		if ev.Group != "" {
+			acc.Groups++
+			p.log().Info("group message dropped", "channel", ch.Name, "tenant", ch.Tenant, "team", ch.Team, "group", ev.Group, "kind", ev.Kind)
 			continue
 		}
 		if ev.Time.IsZero() && ev.IsMessage() {
@@ -215,6 +226,14 @@ func DedupKey(channel string, ev *msg.Event) string {
 // State returns a conversation's current state.
 func (p *Pipeline) State(ctx context.Context, conv engine.Conversation) (*engine.State, error) {
 	data, err := p.Store.Load(ctx, conv)
+	for hop := 0; err == nil && hop < maxHops; hop++ {
+		l, ok := decodeLink(data)
+		if !ok {
+			break
+		}
+		conv.User = l.To
+		data, err = p.Store.Load(ctx, conv)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load conversation %s/%s: %w", conv.Channel, conv.User, err)
 	}

@@ -707,3 +707,10 @@ func TestOffsetMovesOneConversationsClock(t *testing.T) {
 		t.Fatalf("sent %q after ask and a minute; want name? and too late", got[4:])
 	}
 }
+
+// sentMessages returns the messages accepted so far.
+func (f *fakeSender) sentMessages() []msg.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]msg.Message(nil), f.sent...)
+}

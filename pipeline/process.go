@@ -15,7 +15,7 @@ import (
 )
 
 // runFunc applies one unit of work to a claimed conversation's state.
-type runFunc func(e *engine.Engine, st *engine.State, now time.Time) (*engine.Result, error)
+type runFunc func(e *engine.Engine, conv engine.Conversation, st *engine.State, now time.Time) (*engine.Result, error)
 
 // job is one claim being processed.
 type job struct {
@@ -70,6 +70,9 @@ func (p *Pipeline) process(ctx context.Context, c *store.Claim, fn runFunc) (rep
 func (j *job) run(ctx context.Context, fn runFunc) *store.Done {
 	p, c := j.p, j.c
 	j.ch = j.b.channel(c.Conv)
+	if l, ok := decodeLink(c.State); ok {
+		return j.forward(ctx, l)
+	}
 	st, reset := engine.ResumeState(c.State)
 	if reset != nil {
 		p.log().Error("unreadable conversation state: starting over", "conversation", convString(c.Conv), "why", reset.Detail)
@@ -118,19 +121,25 @@ func (j *job) run(ctx context.Context, fn runFunc) *store.Done {
 			j.commit(ctx, &store.Commit{State: c.State, Pop: true, Timer: j.timer()})
 			return nil
 		}
-		fn = func(e *engine.Engine, st *engine.State, now time.Time) (*engine.Result, error) {
-			return e.Handle(ctx, c.Conv, st, &ev, now), nil
+		if !j.identify(ctx, &ev) {
+			// What this conversation is to take over is busy: the event waits a little.
+			j.rep.Err = fmt.Errorf("%s: identities not linked yet: retried in %s", convString(c.Conv), linkRetry)
+			j.commit(ctx, &store.Commit{State: c.State, Delay: linkRetry, Timer: j.timer()})
+			return nil
+		}
+		fn = func(e *engine.Engine, conv engine.Conversation, st *engine.State, now time.Time) (*engine.Result, error) {
+			return e.Handle(ctx, conv, st, &ev, now), nil
 		}
 	case store.KindTimer:
-		fn = func(e *engine.Engine, st *engine.State, now time.Time) (*engine.Result, error) {
-			return e.Tick(ctx, c.Conv, st, now), nil
+		fn = func(e *engine.Engine, conv engine.Conversation, st *engine.State, now time.Time) (*engine.Result, error) {
+			return e.Tick(ctx, conv, st, now), nil
 		}
 	}
 	if fn == nil {
 		j.commit(ctx, &store.Commit{State: c.State})
 		return nil
 	}
-	res, err := fn(j.b.Engine, st, j.p.convNow(c.Conv))
+	res, err := fn(j.b.Engine, c.Conv, j.st, j.p.convNow(c.Conv))
 	if err != nil {
 		j.rep.Err = invalidError{err}
 		j.commit(ctx, &store.Commit{State: c.State})
@@ -223,6 +232,9 @@ func (j *job) timer() time.Time {
 // window never refuses, so one round is the norm.
 const maxRefusals = 3
 
+// linkRetry is how long an event waits when the conversation it is to take over is busy.
+const linkRetry = time.Second
+
 // parkDelay is how long a conversation whose channel account left the bundle waits before it
 // is tried again.
 const parkDelay = time.Minute
@@ -247,7 +259,7 @@ func (j *job) deliver(ctx context.Context, sends []engine.Send) *store.Done {
 		}
 		s, entry := queue[0], j.head()
 		m := s.Message
-		ids, err := j.ch.Sender.Send(ctx, &m)
+		ids, err := j.send(ctx, &m)
 		o := Outcome{Send: s, IDs: ids, Err: err, Code: errorCode(err)}
 		j.rep.Outcomes = append(j.rep.Outcomes, o)
 		for _, id := range ids {
@@ -283,6 +295,26 @@ func (j *job) deliver(ctx context.Context, sends []engine.Send) *store.Done {
 		data = j.saved
 	}
 	return &store.Done{Claim: j.c, State: data, StateTTL: j.p.stateTTL()}
+}
+
+// userSender is a Sender that also returns the user id the channel answered with (the
+// WhatsApp Cloud API gives the business-scoped user id of the recipient).
+type userSender interface {
+	SendUser(ctx context.Context, m *msg.Message) ([]string, string, error)
+}
+
+// send sends m, recording the user id the channel answered with when the conversation did not
+// know it yet (a start addressed by phone number).
+func (j *job) send(ctx context.Context, m *msg.Message) ([]string, error) {
+	us, ok := j.ch.Sender.(userSender)
+	if !ok {
+		return j.ch.Sender.Send(ctx, m)
+	}
+	ids, userID, err := us.SendUser(ctx, m)
+	if userID != "" && j.st.UserID == "" {
+		j.st.UserID = userID
+	}
+	return ids, err
 }
 
 // head returns the encoded head of the outbox.

@@ -46,8 +46,24 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // TestRoundTripsPerEvent counts, on a real Redis, the round trips one inbound text costs from
 // webhook to recorded reply, everything included: the dedup-and-enqueue, the claim (which
 // also records the previous claim's replies), the commit of state and outbox, and the rate
-// limiter before the Graph API call.
+// limiter before the Graph API call. Users known by phone and user id cost the same once their
+// phone is linked: the link is written on their first event only.
 func TestRoundTripsPerEvent(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		user func(i int) msg.Event
+	}{
+		{"phone", func(i int) msg.Event { return msg.Event{From: fmt.Sprint(i)} }},
+		{"phone and user id", func(i int) msg.Event {
+			id := fmt.Sprintf("US.%d", i)
+			return msg.Event{From: id, Contact: msg.Contact{ID: id, Phone: fmt.Sprint(16505550000 + i), UserID: id}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { roundTripsPerEvent(t, tc.user) })
+	}
+}
+
+func roundTripsPerEvent(t *testing.T, user func(i int) msg.Event) {
 	c, prefix := redistest.Client(t)
 	rt := &roundTrips{}
 	c.AddHook(rt)
@@ -77,13 +93,20 @@ func TestRoundTripsPerEvent(t *testing.T) {
 	// Warm up: load the scripts into Redis, so that only steady-state costs are counted.
 	f := &fixture{now: time.Now()}
 	f.p, f.ch = p, ch
-	f.accept(t, f.body(t, msg.Event{ID: "warm", From: "warm", Text: "n1"}))
-	runUntil(t, p, func() bool { return sent.Load() == 1 })
+	const users = 20
+	for i := range users {
+		ev := user(i)
+		ev.ID, ev.Text = fmt.Sprintf("warm.%d", i), "n"
+		f.accept(t, f.body(t, ev))
+	}
+	runUntil(t, p, func() bool { return sent.Load() == users })
 
 	const events = 200
 	bodies := make([][]byte, events)
 	for i := range bodies {
-		bodies[i] = f.body(t, msg.Event{ID: fmt.Sprintf("wamid.rt.%d", i), From: fmt.Sprint(i % 20), Text: fmt.Sprintf("n%d", i)})
+		ev := user(i % users)
+		ev.ID, ev.Text = fmt.Sprintf("wamid.rt.%d", i), fmt.Sprintf("n%d", i)
+		bodies[i] = f.body(t, ev)
 	}
 	before := rt.n.Load()
 	for _, b := range bodies {
@@ -91,7 +114,7 @@ func TestRoundTripsPerEvent(t *testing.T) {
 	}
 	ingest := float64(rt.n.Load()-before) / events
 	before = rt.n.Load()
-	runUntil(t, p, func() bool { return sent.Load() == events+1 })
+	runUntil(t, p, func() bool { return sent.Load() == events+users })
 	work := float64(rt.n.Load()-before) / events
 	t.Logf("Redis round trips per inbound event: %.2f to accept, %.2f to process and reply, %.2f in all", ingest, work, ingest+work)
 	if ingest != 1 {

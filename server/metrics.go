@@ -28,7 +28,9 @@ const (
 	// account than the channel's.
 	resultForeignAccount = "foreign_account"
 	// resultStale is counted per message event dropped as older than dedup_ttl.
-	resultStale        = "stale"
+	resultStale = "stale"
+	// resultGroup is counted per message dropped because it was written in a WhatsApp group.
+	resultGroup        = "group"
 	resultBadSignature = "bad_signature"
 	resultBadRequest   = "bad_request"
 	resultTooLarge     = "too_large"

@@ -125,6 +125,7 @@ func (s *Server) receive(c *gin.Context) {
 	s.metrics.droppedEvents(ch.Name, resultDuplicate, acc.Duplicates)
 	s.metrics.droppedEvents(ch.Name, resultForeignAccount, acc.Foreign)
 	s.metrics.droppedEvents(ch.Name, resultStale, acc.Stale)
+	s.metrics.droppedEvents(ch.Name, resultGroup, acc.Groups)
 	if acc.Duplicates > 0 {
 		log.Debug("duplicate events dropped", "queued", acc.Queued, "duplicates", acc.Duplicates)
 	}

@@ -142,15 +142,18 @@ func TestWebhookRedelivery(t *testing.T) {
 	}
 }
 
-// TestWebhookForeignAccount: with one Meta app serving several tenants, a correctly signed
-// webhook for another phone number id than the channel's is answered 200 (it is Meta's to
-// deliver, not to retry) but none of its events is processed: they are dropped, logged and
-// counted, and nobody gets a reply from this tenant's flows.
-func TestWebhookForeignAccount(t *testing.T) {
+// TestWebhookGroupMessage: a message written in a WhatsApp group is answered 200, dropped,
+// logged and counted; nobody gets a reply to it as if it were a private chat.
+func TestWebhookGroupMessage(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
-	const other = "106540352242999"
-	body := bytes.ReplaceAll(webhook(t, "text.json"), []byte(account), []byte(other))
+	checkDropped(t, h, webhook(t, "group_message.json"), "group", "group message dropped")
+}
+
+// checkDropped posts body and checks that it is answered 200 and that its event is dropped:
+// nothing processed, no reply, counted with result in webhooks_total and logged with logs.
+func checkDropped(t *testing.T, h *harness, body []byte, result string, logs ...string) {
+	t.Helper()
 	if status, _ := h.do("POST", "/webhook/whatsapp", body, signed(body, appSecret)); status != 200 {
 		t.Fatalf("status %d, want 200", status)
 	}
@@ -160,13 +163,26 @@ func TestWebhookForeignAccount(t *testing.T) {
 	if got := h.sender.texts(); len(got) != 0 {
 		t.Errorf("replies %q, want none", got)
 	}
-	if page := h.scrape(); !strings.Contains(page, `flowgate_webhooks_total{channel="whatsapp",result="foreign_account"} 1`) {
+	if page := h.scrape(); !strings.Contains(page, `flowgate_webhooks_total{channel="whatsapp",result="`+result+`"} 1`) {
 		t.Errorf("/metrics does not count the dropped event:\n%s", grep(page, "flowgate_webhooks"))
 	}
-	if logs := h.logs.String(); !strings.Contains(logs, "event for another business account dropped") ||
-		!strings.Contains(logs, "event_account="+other) {
-		t.Errorf("the dropped event is not logged:\n%s", logs)
+	for _, l := range logs {
+		if !strings.Contains(h.logs.String(), l) {
+			t.Errorf("the dropped event is not logged with %q:\n%s", l, h.logs.String())
+		}
 	}
+}
+
+// TestWebhookForeignAccount: with one Meta app serving several tenants, a correctly signed
+// webhook for another phone number id than the channel's is answered 200 (it is Meta's to
+// deliver, not to retry) but none of its events is processed: they are dropped, logged and
+// counted, and nobody gets a reply from this tenant's flows.
+func TestWebhookForeignAccount(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	const other = "106540352242999"
+	body := bytes.ReplaceAll(webhook(t, "text.json"), []byte(account), []byte(other))
+	checkDropped(t, h, body, "foreign_account", "event for another business account dropped", "event_account="+other)
 }
 
 // TestWebhookStoreDown: when the queue cannot be written the answer is 503, nothing is lost,

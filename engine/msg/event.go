@@ -45,9 +45,14 @@ type Event struct {
 	Channel string // WhatsApp, Messenger or Instagram
 	Account string // business account: phone number id, page id or Instagram account id
 	ID      string // provider message id (wamid, mid); the deduplication key for messages
-	From    string // the user's id: phone number, or the business-scoped user id when that is empty
+	// From is the user's id, the one the conversation is keyed by: on WhatsApp the
+	// business-scoped user id when the payload has one, else the phone number.
+	From    string
 	Contact Contact
-	Time    time.Time // when the user sent it, from the payload (not when we received it)
+	// Group is the id of the group the message was written in (WhatsApp groups); empty for a
+	// private chat.
+	Group string
+	Time  time.Time // when the user sent it, from the payload (not when we received it)
 
 	Context  *Context  // reply-to and forwarding information
 	Referral *Referral // the ad or link that started the conversation
@@ -83,9 +88,9 @@ func (e *Event) IsMessage() bool {
 type Contact struct {
 	ID       string // same as Event.From
 	Name     string // profile name
-	Phone    string // phone number, when known (WhatsApp wa_id)
+	Phone    string // phone number, when known (WhatsApp wa_id or from); empty for a username user
 	UserID   string // business-scoped user id (WhatsApp user_id), when present
-	Username string
+	Username string // the user's WhatsApp username, when they have one
 }
 
 // Context describes what an inbound message refers to.
@@ -186,6 +191,11 @@ type OrderItem struct {
 	Currency  string
 }
 
+// SystemNumberChanged is System.Type when the user moved to another phone number (WhatsApp's
+// user_changed_number, or customer_changed_number in older payloads); System.NewID is the new
+// number.
+const SystemNumberChanged = "user_changed_number"
+
 // System is a system notice about the user, such as a changed number.
 type System struct {
 	Type    string
@@ -207,7 +217,7 @@ const (
 type Status struct {
 	MessageID string
 	State     string // one of the Status constants, or the provider's own word for others
-	Recipient string
+	Recipient string // the user's id as Event.From: business-scoped user id, else phone number
 	Errors    []Error
 	// WindowClosed is set by the provider when the failure means the conversation's
 	// customer-service window is closed (WhatsApp 131047): the engine then falls back to a

@@ -5,7 +5,10 @@ import "errors"
 // Message is one normalized outbound message. Exactly one of the content fields is set; its
 // shapes follow WhatsApp's, which the Messenger and Instagram providers translate.
 type Message struct {
-	To      string // the user's id, as in Event.From
+	To string // the user's id, as in Event.From
+	// Phone is the user's phone number when the conversation is keyed by another id (a
+	// WhatsApp business-scoped user id); WhatsApp then addresses the message to the phone.
+	Phone   string
 	ReplyTo string // id of a message to quote, optional
 
 	Text        *Text
@@ -65,9 +68,12 @@ type Text struct {
 
 // Template is a pre-approved message template with its parameters.
 type Template struct {
-	Name       string
-	Language   string
-	Components []Component
+	Name     string
+	Language string
+	// Authentication marks an authentication template (category authentication in
+	// templates.yaml: one-tap, zero-tap or copy-code), which WhatsApp sends only to a phone.
+	Authentication bool
+	Components     []Component
 }
 
 // Component is a template component: header, body or button.

@@ -37,14 +37,28 @@ func (c *Client) MessagesURL() string { return c.g.URL(c.phone, "messages") }
 // parts already sent come back with the error. Graph errors are [*meta.Error] (errors.As); a
 // closed customer-service window matches [msg.ErrWindowClosed] (errors.Is).
 func (c *Client) Send(ctx context.Context, m *msg.Message) (ids []string, err error) {
+	ids, _, err = c.SendUser(ctx, m)
+	return ids, err
+}
+
+// SendUser is Send that also returns the business-scoped user id the Cloud API answered with
+// (contacts[0].user_id), empty when it gave none.
+func (c *Client) SendUser(ctx context.Context, m *msg.Message) (ids []string, userID string, err error) {
 	reqs, err := Render(m)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := c.g.Configured(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return c.g.PostAll(ctx, c.MessagesURL(), reqs, m.NoRetryOnRateLimit, parseSuccess)
+	ids, err = c.g.PostAll(ctx, c.MessagesURL(), reqs, m.NoRetryOnRateLimit, func(r meta.Request, body []byte) (string, error) {
+		id, uid, err := parseSuccess(r, body)
+		if uid != "" {
+			userID = uid
+		}
+		return id, err
+	})
+	return ids, userID, err
 }
 
 // Check reads the phone number (GET /{version}/{phone-number-id}) to prove that the
@@ -60,8 +74,12 @@ func (c *Client) Check(ctx context.Context) error {
 	return nil
 }
 
-// sendResponse is the success answer: messages[0].id for a message, success for a read receipt.
+// sendResponse is the success answer: messages[0].id for a message, success for a read
+// receipt; contacts[0].user_id is the user's business-scoped user id, when Meta gives it.
 type sendResponse struct {
+	Contacts []struct {
+		UserID string `json:"user_id"`
+	} `json:"contacts"`
 	Messages []struct {
 		ID            string `json:"id"`
 		MessageStatus string `json:"message_status"`
@@ -69,14 +87,17 @@ type sendResponse struct {
 	Success bool `json:"success"`
 }
 
-func parseSuccess(r meta.Request, body []byte) (string, error) {
+func parseSuccess(r meta.Request, body []byte) (id, userID string, err error) {
 	var sr sendResponse
-	err := json.Unmarshal(body, &sr)
+	err = json.Unmarshal(body, &sr)
+	if err == nil && len(sr.Contacts) > 0 {
+		userID = sr.Contacts[0].UserID
+	}
 	switch {
 	case err == nil && r.Type == "read" && sr.Success:
-		return "", nil
+		return "", "", nil
 	case err == nil && r.Type != "read" && len(sr.Messages) > 0 && sr.Messages[0].ID != "":
-		return sr.Messages[0].ID, nil
+		return sr.Messages[0].ID, userID, nil
 	}
-	return "", meta.UnexpectedSuccess(body)
+	return "", "", meta.UnexpectedSuccess(body)
 }

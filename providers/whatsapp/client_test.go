@@ -119,8 +119,8 @@ func (g *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 			if s.body["message_id"] == nil || s.body["to"] != nil {
 				g.t.Errorf("read receipt = %s", raw)
 			}
-		} else if s.body["to"] == nil || s.body["type"] == nil || s.body[s.body["type"].(string)] == nil {
-			g.t.Errorf("message body lacks to/type/content: %s", raw)
+		} else if (s.body["to"] == nil) == (s.body["recipient"] == nil) || s.body["type"] == nil || s.body[s.body["type"].(string)] == nil {
+			g.t.Errorf("message body lacks to (or recipient)/type/content, or has both to and recipient: %s", raw)
 		}
 	case http.MethodGet:
 		if s.path != "/v21.0/"+testPNID {
@@ -602,5 +602,28 @@ func TestClientRedactsTokenInCutSnippet(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), testToken[:10]) {
 		t.Errorf("a piece of the token leaks: %v", err)
+	}
+}
+
+// TestClientSendUser: a message to a business-scoped user id goes in "recipient", and the user
+// id Meta answers with comes back with the wamid; an answer without one gives none.
+func TestClientSendUser(t *testing.T) {
+	const uid = "US.13491208655302741918"
+	g := newFakeGraph(t,
+		reply{status: 200, body: `{"messaging_product":"whatsapp","contacts":[{"input":"` + uid + `","user_id":"` + uid + `"}],"messages":[{"id":"` + wamid1 + `"}]}`},
+		reply{status: 200, body: okBody})
+	c := newTestClient(g, testclock.New(), io.Discard, nil)
+	ids, userID, err := c.SendUser(context.Background(), &msg.Message{To: uid, Text: &msg.Text{Body: "hi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ids, []string{wamid1}) || userID != uid {
+		t.Errorf("ids %v, user id %q", ids, userID)
+	}
+	if got := g.requests()[0].body["recipient"]; got != uid {
+		t.Errorf("recipient = %v", got)
+	}
+	if _, userID, err = c.SendUser(context.Background(), textMsg()); err != nil || userID != "" {
+		t.Errorf("answer without user id: %q, %v", userID, err)
 	}
 }

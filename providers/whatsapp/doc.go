@@ -16,10 +16,16 @@
 // "messages" and "message_template_status_update" (account_update and the like) are skipped:
 // they are not conversation events.
 //
-// Identity: Event.From is the message's "from" (the phone number) or, when that is empty,
-// "from_user_id" (the business-scoped user id). The profile comes from value.contacts matched by
-// wa_id or user_id; because Meta documents that "from" may differ from wa_id (Brazilian and
-// Mexican prefixes), a value with exactly one contact lends it to an unmatched message.
+// Identity: Event.From, the id a conversation is keyed by, is the business-scoped user id
+// ("from_user_id", or a user id found in "from") when the message has one, else "from" (the
+// phone number). Contact.Phone keeps the phone number (empty for a user known only by a
+// username) and Contact.UserID the user id. Statuses read "recipient_user_id" and
+// "recipient_id" the same way. [IsUserID] tells the two kinds of id apart: phone numbers have
+// no letters. The profile (name, username) comes from value.contacts matched by wa_id or
+// user_id; because Meta documents that "from" may differ from wa_id (Brazilian and Mexican
+// prefixes), a value with exactly one contact lends it to an unmatched message. A message
+// written in a group keeps its group_id in Event.Group. The older "customer_changed_number"
+// system type reads as [msg.SystemNumberChanged].
 // Timestamps are strings or numbers, in seconds or, when larger than 1e11, in milliseconds.
 //
 // Deduplication keys: messages use the wamid; statuses use wamid + ":" + status, so that
@@ -35,8 +41,12 @@
 // section titles, the list button, header and footer text) are truncated to the documented
 // limits on a rune boundary, because they often come from runtime data and a shortened label
 // is better than a rejected message; ids, bodies and counts over the limits are errors, because
-// truncating them would change routing or meaning. Recipients are sent as given: "to" is not
-// rewritten (it may be a business-scoped user id).
+// truncating them would change routing or meaning. A message goes "to" Message.Phone when it
+// is set, else "to" Message.To when that is a phone number (with "+" added to a bare number),
+// else to the business-scoped user id in "recipient": never both, since Meta lets "to" win. An
+// authentication template (one-tap, zero-tap, copy-code) is refused for a user known only by
+// user id, which Meta does not accept. [Client.SendUser] returns the user id the Cloud API
+// answers with.
 //
 // # Sending
 //

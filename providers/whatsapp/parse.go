@@ -252,28 +252,37 @@ func (p *valueParser) contact(ids ...string) *wireContact {
 // is set) and makes the event KindUnsupported.
 func (p *valueParser) message(m *wireMessage, decodeErr error) msg.Event {
 	err := decodeErr
-	from := string(m.From)
-	if from == "" {
-		from = m.FromUserID
+	phone, userID := string(m.From), m.FromUserID
+	if isUserID(phone) { // a business-scoped user id in "from"
+		if userID == "" {
+			userID = phone
+		}
+		phone = ""
 	}
 	ev := msg.Event{
 		Channel: msg.WhatsApp,
 		Account: p.account,
 		ID:      m.ID,
-		From:    from,
-		Contact: msg.Contact{ID: from, Phone: string(m.From), UserID: m.FromUserID},
+		Group:   m.GroupID,
+		Contact: msg.Contact{Phone: phone, UserID: userID},
 		Time:    time.Time(m.Timestamp),
 	}
 	if c := p.contact(string(m.From), m.FromUserID); c != nil {
 		ev.Contact.Name = c.Profile.Name
 		ev.Contact.Username = c.Profile.Username
-		if c.WaID != "" {
+		if c.WaID != "" && !isUserID(string(c.WaID)) {
 			ev.Contact.Phone = string(c.WaID)
 		}
-		if c.UserID != "" {
+		if ev.Contact.UserID == "" {
 			ev.Contact.UserID = c.UserID
 		}
 	}
+	key := phone // "from" may differ from wa_id (Brazilian and Mexican prefixes): it is what answers go to
+	if key == "" {
+		key = ev.Contact.Phone
+	}
+	ev.From = identity(key, ev.Contact.UserID)
+	ev.Contact.ID = ev.From
 	if err != nil {
 		ev.Kind = msg.KindUnsupported
 		ev.Unsupported = m.Type
@@ -437,8 +446,12 @@ func fillContent(ev *msg.Event, m *wireMessage) {
 		if newID == "" {
 			newID = string(s.NewWaID)
 		}
+		typ := s.Type
+		if typ == "customer_changed_number" { // the older spelling
+			typ = msg.SystemNumberChanged
+		}
 		ev.Kind = msg.KindSystem
-		ev.System = &msg.System{Type: s.Type, Body: s.Body, NewID: newID}
+		ev.System = &msg.System{Type: typ, Body: s.Body, NewID: newID}
 	case "unsupported":
 		ev.Kind = msg.KindUnsupported
 		if m.Unsupported != nil {
@@ -473,6 +486,7 @@ func decodeHead(raw json.RawMessage) wireHead {
 	}
 	_ = json.Unmarshal(fields["from"], &h.From)
 	_ = json.Unmarshal(fields["from_user_id"], &h.FromUserID)
+	_ = json.Unmarshal(fields["group_id"], &h.GroupID)
 	_ = json.Unmarshal(fields["id"], &h.ID)
 	_ = json.Unmarshal(fields["timestamp"], &h.Timestamp)
 	_ = json.Unmarshal(fields["type"], &h.Type)
@@ -491,14 +505,21 @@ func (p *valueParser) malformedStatus(raw json.RawMessage, err error) msg.Event 
 }
 
 func (p *valueParser) status(s *wireStatus) msg.Event {
-	recipient := string(s.RecipientID)
+	phone, userID := string(s.RecipientID), s.RecipientUser
+	if isUserID(phone) {
+		if userID == "" {
+			userID = phone
+		}
+		phone = ""
+	}
+	recipient := identity(phone, userID)
 	ev := msg.Event{
 		Kind:    msg.KindStatus,
 		Channel: msg.WhatsApp,
 		Account: p.account,
 		ID:      s.ID + ":" + s.Status,
 		From:    recipient,
-		Contact: msg.Contact{ID: recipient},
+		Contact: msg.Contact{ID: recipient, Phone: phone, UserID: userID},
 		Time:    time.Time(s.Timestamp),
 		Status: &msg.Status{
 			MessageID: s.ID,
@@ -507,9 +528,14 @@ func (p *valueParser) status(s *wireStatus) msg.Event {
 			Callback:  s.Callback,
 		},
 	}
-	if c := p.contact(recipient); c != nil {
+	if c := p.contact(userID, phone); c != nil {
 		ev.Contact.Name, ev.Contact.Username = c.Profile.Name, c.Profile.Username
-		ev.Contact.Phone, ev.Contact.UserID = string(c.WaID), c.UserID
+		if ev.Contact.Phone == "" && !isUserID(string(c.WaID)) {
+			ev.Contact.Phone = string(c.WaID)
+		}
+		if ev.Contact.UserID == "" {
+			ev.Contact.UserID = c.UserID
+		}
 	}
 	if len(s.Errors) > 0 {
 		ev.Status.Errors = convErrors(s.Errors)
@@ -573,4 +599,26 @@ func convReferral(r *wireReferral) *msg.Referral {
 		return nil
 	}
 	return out
+}
+
+// identity is the id a user's conversation is keyed by: the business-scoped user id when there
+// is one, else the phone number.
+func identity(phone, userID string) string {
+	if userID != "" {
+		return userID
+	}
+	return phone
+}
+
+// IsUserID reports whether id is a business-scoped user id (such as "US.13491208655302741918")
+// rather than a phone number: phone numbers have no letters.
+func IsUserID(id string) bool { return isUserID(id) }
+
+func isUserID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		if c := id[i] | 0x20; c >= 'a' && c <= 'z' {
+			return true
+		}
+	}
+	return false
 }

@@ -16,7 +16,8 @@ import (
 
 // requiredShapes are the webhook shapes the issue asks a recording of.
 var requiredShapes = []string{
-	"text", "text_reply_context", "forwarded", "referral", "bsuid", "interactive_button_reply",
+	"text", "text_reply_context", "forwarded", "referral", "bsuid", "bsuid_with_phone", "bsuid_in_from",
+	"bsuid_number_changed", "group_message", "status_bsuid", "interactive_button_reply",
 	"interactive_list_reply", "nfm_reply", "button", "location", "image", "video", "audio_voice",
 	"document", "sticker", "contacts", "reaction", "order", "system", "unsupported", "value_errors",
 	"status_sent", "status_delivered", "status_read", "status_failed_131047", "template_status",
@@ -109,6 +110,9 @@ const (
 func unix(s int64) time.Time { return time.Unix(s, 0).UTC() }
 
 // message is the envelope of a message from the usual test user.
+// bsuid is the business-scoped user id of the recorded username user.
+const bsuid = "US.13491208655302741918"
+
 func message(id string, ts int64, kind msg.Kind) msg.Event {
 	return msg.Event{
 		Kind: kind, Channel: msg.WhatsApp, Account: pnid, ID: id, From: user, Time: unix(ts),
@@ -163,11 +167,46 @@ func TestParseShapes(t *testing.T) {
 			return []msg.Event{e}
 		}},
 		{"bsuid", func(b []byte) []msg.Event {
-			const bsuid = "US.13491208655302741918"
 			return []msg.Event{{
 				Kind: msg.KindText, Channel: msg.WhatsApp, Account: pnid, ID: at(t, b, msg0+"id"),
 				From: bsuid, Time: unix(1749416440), Text: "Hello from a username",
 				Contact: msg.Contact{ID: bsuid, Name: "Kerry Fisher", UserID: bsuid, Username: "kfisher"},
+			}}
+		}},
+		{"bsuid_with_phone", func(b []byte) []msg.Event {
+			return []msg.Event{{
+				Kind: msg.KindText, Channel: msg.WhatsApp, Account: pnid, ID: at(t, b, msg0+"id"),
+				From: bsuid, Time: unix(1749416441), Text: "signup",
+				Contact: msg.Contact{ID: bsuid, Name: "Kerry Fisher", Phone: user, UserID: bsuid, Username: "kfisher"},
+			}}
+		}},
+		{"bsuid_in_from", func(b []byte) []msg.Event {
+			return []msg.Event{{
+				Kind: msg.KindText, Channel: msg.WhatsApp, Account: pnid, ID: at(t, b, msg0+"id"),
+				From: bsuid, Time: unix(1749416442), Text: "Hello again",
+				Contact: msg.Contact{ID: bsuid, Name: "Kerry Fisher", UserID: bsuid, Username: "kfisher"},
+			}}
+		}},
+		{"bsuid_number_changed", func(b []byte) []msg.Event {
+			return []msg.Event{{
+				Kind: msg.KindSystem, Channel: msg.WhatsApp, Account: pnid, ID: at(t, b, msg0+"id"),
+				From: bsuid, Time: unix(1749416500),
+				Contact: msg.Contact{ID: bsuid, Phone: user, UserID: bsuid},
+				System:  &msg.System{Type: msg.SystemNumberChanged, Body: "User Kerry Fisher changed from 16505551234 to 12195555358", NewID: "12195555358"},
+			}}
+		}},
+		{"group_message", func(b []byte) []msg.Event {
+			return []msg.Event{{
+				Kind: msg.KindText, Channel: msg.WhatsApp, Account: pnid, ID: at(t, b, msg0+"id"),
+				From: bsuid, Group: "120363044123456789", Time: unix(1749416600), Text: "hi everyone",
+				Contact: msg.Contact{ID: bsuid, Name: "Kerry Fisher", Phone: user, UserID: bsuid, Username: "kfisher"},
+			}}
+		}},
+		{"status_bsuid", func(b []byte) []msg.Event {
+			return []msg.Event{{
+				Kind: msg.KindStatus, Channel: msg.WhatsApp, Account: pnid, ID: ourMsg + ":delivered", From: bsuid,
+				Contact: msg.Contact{ID: bsuid, Name: "Kerry Fisher", UserID: bsuid, Username: "kfisher"}, Time: unix(1750030075),
+				Status: &msg.Status{MessageID: ourMsg, State: msg.StatusDelivered, Recipient: bsuid},
 			}}
 		}},
 		{"interactive_button_reply", func(b []byte) []msg.Event {
@@ -271,7 +310,7 @@ func TestParseShapes(t *testing.T) {
 		{"status_sent", func(b []byte) []msg.Event {
 			return []msg.Event{{
 				Kind: msg.KindStatus, Channel: msg.WhatsApp, Account: pnid, ID: ourMsg + ":sent", From: user,
-				Contact: msg.Contact{ID: user}, Time: unix(1750030073),
+				Contact: msg.Contact{ID: user, Phone: user}, Time: unix(1750030073),
 				Status: &msg.Status{MessageID: ourMsg, State: msg.StatusSent, Recipient: user, Callback: "order-8841"},
 			}}
 		}},
@@ -285,7 +324,7 @@ func TestParseShapes(t *testing.T) {
 		{"status_read", func(b []byte) []msg.Event {
 			return []msg.Event{{
 				Kind: msg.KindStatus, Channel: msg.WhatsApp, Account: pnid, ID: ourMsg + ":read", From: user,
-				Contact: msg.Contact{ID: user}, Time: unix(1750030190),
+				Contact: msg.Contact{ID: user, Phone: user}, Time: unix(1750030190),
 				Status: &msg.Status{MessageID: ourMsg, State: msg.StatusRead, Recipient: user},
 			}}
 		}},
@@ -293,7 +332,7 @@ func TestParseShapes(t *testing.T) {
 			id := at(t, b, status0+"id")
 			return []msg.Event{{
 				Kind: msg.KindStatus, Channel: msg.WhatsApp, Account: pnid, ID: id + ":failed", From: user,
-				Contact: msg.Contact{ID: user}, Time: unix(1751142888),
+				Contact: msg.Contact{ID: user, Phone: user}, Time: unix(1751142888),
 				Status: &msg.Status{MessageID: id, State: msg.StatusFailed, Recipient: user, WindowClosed: true,
 					Errors: []msg.Error{{Code: 131047, Title: "Re-engagement message", Message: "Re-engagement message",
 						Details: "Message failed to send because more than 24 hours have passed since the customer last replied to this number."}}},
@@ -481,9 +520,9 @@ func TestParseOddities(t *testing.T) {
 				t.Errorf("events %s", prunedJSON(t, evs))
 			}
 		}},
-		{"phone and user id both kept", wrap(`{` + md + `,"contacts":[{"profile":{"name":"A"},"wa_id":"5511","user_id":"BR.1"}],"messages":[{"from":"5511","from_user_id":"BR.1","id":"wamid.G","timestamp":"1","type":"text","text":{"body":"x"}}]}`), func(t *testing.T, evs []msg.Event) {
-			want := msg.Contact{ID: "5511", Name: "A", Phone: "5511", UserID: "BR.1"}
-			if len(evs) != 1 || evs[0].From != "5511" || evs[0].Contact != want {
+		{"phone and user id both kept, the user id is the key", wrap(`{` + md + `,"contacts":[{"profile":{"name":"A"},"wa_id":"5511","user_id":"BR.1"}],"messages":[{"from":"5511","from_user_id":"BR.1","id":"wamid.G","timestamp":"1","type":"text","text":{"body":"x"}}]}`), func(t *testing.T, evs []msg.Event) {
+			want := msg.Contact{ID: "BR.1", Name: "A", Phone: "5511", UserID: "BR.1"}
+			if len(evs) != 1 || evs[0].From != "BR.1" || evs[0].Contact != want {
 				t.Errorf("events %s", prunedJSON(t, evs))
 			}
 		}},
@@ -543,7 +582,7 @@ func TestParseOddities(t *testing.T) {
 			}
 		}},
 		{"legacy customer_changed_number", wrap(`{` + md + `,"messages":[{"from":"1","id":"wamid.S","timestamp":"1","type":"system","system":{"body":"changed","new_wa_id":"2","type":"customer_changed_number"}}]}`), func(t *testing.T, evs []msg.Event) {
-			if evs[0].Kind != msg.KindSystem || evs[0].System.NewID != "2" || evs[0].System.Type != "customer_changed_number" {
+			if evs[0].Kind != msg.KindSystem || evs[0].System.NewID != "2" || evs[0].System.Type != msg.SystemNumberChanged {
 				t.Errorf("events %s", prunedJSON(t, evs))
 			}
 		}},

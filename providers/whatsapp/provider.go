@@ -60,17 +60,22 @@ func (Provider) WebhookBody(ev *msg.Event) ([]byte, error) { return WebhookBody(
 // wamid with the contact it went to.
 func (Provider) Accepted(req []byte, token string) ([]byte, string) {
 	var r struct {
-		To     string `json:"to"`
-		Status string `json:"status"`
+		To        string `json:"to"`
+		Recipient string `json:"recipient"`
+		Status    string `json:"status"`
 	}
 	_ = json.Unmarshal(req, &r)
 	if r.Status == "read" {
 		return []byte(`{"success":true}`), ""
 	}
 	id := "wamid." + token
+	contact := map[string]any{"input": r.To, "wa_id": strings.TrimPrefix(r.To, "+")}
+	if r.Recipient != "" {
+		contact = map[string]any{"input": r.Recipient, "user_id": r.Recipient}
+	}
 	b, _ := json.Marshal(map[string]any{
 		"messaging_product": "whatsapp",
-		"contacts":          []any{map[string]any{"input": r.To, "wa_id": strings.TrimPrefix(r.To, "+")}},
+		"contacts":          []any{contact},
 		"messages":          []any{map[string]any{"id": id}},
 	})
 	return b, id

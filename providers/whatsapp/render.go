@@ -44,6 +44,7 @@ type sendRequest struct {
 	MessagingProduct string           `json:"messaging_product"`
 	RecipientType    string           `json:"recipient_type,omitempty"`
 	To               string           `json:"to,omitempty"`
+	Recipient        string           `json:"recipient,omitempty"`
 	Context          *sendContext     `json:"context,omitempty"`
 	Type             string           `json:"type,omitempty"`
 	Text             *sendText        `json:"text,omitempty"`
@@ -204,14 +205,25 @@ func Render(m *msg.Message) ([]meta.Request, error) {
 	if m.To == "" {
 		return nil, invalid("%s message without a recipient", m.Type())
 	}
-	base := sendRequest{MessagingProduct: "whatsapp", RecipientType: "individual", To: recipient(m.To)}
+	base := sendRequest{MessagingProduct: "whatsapp", RecipientType: "individual"}
+	switch {
+	case m.Phone != "":
+		base.To = recipient(m.Phone)
+	case isUserID(m.To):
+		base.Recipient = m.To
+	default:
+		base.To = recipient(m.To)
+	}
 	if m.ReplyTo != "" {
 		base.Context = &sendContext{MessageID: m.ReplyTo}
 	}
 	switch {
 	case m.Text != nil:
-		return renderText(base, m.Text)
+		return renderText(base, m.To, m.Text)
 	case m.Template != nil:
+		if base.To == "" && m.Template.Authentication {
+			return nil, invalid("authentication template %q cannot go to a user known only by their business-scoped user id %s: Meta refuses one-tap, zero-tap and copy-code templates without a phone number", m.Template.Name, m.To)
+		}
 		t, err := renderTemplate(m.Template)
 		if err != nil {
 			return nil, err
@@ -270,7 +282,7 @@ func encode(out []meta.Request, typ, to string, r *sendRequest) ([]meta.Request,
 	return append(out, meta.Request{Type: typ, To: to, Body: bytes.TrimRight(buf.Bytes(), "\n")}), nil
 }
 
-func renderText(base sendRequest, t *msg.Text) ([]meta.Request, error) {
+func renderText(base sendRequest, to string, t *msg.Text) ([]meta.Request, error) {
 	if t.Body == "" {
 		return nil, invalid("empty text")
 	}
@@ -284,7 +296,7 @@ func renderText(base sendRequest, t *msg.Text) ([]meta.Request, error) {
 		r.Type = "text"
 		r.Text = &sendText{PreviewURL: t.PreviewURL, Body: p}
 		var err error
-		if out, err = encode(out, "text", base.To, &r); err != nil {
+		if out, err = encode(out, "text", to, &r); err != nil {
 			return nil, err
 		}
 	}

@@ -25,6 +25,10 @@ func renderCases() []struct {
 		m    *msg.Message
 	}{
 		{"text", &msg.Message{To: to, Text: &msg.Text{Body: "Does it come in another color?"}}},
+		{"text_bsuid_recipient", &msg.Message{To: "US.13491208655302741918", Text: &msg.Text{Body: "Hello, kfisher"}}},
+		{"text_bsuid_with_phone", &msg.Message{To: "US.13491208655302741918", Phone: "16505551234", Text: &msg.Text{Body: "Hello, Kerry"}}},
+		{"template_bsuid_recipient", &msg.Message{To: "US.13491208655302741918", Template: &msg.Template{Name: "order_confirmation", Language: "en",
+			Components: []msg.Component{{Type: "body", Parameters: []msg.Parameter{{Type: "text", Text: "Kerry"}, {Type: "text", Text: "A-1042"}}}}}}},
 		{"text_preview_reply", &msg.Message{To: to, ReplyTo: "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUI1NzFEMjlDQTU0QjYwQjY0MgA=",
 			Text: &msg.Text{Body: "As requested, here's the link: https://www.meta.com/quest/quest-3/ <enjoy> & share", PreviewURL: true}}},
 		{"text_split", &msg.Message{To: to, ReplyTo: "wamid.quoted", Text: &msg.Text{Body: longText()}}},
@@ -450,6 +454,8 @@ func TestRenderInvalid(t *testing.T) {
 		"caption too long":          {To: to, Media: &msg.OutMedia{Type: "image", ID: "1", Caption: long(1025)}},
 		"latitude out of range":     {To: to, Location: &msg.Location{Latitude: 91}},
 		"reaction without target":   {To: to, Reaction: &msg.Reaction{Emoji: "x"}},
+		"authentication template to a user id": {To: "US.13491208655302741918", Template: &msg.Template{Name: "otp", Language: "en", Authentication: true,
+			Components: []msg.Component{{Type: "button", SubType: "url", Parameters: []msg.Parameter{{Type: "text", Text: "123456"}}}}}},
 	}
 	for name, m := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -464,6 +470,51 @@ func TestRenderInvalid(t *testing.T) {
 	}
 }
 
+// TestRecipientField: a business-scoped user id goes in "recipient", a phone in "to"; when the
+// message knows both, "to" carries the phone and "recipient" is left out (Meta's "to wins").
+func TestRecipientField(t *testing.T) {
+	const uid = "US.13491208655302741918"
+	tests := []struct {
+		m             msg.Message
+		to, recipient string
+	}{
+		{msg.Message{To: uid}, "", uid},
+		{msg.Message{To: uid, Phone: "16505551234"}, "+16505551234", ""},
+		{msg.Message{To: "16505551234"}, "+16505551234", ""},
+		{msg.Message{To: "BR.ABC123"}, "", "BR.ABC123"},
+	}
+	for _, tc := range tests {
+		m := tc.m
+		m.Text = &msg.Text{Body: "hi"}
+		reqs, err := Render(&m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			To        *string `json:"to"`
+			Recipient *string `json:"recipient"`
+		}
+		if err := json.Unmarshal(reqs[0].Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		if deref(body.To) != tc.to || deref(body.Recipient) != tc.recipient || (body.To != nil && body.Recipient != nil) {
+			t.Errorf("%+v: to %q recipient %q, want %q and %q", tc.m, deref(body.To), deref(body.Recipient), tc.to, tc.recipient)
+		}
+	}
+	// An authentication template to a user with a phone goes out.
+	m := msg.Message{To: uid, Phone: "16505551234", Template: &msg.Template{Name: "otp", Language: "en", Authentication: true}}
+	if _, err := Render(&m); err != nil {
+		t.Errorf("authentication template with a phone: %v", err)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 // TestRecipientPlus: a bare number from a webhook is sent with "+", so that Meta does not
 // prepend the business number's country code; other recipients go as given.
 func TestRecipientPlus(t *testing.T) {
@@ -471,7 +522,6 @@ func TestRecipientPlus(t *testing.T) {
 		"16505551234":     "+16505551234",
 		"+16505551234":    "+16505551234",
 		"+1 650-555-1234": "+1 650-555-1234",
-		"US.1234":         "US.1234",
 	} {
 		reqs, err := Render(&msg.Message{To: to, Text: &msg.Text{Body: "hi"}})
 		if err != nil {

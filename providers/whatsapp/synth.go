@@ -9,14 +9,29 @@ import (
 )
 
 // WebhookBody renders an inbound user message as the webhook body WhatsApp would deliver for
-// it: the inverse of Parse for text, button and template quick replies, list replies,
+// it (from a phone number, a business-scoped user id, or both, as ev.Contact has them): the inverse of Parse for text, button and template quick replies, list replies,
 // locations and media. flowctl test's send steps and flowctl chat use it, so that synthetic
 // messages take the same parsing path as recorded ones.
 func WebhookBody(ev *msg.Event) ([]byte, error) {
+	phone, userID := ev.Contact.Phone, ev.Contact.UserID
+	if isUserID(ev.From) && userID == "" {
+		userID = ev.From
+	} else if !isUserID(ev.From) && phone == "" {
+		phone = ev.From
+	}
 	m := map[string]any{
-		"from":      ev.From,
 		"id":        ev.ID,
 		"timestamp": strconv.FormatInt(ev.Time.Unix(), 10),
+	}
+	contact := map[string]any{"profile": map[string]any{"name": ev.Contact.Name}}
+	if phone != "" {
+		m["from"], contact["wa_id"] = phone, phone
+	}
+	if userID != "" {
+		m["from_user_id"], contact["user_id"] = userID, userID
+	}
+	if ev.Contact.Username != "" {
+		contact["profile"].(map[string]any)["username"] = ev.Contact.Username
 	}
 	switch ev.Kind {
 	case msg.KindText:
@@ -63,7 +78,7 @@ func WebhookBody(ev *msg.Event) ([]byte, error) {
 	value := map[string]any{
 		"messaging_product": "whatsapp",
 		"metadata":          map[string]any{"display_phone_number": ev.Account, "phone_number_id": ev.Account},
-		"contacts":          []any{map[string]any{"profile": map[string]any{"name": ev.Contact.Name}, "wa_id": ev.From}},
+		"contacts":          []any{contact},
 		"messages":          []any{m},
 	}
 	body := map[string]any{

@@ -25,6 +25,14 @@ func TestWebhookBodyRoundTrip(t *testing.T) {
 		"image": func(e *msg.Event) {
 			e.Kind, e.Media = msg.KindMedia, &msg.Media{Type: "image", ID: "1003383421387256", MimeType: "image/jpeg", Caption: "cat"}
 		},
+		"username user without a phone": func(e *msg.Event) {
+			e.Kind, e.Text, e.From = msg.KindText, "hi", "US.13491208655302741918"
+			e.Contact = msg.Contact{ID: e.From, Name: "Kerry Fisher", UserID: e.From, Username: "kfisher"}
+		},
+		"phone and user id": func(e *msg.Event) {
+			e.Kind, e.Text, e.From = msg.KindText, "signup", "US.13491208655302741918"
+			e.Contact = msg.Contact{ID: e.From, Name: "Kerry Fisher", Phone: "16505551234", UserID: e.From, Username: "kfisher"}
+		},
 	}
 	for name, set := range cases {
 		t.Run(name, func(t *testing.T) {

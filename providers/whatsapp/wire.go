@@ -83,6 +83,7 @@ type wireError struct {
 type wireHead struct {
 	From       meta.FlexString `json:"from"`
 	FromUserID string          `json:"from_user_id"`
+	GroupID    string          `json:"group_id"`
 	ID         string          `json:"id"`
 	Timestamp  meta.FlexTime   `json:"timestamp"`
 	Type       string          `json:"type"`
@@ -226,12 +227,13 @@ type wireUnsupported struct {
 }
 
 type wireStatus struct {
-	ID          string          `json:"id"`
-	Status      string          `json:"status"`
-	Timestamp   meta.FlexTime   `json:"timestamp"`
-	RecipientID meta.FlexString `json:"recipient_id"`
-	Callback    string          `json:"biz_opaque_callback_data"`
-	Errors      []wireError     `json:"errors"`
+	ID            string          `json:"id"`
+	Status        string          `json:"status"`
+	Timestamp     meta.FlexTime   `json:"timestamp"`
+	RecipientID   meta.FlexString `json:"recipient_id"`
+	RecipientUser string          `json:"recipient_user_id"`
+	Callback      string          `json:"biz_opaque_callback_data"`
+	Errors        []wireError     `json:"errors"`
 }
 
 type wireTemplateStatus struct {

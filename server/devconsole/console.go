@@ -375,8 +375,7 @@ func (c *Console) advance(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	// The timers that fell due in the time skipped fire now, as flowctl test's advance fires
 	// them: the conversation is ticked at its new time.
-	conv := engine.Conversation{Tenant: ch.Tenant, Team: ch.Team, Channel: ch.Name, Account: ch.Account, User: cv.user}
-	_, err = c.opts.Pipeline.Direct(r.Context(), ch, cv.user, func(eng *engine.Engine, st *engine.State, now time.Time) (*engine.Result, error) {
+	_, err = c.opts.Pipeline.Direct(r.Context(), ch, cv.user, func(eng *engine.Engine, conv engine.Conversation, st *engine.State, now time.Time) (*engine.Result, error) {
 		return eng.Tick(r.Context(), conv, st, now), nil
 	})
 	c.settle(e, err)
