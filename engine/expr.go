@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -37,6 +39,9 @@ type Env struct {
 	Now             int64          `expr:"now"`
 	LastMessageTime int64          `expr:"last_message_time"`
 	WindowOpen      bool           `expr:"window_open"`
+	// Ctx carries the running expression's deadline and the run's budget to the functions
+	// that charge it; expressions do not use it.
+	Ctx context.Context `expr:"ctx"`
 }
 
 // MessageEnv is the inbound message in expressions.
@@ -120,7 +125,7 @@ func (c compiler) any(src string, n *yaml.Node, what string) *vm.Program {
 // compile compiles src, which starts off bytes into the value of the YAML scalar n, and
 // reports an error at its place in the file.
 func (c compiler) compile(src string, n *yaml.Node, off int, what string, opts ...expr.Option) *vm.Program {
-	p, err := expr.Compile(src, append([]expr.Option{expr.Env(Env{})}, opts...)...)
+	p, err := expr.Compile(src, append(append([]expr.Option{expr.Env(Env{})}, opts...), budgetOptions()...)...)
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
@@ -218,7 +223,7 @@ var envFields = func() map[string][]string {
 		return names
 	}
 	env := reflect.TypeFor[Env]()
-	fields[""] = tags(env)
+	fields[""] = slices.DeleteFunc(tags(env), func(s string) bool { return s == "ctx" })
 	for f := range env.Fields() {
 		if f.Type.Kind() == reflect.Struct {
 			fields[f.Tag.Get("expr")] = tags(f.Type)
@@ -238,7 +243,10 @@ var envTypeNames = strings.NewReplacer(
 
 // evalBool runs a compiled boolean expression; a runtime error counts as false and is traced.
 func (r *run) evalBool(p *vm.Program, where string) bool {
-	v, err := r.vm.Run(p, &r.env)
+	v, err := r.eval(p)
+	if errors.Is(err, errBudget) {
+		return false
+	}
 	if err != nil {
 		r.tracef(TraceError, where, "expression failed: %v", err)
 		return false
@@ -332,9 +340,12 @@ func (r *run) renderPart(p part) string {
 			r.tracef(TraceMissingVar, r.nodeID(), "{{%s}} is not set", p.name)
 			return ""
 		}
-		return format(v)
+		return r.capValue(p.src, format(v))
 	case p.prog != nil:
-		v, err := r.vm.Run(p.prog, &r.env)
+		v, err := r.eval(p.prog)
+		if errors.Is(err, errBudget) {
+			return ""
+		}
 		if err != nil {
 			r.tracef(TraceError, r.nodeID(), "{{ %s }}: %v", p.src, err)
 			return ""
@@ -342,7 +353,7 @@ func (r *run) renderPart(p part) string {
 		if v == nil {
 			r.tracef(TraceMissingVar, r.nodeID(), "{{ %s }} is empty", p.src)
 		}
-		return format(v)
+		return r.capValue(p.src, format(v))
 	default:
 		return p.lit
 	}

@@ -52,6 +52,7 @@ func compileHTTP(nc *nodeCompiler, hc *HTTPConfig) step {
 }
 
 func (s *httpStep) exec(r *run, n *Node) *Node {
+	r.valueCut = false
 	u, err := s.renderURL(r)
 	if err != nil {
 		r.tracef(TraceError, r.nodeID(), "http url: %v", err)
@@ -82,6 +83,13 @@ func (s *httpStep) exec(r *run, n *Node) *Node {
 			return s.onError
 		}
 		req.Body = b
+	}
+	if r.valueCut {
+		r.tracef(TraceError, r.nodeID(), "http %s %s not sent: a value was longer than limits.value_length", req.Method, redactURL(req.URL))
+		return s.onError
+	}
+	if r.budget.over != "" {
+		return nil
 	}
 	if r.e.http == nil {
 		r.tracef(TraceError, r.nodeID(), "http %s %s: no HTTP client configured", req.Method, redactURL(req.URL))

@@ -1,0 +1,316 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/flowgate/flowgate/engine/msg"
+)
+
+// Defaults of the expression budget (limits.expr_time and limits.expr_memory).
+const (
+	DefaultExprTime   = 500 * time.Millisecond
+	DefaultExprMemory = 16 << 20
+	// DefaultValueLength is limits.value_length's default: as much as four WhatsApp texts.
+	DefaultValueLength = 16384
+	// DefaultTextParts is limits.text_parts's default.
+	DefaultTextParts = 4
+)
+
+// budget is what the expressions of one run may still spend: bytes of strings and lists they
+// build, counted across the run, and the deadline of the expression running, in its context.
+type budget struct {
+	limit int
+	used  int
+	// over is why the budget ran out, once it has: the run ends.
+	over string
+}
+
+type budgetKey struct{}
+
+// errBudget marks an expression stopped by its budget.
+var errBudget = errors.New("expression budget exceeded")
+
+// charge spends n bytes of the run's budget in ctx, and checks the expression's deadline.
+func charge(ctx context.Context, n int) error {
+	b, _ := ctx.Value(budgetKey{}).(*budget)
+	if b == nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		if b.over == "" {
+			b.over = "limits.expr_time"
+		}
+		return fmt.Errorf("%w: it ran longer than limits.expr_time", errBudget)
+	}
+	b.used += n
+	if b.used > b.limit {
+		if b.over == "" {
+			b.over = "limits.expr_memory"
+		}
+		return fmt.Errorf("%w: the event's expressions built more than %d bytes (limits.expr_memory)", errBudget, b.limit)
+	}
+	return nil
+}
+
+// size is roughly how many bytes v takes: strings by their length, lists and maps by their
+// elements. It is what an expression pays for a value it builds or hands to a function.
+func size(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case []any:
+		n := 16 * len(x)
+		for _, e := range x {
+			n += size(e)
+		}
+		return n
+	case map[string]any:
+		n := 32 * len(x)
+		for k, e := range x {
+			n += len(k) + size(e)
+		}
+		return n
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+		n := 16 * rv.Len()
+		for i := range rv.Len() {
+			n += size(rv.Index(i).Interface())
+		}
+		return n
+	}
+	return 8
+}
+
+// budgetPatch rewrites an expression so that it pays for what it builds and sees its deadline:
+// every + that may join strings, every call's arguments and every closure's body (one pass of
+// map, filter, reduce...) go through a function that charges the run's budget. The rest of
+// what expressions do is bounded by expr's own limit on the elements they create.
+type budgetPatch struct{}
+
+// Visit rewrites one node; ast.Walk calls it children first.
+func (budgetPatch) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.BinaryNode:
+		if n.Operator != "+" || isNumber(n.Left.Type()) && isNumber(n.Right.Type()) {
+			return
+		}
+		ast.Patch(node, costCall("$cost", n))
+	case *ast.BuiltinNode:
+		for i, a := range n.Arguments {
+			if c, ok := a.(*ast.PredicateNode); ok {
+				c.Node = costCall("$tick", c.Node)
+				continue
+			}
+			if !isConstant(a) {
+				n.Arguments[i] = costCall("$arg", a)
+			}
+		}
+	case *ast.CallNode:
+		for i, a := range n.Arguments {
+			if !isConstant(a) {
+				n.Arguments[i] = costCall("$arg", a)
+			}
+		}
+	}
+}
+
+func costCall(fn string, arg ast.Node) *ast.CallNode {
+	return &ast.CallNode{Callee: &ast.IdentifierNode{Value: fn}, Arguments: []ast.Node{arg}}
+}
+
+func isNumber(t reflect.Type) bool {
+	if t == nil {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
+}
+
+func isConstant(n ast.Node) bool {
+	switch n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode, *ast.StringNode, *ast.BoolNode, *ast.NilNode, *ast.ConstantNode:
+		return true
+	}
+	return false
+}
+
+// budgetOptions are the compile options that put expressions on the run's budget, and the
+// helpers that replace expr's builtins which can build large strings from small arguments.
+func budgetOptions() []expr.Option {
+	pass := func(name string, cost func(v any) int) expr.Option {
+		return expr.Function(name, func(params ...any) (any, error) {
+			ctx, _ := params[0].(context.Context)
+			if ctx == nil {
+				return params[1], nil
+			}
+			return params[1], charge(ctx, cost(params[1]))
+		}, new(func(context.Context, any) any))
+	}
+	return []expr.Option{
+		expr.Patch(budgetPatch{}),
+		pass("$cost", size),
+		pass("$arg", size),
+		pass("$tick", func(any) int { return 1 }),
+		expr.DisableBuiltin("repeat"),
+		expr.Function("repeat", repeatFn, new(func(context.Context, string, int) string)),
+		expr.DisableBuiltin("replace"),
+		expr.Function("replace", replaceFn, new(func(context.Context, string, string, string) string)),
+		expr.WithContext("ctx"),
+	}
+}
+
+// repeatFn is expr's repeat(s, n), paid for before the string is built.
+func repeatFn(params ...any) (any, error) {
+	ctx, s, n := params[0].(context.Context), params[1].(string), params[2].(int)
+	if n < 0 {
+		return nil, fmt.Errorf("repeat: negative count %d", n)
+	}
+	if n > 0 && len(s) > (1<<40)/n {
+		return nil, charge(ctx, 1<<40)
+	}
+	if err := charge(ctx, len(s)*n); err != nil {
+		return nil, err
+	}
+	return strings.Repeat(s, n), nil
+}
+
+// replaceFn is expr's replace(s, old, new), paid for before the string is built.
+func replaceFn(params ...any) (any, error) {
+	ctx, s, old, nw := params[0].(context.Context), params[1].(string), params[2].(string), params[3].(string)
+	n := strings.Count(s, old)
+	if old == "" {
+		n = utf8.RuneCountInString(s) + 1
+	}
+	if err := charge(ctx, len(s)+n*len(nw)); err != nil {
+		return nil, err
+	}
+	return strings.ReplaceAll(s, old, nw), nil
+}
+
+// eval runs a compiled expression within the run's budget: with limits.expr_time to run and
+// what is left of limits.expr_memory. An expression stopped by the budget ends the run: the
+// trace says which limit, and exec stops before the next node.
+func (r *run) eval(p *vm.Program) (any, error) {
+	ctx, cancel := context.WithTimeout(r.ctx, r.e.settings.exprTime())
+	defer cancel()
+	r.env.Ctx = context.WithValue(ctx, budgetKey{}, &r.budget)
+	v, err := r.vm.Run(p, &r.env)
+	r.env.Ctx = nil
+	if err != nil && r.budget.over == "" && strings.Contains(err.Error(), "memory budget exceeded") {
+		r.budget.over = "limits.expr_memory"
+	}
+	if err != nil && r.budget.over != "" {
+		if !r.overTraced {
+			r.overTraced = true
+			r.tracef(TraceBudget, r.nodeID(), "run ended: an expression went over %s (%s)", r.budget.over, r.budget.limitText(r.e.settings))
+		}
+		return nil, errBudget
+	}
+	return v, err
+}
+
+// limitText says what the limit that ran out allows.
+func (b *budget) limitText(s Settings) string {
+	if b.over == "limits.expr_time" {
+		return fmt.Sprintf("%s for one expression", s.exprTime())
+	}
+	return fmt.Sprintf("%d bytes built in one event", b.limit)
+}
+
+// exprTime is limits.expr_time, or its default.
+func (s Settings) exprTime() time.Duration {
+	if s.MaxExprTime > 0 {
+		return s.MaxExprTime
+	}
+	return DefaultExprTime
+}
+
+// exprMemory is limits.expr_memory, or its default.
+func (s Settings) exprMemory() int {
+	if s.MaxExprMemory > 0 {
+		return s.MaxExprMemory
+	}
+	return DefaultExprMemory
+}
+
+// valueLength is limits.value_length, or its default.
+func (s Settings) valueLength() int {
+	if s.MaxValueLength > 0 {
+		return s.MaxValueLength
+	}
+	return DefaultValueLength
+}
+
+// textParts is limits.text_parts, or its default.
+func (s Settings) textParts() int {
+	if s.MaxTextParts > 0 {
+		return s.MaxTextParts
+	}
+	return DefaultTextParts
+}
+
+// capValue cuts an interpolated value to limits.value_length, noting it in the trace; the
+// http node that rendered it then fails rather than send a cut value.
+func (r *run) capValue(src, v string) string {
+	limit := r.e.settings.valueLength()
+	if len(v) <= limit || utf8.RuneCountInString(v) <= limit {
+		return v
+	}
+	r.valueCut = true
+	r.tracef(TraceLimit, r.nodeID(), "{{ %s }} cut to %d characters (limits.value_length): it had %d", src, limit, utf8.RuneCountInString(v))
+	return cut(v, limit)
+}
+
+// capText bounds a text the channel splits into several messages: it may become at most
+// limits.text_parts of them. A longer text is cut, ending with …, and the trace says so; the
+// channel is told the bound too, as its split may need a part more than the length suggests.
+func (r *run) capText(t *msg.Text, l msg.Limits) {
+	if l.Text <= 0 {
+		return
+	}
+	n := utf8.RuneCountInString(t.Body)
+	if l.TextBytes {
+		n = len(t.Body)
+	}
+	if n <= l.Text {
+		return
+	}
+	parts := r.e.settings.textParts()
+	t.MaxParts = parts
+	if n <= parts*l.Text {
+		return
+	}
+	if l.TextBytes {
+		t.Body = cutBytes(t.Body, parts*l.Text)
+	} else {
+		t.Body = cut(t.Body, parts*l.Text)
+	}
+	r.tracef(TraceLimit, r.nodeID(), "text of %d characters cut to %d: more than %d messages (limits.text_parts)", n, parts*l.Text, parts)
+}
+
+// cutBytes shortens s to at most limit bytes on a character boundary, ending it with ….
+func cutBytes(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	end := max(limit-len("…"), 0)
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end] + "…"
+}
