@@ -314,3 +314,96 @@ func cutBytes(s string, limit int) string {
 	}
 	return s[:end] + "…"
 }
+
+// urlPathValue is a value urlPath marked as a path of several segments: in an http node's URL
+// path its slashes are kept and each segment is escaped on its own.
+type urlPathValue string
+
+// rawURLValue is a value rawURL marked to go into an http node's URL unescaped.
+type rawURLValue string
+
+// formatting maps the characters WhatsApp reads as formatting to look-alikes it does not.
+var formatting = strings.NewReplacer("*", "\u2217", "_", "\u02cd", "~", "\u223c", "`", "\u02cb")
+
+// helperOptions are the expression helpers for values that need other treatment than the
+// default escaping: urlPath, rawURL and escapeFormatting (docs/flow-format.md).
+func helperOptions() []expr.Option {
+	str := func(v any) string { return format(v) }
+	return []expr.Option{
+		expr.Function("urlPath", func(p ...any) (any, error) { return urlPathValue(str(p[0])), nil }, new(func(any) string)),
+		expr.Function("rawURL", func(p ...any) (any, error) { return rawURLValue(str(p[0])), nil }, new(func(any) string)),
+		expr.Function("escapeFormatting", func(p ...any) (any, error) { return formatting.Replace(str(p[0])), nil }, new(func(any) string)),
+	}
+}
+
+// costlyExpr is a part of an expression whose cost grows with what users send, or faster than
+// its input: validation warns about it. at is its offset in the expression, in characters.
+type costlyExpr struct {
+	at  int
+	why string
+}
+
+// costWatch finds the costly parts of an expression as it compiles; it changes nothing.
+type costWatch struct{ found *[]costlyExpr }
+
+// largeRange is the size from which a range of constant bounds is warned about.
+const largeRange = 10000
+
+// Visit looks at one node.
+func (w costWatch) Visit(node *ast.Node) {
+	add := func(n ast.Node, why string) {
+		*w.found = append(*w.found, costlyExpr{at: n.Location().From, why: why})
+	}
+	switch n := (*node).(type) {
+	case *ast.BinaryNode:
+		if n.Operator != ".." {
+			return
+		}
+		from, okF := n.Left.(*ast.IntegerNode)
+		to, okT := n.Right.(*ast.IntegerNode)
+		switch {
+		case !okF || !okT:
+			add(n, "a range whose bounds are computed: if event data sets them, every event can ask for millions of steps (limits.expr_memory ends such a run)")
+		case to.Value-from.Value >= largeRange:
+			add(n, fmt.Sprintf("a range of %d elements: each event pays for all of them (limits.expr_memory ends such a run)", to.Value-from.Value+1))
+		}
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == "repeat" && len(n.Arguments) == 2 &&
+			(!isConstant(n.Arguments[0]) || !isConstant(n.Arguments[1])) {
+			add(n, "repeat of computed values: its result is as long as its text times its count, and grows with what users send (limits.expr_memory ends such a run)")
+		}
+	case *ast.BuiltinNode:
+		numeric := len(n.Arguments) == 3 && isNumberNode(n.Arguments[2])
+		if n.Name == "reduce" && len(n.Arguments) >= 2 && !numeric && accJoins(n.Arguments[1]) {
+			add(n, "reduce that joins strings onto #acc copies the accumulator at every step: its cost grows with the square of the list (limits.expr_memory ends such a run); use join(map(...)) instead")
+		}
+	}
+}
+
+// accJoins reports whether a reduce body adds something to #acc with +.
+func accJoins(body ast.Node) bool {
+	found := false
+	ast.Walk(&body, visitFunc(func(n *ast.Node) {
+		if b, ok := (*n).(*ast.BinaryNode); ok && b.Operator == "+" {
+			if p, ok := b.Left.(*ast.PointerNode); ok && p.Name == "acc" {
+				found = found || !isNumber(b.Type()) && !isNumberNode(b.Right)
+			}
+		}
+	}))
+	return found
+}
+
+// isNumberNode reports whether n is a number: a literal or of a numeric type.
+func isNumberNode(n ast.Node) bool {
+	switch n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode:
+		return true
+	}
+	return isNumber(n.Type())
+}
+
+// visitFunc is a function as an ast.Visitor.
+type visitFunc func(*ast.Node)
+
+// Visit calls f.
+func (f visitFunc) Visit(n *ast.Node) { f(n) }

@@ -182,17 +182,31 @@ func (s *httpStep) renderURL(r *run) (string, error) {
 			b.WriteString(p.lit)
 			continue
 		}
-		v := r.renderPart(p)
+		v := r.partValue(p)
+		if raw, ok := v.(rawURLValue); ok {
+			b.WriteString(r.capValue(p.src, string(raw)))
+			continue
+		}
+		text := r.capValue(p.src, format(v))
 		switch s.places[i] {
 		case placePath:
-			if v == "." || v == ".." {
-				return "", fmt.Errorf("{{ %s }} is %q, a dot segment that would change the path", p.src, v)
+			segs := []string{text}
+			if _, ok := v.(urlPathValue); ok {
+				segs = strings.Split(text, "/")
 			}
-			b.WriteString(url.PathEscape(v))
+			for j, seg := range segs {
+				if seg == "." || seg == ".." {
+					return "", fmt.Errorf("{{ %s }} is %q, a dot segment that would change the path", p.src, text)
+				}
+				if j > 0 {
+					b.WriteByte('/')
+				}
+				b.WriteString(url.PathEscape(seg))
+			}
 		case placeQuery:
-			b.WriteString(url.QueryEscape(v))
+			b.WriteString(url.QueryEscape(text))
 		case placeFragment:
-			b.WriteString(url.PathEscape(v))
+			b.WriteString(url.PathEscape(text))
 		default:
 			return "", fmt.Errorf("{{ %s }} is in the scheme or host", p.src)
 		}
