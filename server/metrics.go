@@ -34,8 +34,10 @@ const (
 	resultTooLarge     = "too_large"
 	// resultTooManyEvents: a body with more events than a webhook carries, refused with 413.
 	resultTooManyEvents = "too_many_events"
-	resultUnavailable   = "unavailable"
-	resultNotFound      = "not_found"
+	// resultRouted is counted per event for another account that went to its own channel.
+	resultRouted      = "routed"
+	resultUnavailable = "unavailable"
+	resultNotFound    = "not_found"
 )
 
 // Metrics are the server's Prometheus metrics, registered in a registry of their own (never
@@ -72,7 +74,7 @@ func NewMetrics(reg *prometheus.Registry, st store.Store) *Metrics {
 	}
 	m := &Metrics{
 		reg:      reg,
-		webhooks: counter("webhooks_total", "Webhook requests by channel and result (ok, bad_signature, bad_request, too_large, too_many_events, unavailable, not_found), and events dropped as already seen (duplicate) for another business account (foreign_account) or older than dedup_ttl (stale).", "channel", "result"),
+		webhooks: counter("webhooks_total", "Webhook requests by channel and result (ok, bad_signature, bad_request, too_large, too_many_events, unavailable, not_found), and events dropped as already seen (duplicate) for another business account no channel serves (foreign_account) or older than dedup_ttl (stale), and events routed to the channel of their account (routed).", "channel", "result"),
 		events:   counter("events_total", "Units of work processed by kind (event, timer, outbox, direct) and result (ok, dropped, error).", "kind", "result"),
 		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "run_duration_seconds",

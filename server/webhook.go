@@ -129,6 +129,7 @@ func (s *Server) receive(c *gin.Context) {
 	s.metrics.webhook(ch.Name, resultOK)
 	s.metrics.droppedEvents(ch.Name, resultDuplicate, acc.Duplicates)
 	s.metrics.droppedEvents(ch.Name, resultForeignAccount, acc.Foreign)
+	s.metrics.droppedEvents(ch.Name, resultRouted, acc.Routed)
 	s.metrics.droppedEvents(ch.Name, resultStale, acc.Stale)
 	if acc.Duplicates > 0 {
 		log.Debug("duplicate events dropped", "queued", acc.Queued, "duplicates", acc.Duplicates)
