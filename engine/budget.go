@@ -233,35 +233,23 @@ func (b *budget) limitText(s Settings) string {
 }
 
 // exprTime is limits.expr_time, or its default.
-func (s Settings) exprTime() time.Duration {
-	if s.MaxExprTime > 0 {
-		return s.MaxExprTime
-	}
-	return DefaultExprTime
-}
+func (s Settings) exprTime() time.Duration { return orDefault(s.MaxExprTime, DefaultExprTime) }
 
 // exprMemory is limits.expr_memory, or its default.
-func (s Settings) exprMemory() int {
-	if s.MaxExprMemory > 0 {
-		return s.MaxExprMemory
-	}
-	return DefaultExprMemory
-}
+func (s Settings) exprMemory() int { return orDefault(s.MaxExprMemory, DefaultExprMemory) }
 
 // valueLength is limits.value_length, or its default.
-func (s Settings) valueLength() int {
-	if s.MaxValueLength > 0 {
-		return s.MaxValueLength
-	}
-	return DefaultValueLength
-}
+func (s Settings) valueLength() int { return orDefault(s.MaxValueLength, DefaultValueLength) }
 
 // textParts is limits.text_parts, or its default.
-func (s Settings) textParts() int {
-	if s.MaxTextParts > 0 {
-		return s.MaxTextParts
+func (s Settings) textParts() int { return orDefault(s.MaxTextParts, DefaultTextParts) }
+
+// orDefault is v when it is set (positive), else def.
+func orDefault[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
 	}
-	return DefaultTextParts
+	return def
 }
 
 // capValue cuts an interpolated value to limits.value_length, noting it in the trace; the
