@@ -27,26 +27,35 @@ const (
 )
 
 // budget is what the expressions of one run may still spend: bytes of strings and lists they
-// build, counted across the run, and the deadline of the expression running, in its context.
+// build, counted across the run, and time, counted per expression from its first charge. It is
+// the context the charging functions get (Env.Ctx): the run's own, with the budget on it.
 type budget struct {
-	limit int
-	used  int
+	context.Context // the run's
+	timeout         time.Duration
+	limit           int
+	used            int
+	// deadline ends the running expression; made at its first charge, so that expressions
+	// that build nothing cost nothing.
+	deadline context.Context
+	cancel   context.CancelFunc
 	// over is why the budget ran out, once it has: the run ends.
 	over string
 }
 
-type budgetKey struct{}
-
 // errBudget marks an expression stopped by its budget.
 var errBudget = errors.New("expression budget exceeded")
 
-// charge spends n bytes of the run's budget in ctx, and checks the expression's deadline.
+// charge spends n bytes of the run's budget, when ctx is one, and checks the expression's
+// deadline.
 func charge(ctx context.Context, n int) error {
-	b, _ := ctx.Value(budgetKey{}).(*budget)
-	if b == nil {
+	b, ok := ctx.(*budget)
+	if !ok {
 		return nil
 	}
-	if err := ctx.Err(); err != nil {
+	if b.deadline == nil {
+		b.deadline, b.cancel = context.WithTimeout(b.Context, b.timeout)
+	}
+	if err := b.deadline.Err(); err != nil {
 		if b.over == "" {
 			b.over = "limits.expr_time"
 		}
@@ -60,6 +69,14 @@ func charge(ctx context.Context, n int) error {
 		return fmt.Errorf("%w: the event's expressions built more than %d bytes (limits.expr_memory)", errBudget, b.limit)
 	}
 	return nil
+}
+
+// done ends the running expression's deadline.
+func (b *budget) done() {
+	if b.cancel != nil {
+		b.cancel()
+		b.deadline, b.cancel = nil, nil
+	}
 }
 
 // size is roughly how many bytes v takes: strings by their length, lists and maps by their
@@ -206,11 +223,10 @@ func replaceFn(params ...any) (any, error) {
 // what is left of limits.expr_memory. An expression stopped by the budget ends the run: the
 // trace says which limit, and exec stops before the next node.
 func (r *run) eval(p *vm.Program) (any, error) {
-	ctx, cancel := context.WithTimeout(r.ctx, r.e.settings.exprTime())
-	defer cancel()
-	r.env.Ctx = context.WithValue(ctx, budgetKey{}, &r.budget)
+	r.env.Ctx = &r.budget
 	v, err := r.vm.Run(p, &r.env)
 	r.env.Ctx = nil
+	r.budget.done()
 	if err != nil && r.budget.over == "" && strings.Contains(err.Error(), "memory budget exceeded") {
 		r.budget.over = "limits.expr_memory"
 	}

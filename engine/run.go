@@ -70,7 +70,7 @@ func (e *Engine) newRun(ctx context.Context, conv Conversation, st *State, ev *m
 	if st.Vars == nil {
 		st.Vars = map[string]any{}
 	}
-	r := &run{e: e, ctx: ctx, conv: conv, st: st, now: now, budget: budget{limit: e.settings.exprMemory()}}
+	r := &run{e: e, ctx: ctx, conv: conv, st: st, now: now, budget: budget{Context: ctx, timeout: e.settings.exprTime(), limit: e.settings.exprMemory()}}
 	r.res = &r.out
 	r.env = Env{
 		Vars:            st.Vars,
