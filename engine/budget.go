@@ -110,10 +110,19 @@ func size(v any) int {
 }
 
 // budgetPatch rewrites an expression so that it pays for what it builds and sees its deadline:
-// every + that may join strings, every call's arguments and every closure's body (one pass of
-// map, filter, reduce...) go through a function that charges the run's budget. The rest of
-// what expressions do is bounded by expr's own limit on the elements they create.
+// every + that may join strings, the arguments of the builtins that build a value as large as
+// them (join, toJSON, upper, concat...) and every closure's body (one pass of map, filter,
+// reduce...) go through a function that charges the run's budget. What else expressions do
+// builds nothing large, or is bounded by expr's own limit on the elements they create.
 type budgetPatch struct{}
+
+// buildingBuiltins are the builtins whose result is about as large as their arguments.
+var buildingBuiltins = map[string]bool{
+	"string": true, "trim": true, "trimPrefix": true, "trimSuffix": true, "upper": true, "lower": true,
+	"split": true, "splitAfter": true, "join": true, "toJSON": true, "fromJSON": true, "keys": true,
+	"values": true, "toPairs": true, "fromPairs": true, "reverse": true, "uniq": true, "concat": true,
+	"flatten": true, "sort": true, "toBase64": true, "fromBase64": true,
+}
 
 // Visit rewrites one node; ast.Walk calls it children first.
 func (budgetPatch) Visit(node *ast.Node) {
@@ -124,20 +133,26 @@ func (budgetPatch) Visit(node *ast.Node) {
 		}
 		ast.Patch(node, costCall("$cost", n))
 	case *ast.BuiltinNode:
-		for i, a := range n.Arguments {
+		for _, a := range n.Arguments {
 			if c, ok := a.(*ast.PredicateNode); ok {
 				c.Node = costCall("$tick", c.Node)
-				continue
-			}
-			if !isConstant(a) {
-				n.Arguments[i] = costCall("$arg", a)
 			}
 		}
+		chargeArgs(buildingBuiltins[n.Name], n.Arguments)
 	case *ast.CallNode:
-		for i, a := range n.Arguments {
-			if !isConstant(a) {
-				n.Arguments[i] = costCall("$arg", a)
-			}
+		id, ok := n.Callee.(*ast.IdentifierNode)
+		chargeArgs(ok && buildingBuiltins[id.Value], n.Arguments)
+	}
+}
+
+// chargeArgs makes each argument that is not a constant pay for its size, when building.
+func chargeArgs(building bool, args []ast.Node) {
+	if !building {
+		return
+	}
+	for i, a := range args {
+		if !isConstant(a) {
+			args[i] = costCall("$arg", a)
 		}
 	}
 }

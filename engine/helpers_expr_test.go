@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowgate/flowgate/engine/msg"
 )
@@ -95,6 +97,47 @@ func TestCostlyExpressionWarnings(t *testing.T) {
 			got := diagLines(ds)
 			if tc.want == "" && got != "" || !strings.HasPrefix(got, tc.want) {
 				t.Errorf("diagnostics:\n%s\nwant one starting with:\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestBudgetStopsBuilders: expressions that build far more than their input, from a 2,000
+// character text, end the run with a budget entry before they allocate it, and send nothing;
+// the next event runs as usual.
+func TestBudgetStopsBuilders(t *testing.T) {
+	input := strings.Repeat("y", 2000)
+	for _, x := range []string{
+		`join(map(1..100000, input))`,
+		`toJSON(map(1..100000, input))`,
+		`replace(replace(input, '', input), '', input)`,
+		`repeat(input, 1000000)`,
+		`reduce(1..200000, #acc + input, '')`,
+		`len(map(1..1000, map(1..1000, 1)))`,
+	} {
+		t.Run(x, func(t *testing.T) {
+			flow := "name: f\nnodes:\n  - {id: n, type: reply, config: {message: \"{{ " + x + " }}\"}}\n" +
+				"  - {id: hi, type: reply, config: {message: \"Hello\"}}\n" +
+				"triggers:\n  - {type: message, keywords: [hi], target: hi}\n  - {type: message, target: n}\n"
+			f, ds := ParseFlow("f.yaml", []byte(flow))
+			if ds.HasErrors() {
+				t.Fatal(ds)
+			}
+			s := DefaultSettings()
+			s.MaxExprTime = time.Hour // the memory budget alone must stop them
+			e, ds := New(Config{Flows: []*Flow{f}, Settings: s})
+			if ds.HasErrors() {
+				t.Fatal(ds)
+			}
+			st := &State{}
+			ctx := context.Background()
+			res := e.Handle(ctx, testConv, st, &msg.Event{Kind: msg.KindText, Text: input, From: user}, time.Unix(1767603600, 0))
+			if len(res.Sends) != 0 || !hasKinds(res.Trace, []TraceKind{TraceBudget}) {
+				t.Fatalf("%d message(s), trace %v: want none and a budget entry", len(res.Sends), res.Trace)
+			}
+			res = e.Handle(ctx, testConv, st, &msg.Event{Kind: msg.KindText, Text: "hi", From: user}, time.Unix(1767603601, 0))
+			if len(res.Sends) != 1 || res.Sends[0].Message.Text.Body != "Hello" {
+				t.Fatalf("next event: sends %+v, trace %v", res.Sends, res.Trace)
 			}
 		})
 	}

@@ -599,6 +599,9 @@ func (r *run) emit(n *Node, m msg.Message) {
 
 // emitSend appends s to the result, addressed to the user, unless the user opted out.
 func (r *run) emitSend(s Send) {
+	if r.budget.over != "" {
+		return // the run ended while the message was being built: it is not sent half-made
+	}
 	if r.st.OptedOut {
 		r.tracef(TraceSuppressed, r.nodeID(), "opted out: %s message not sent", s.Message.Type())
 		return
