@@ -142,3 +142,25 @@ func TestBudgetStopsBuilders(t *testing.T) {
 		})
 	}
 }
+
+// TestBudgetInTrigger: a trigger expression that runs out of budget ends the run before any
+// node: the default flow does not run in its place.
+func TestBudgetInTrigger(t *testing.T) {
+	flow := "name: f\nstart: n\nnodes:\n  - {id: n, type: reply, config: {message: \"default\"}}\n" +
+		"  - {id: big, type: reply, config: {message: \"big\"}}\n" +
+		"triggers:\n  - {type: message, expression: \"len(repeat(input, 1000000)) > 5\", target: big}\n"
+	f, ds := ParseFlow("f.yaml", []byte(flow))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	s := DefaultSettings()
+	s.DefaultFlow = "f"
+	e, ds := New(Config{Flows: []*Flow{f}, Settings: s})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	res := e.Handle(context.Background(), testConv, &State{}, &msg.Event{Kind: msg.KindText, Text: strings.Repeat("y", 2000), From: user}, time.Unix(1767603600, 0))
+	if len(res.Sends) != 0 || !hasKinds(res.Trace, []TraceKind{TraceBudget}) || hasKinds(res.Trace, []TraceKind{TraceNode}) {
+		t.Fatalf("sends %d, trace %v: want no node run and a budget entry", len(res.Sends), res.Trace)
+	}
+}

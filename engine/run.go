@@ -421,6 +421,9 @@ func (r *run) exec(n *Node) {
 			r.tracef(TraceError, r.nodeID(), "run cancelled: %v", err)
 			return
 		}
+		if r.budget.over != "" { // a trigger's expression ran out before the first node
+			return
+		}
 		r.node = n
 		r.trace(TraceNode, n.path, n.Type)
 		n = n.step.exec(r, n)
