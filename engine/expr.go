@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,9 @@ type Env struct {
 	Now             int64          `expr:"now"`
 	LastMessageTime int64          `expr:"last_message_time"`
 	WindowOpen      bool           `expr:"window_open"`
+	// Ctx carries the running expression's deadline and the run's budget to the functions
+	// that charge it; expressions do not use it.
+	Ctx context.Context `expr:"ctx"`
 }
 
 // MessageEnv is the inbound message in expressions.
@@ -127,7 +131,14 @@ func (c compiler) any(src string, n *yaml.Node, what string) *vm.Program {
 // compile compiles src, which starts off bytes into the value of the YAML scalar n, and
 // reports an error at its place in the file.
 func (c compiler) compile(src string, n *yaml.Node, off int, what string, opts ...expr.Option) *vm.Program {
-	p, err := expr.Compile(src, append([]expr.Option{expr.Env(Env{})}, opts...)...)
+	var costly []costlyExpr
+	opts = append(append([]expr.Option{expr.Env(Env{}), expr.Patch(costWatch{&costly})}, opts...), helperOptions()...)
+	p, err := expr.Compile(src, append(opts, budgetOptions()...)...)
+	if err == nil {
+		for _, ce := range costly {
+			c.d.warnf(c.scalarPos(n, off+byteOffset(src, ce.at)), "%s: %s", what, ce.why)
+		}
+	}
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
@@ -278,7 +289,7 @@ var envFields = func() map[string][]string {
 		return names
 	}
 	env := reflect.TypeFor[Env]()
-	fields[""] = tags(env)
+	fields[""] = slices.DeleteFunc(tags(env), func(s string) bool { return s == "ctx" })
 	for f := range env.Fields() {
 		if f.Type.Kind() == reflect.Struct {
 			fields[f.Tag.Get("expr")] = tags(f.Type)
@@ -298,7 +309,10 @@ var envTypeNames = strings.NewReplacer(
 
 // evalBool runs a compiled boolean expression; a runtime error counts as false and is traced.
 func (r *run) evalBool(p *vm.Program, where string) bool {
-	v, err := r.vm.Run(p, &r.env)
+	v, err := r.eval(p)
+	if errors.Is(err, errBudget) {
+		return false
+	}
 	if err != nil {
 		r.tracef(TraceError, where, "expression failed: %v", err)
 		return false
@@ -383,29 +397,41 @@ func (r *run) render(t text) string {
 }
 
 // renderPart is the text of one part: a literal as written, an interpolation's value
-// formatted, or nothing (noted in the trace) when it is missing or fails.
+// formatted and cut to limits.value_length, or nothing (noted in the trace) when it is
+// missing or fails.
 func (r *run) renderPart(p part) string {
+	if p.literal() {
+		return p.lit
+	}
+	return r.capValue(p.src, format(r.partValue(p)))
+}
+
+// partValue is the value of an interpolation, or nil (noted in the trace) when it is missing
+// or fails.
+func (r *run) partValue(p part) any {
 	switch {
 	case p.name != "":
 		v, ok := r.st.Vars[p.name]
 		if !ok {
 			r.tracef(TraceMissingVar, r.nodeID(), "{{%s}} is not set", p.name)
-			return ""
+			return nil
 		}
-		return format(v)
+		return v
 	case p.prog != nil:
-		v, err := r.vm.Run(p.prog, &r.env)
+		v, err := r.eval(p.prog)
+		if errors.Is(err, errBudget) {
+			return nil
+		}
 		if err != nil {
 			r.tracef(TraceError, r.nodeID(), "{{ %s }}: %v", p.src, err)
-			return ""
+			return nil
 		}
 		if v == nil {
 			r.tracef(TraceMissingVar, r.nodeID(), "{{ %s }} is empty", p.src)
 		}
-		return format(v)
-	default:
-		return p.lit
+		return v
 	}
+	return nil
 }
 
 // format renders a value as text: whole floats without a fraction, nil as nothing.
@@ -415,6 +441,10 @@ func format(v any) string {
 		return ""
 	case string:
 		return x
+	case urlPathValue:
+		return string(x)
+	case rawURLValue:
+		return string(x)
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	case int:

@@ -205,6 +205,17 @@ type Settings struct {
 	// stored state. Zero means the default; the depth is never more than MaxVarDepthLimit.
 	MaxVarDepth int
 	MaxVarBytes int
+	// MaxExprTime is how long one expression may run (limits.expr_time); MaxExprMemory how
+	// many bytes of strings and lists the expressions of one event may build
+	// (limits.expr_memory). An expression over either ends the event's run. Zero: the default.
+	MaxExprTime   time.Duration
+	MaxExprMemory int
+	// MaxValueLength is the most characters one {{ }} value may bring into a message, URL,
+	// header or body (limits.value_length): a longer one is cut, and an http node fails.
+	MaxValueLength int
+	// MaxTextParts is how many messages one text may become where the channel splits long
+	// texts (limits.text_parts): a longer text is cut to fit. Zero: the default.
+	MaxTextParts int
 }
 
 // Defaults and bounds of the variable limits.
@@ -228,5 +239,9 @@ func DefaultSettings() Settings {
 		HoldFor:            7 * 24 * time.Hour,
 		MaxVarDepth:        DefaultMaxVarDepth,
 		MaxVarBytes:        DefaultMaxVarBytes,
+		MaxExprTime:        DefaultExprTime,
+		MaxExprMemory:      DefaultExprMemory,
+		MaxValueLength:     DefaultValueLength,
+		MaxTextParts:       DefaultTextParts,
 	}
 }

@@ -52,6 +52,7 @@ func compileHTTP(nc *nodeCompiler, hc *HTTPConfig) step {
 }
 
 func (s *httpStep) exec(r *run, n *Node) *Node {
+	r.valueCut = false
 	u, err := s.renderURL(r)
 	if err != nil {
 		r.tracef(TraceError, r.nodeID(), "http url: %v", err)
@@ -82,6 +83,13 @@ func (s *httpStep) exec(r *run, n *Node) *Node {
 			return s.onError
 		}
 		req.Body = b
+	}
+	if r.valueCut {
+		r.tracef(TraceError, r.nodeID(), "http %s %s not sent: a value was longer than limits.value_length", req.Method, RedactURL(req.URL))
+		return s.onError
+	}
+	if r.budget.over != "" {
+		return nil
 	}
 	if r.e.http == nil {
 		r.tracef(TraceError, r.nodeID(), "http %s %s: no HTTP client configured", req.Method, RedactURL(req.URL))
@@ -174,17 +182,31 @@ func (s *httpStep) renderURL(r *run) (string, error) {
 			b.WriteString(p.lit)
 			continue
 		}
-		v := r.renderPart(p)
+		v := r.partValue(p)
+		if raw, ok := v.(rawURLValue); ok {
+			b.WriteString(r.capValue(p.src, string(raw)))
+			continue
+		}
+		text := r.capValue(p.src, format(v))
 		switch s.places[i] {
 		case placePath:
-			if v == "." || v == ".." {
-				return "", fmt.Errorf("{{ %s }} is %q, a dot segment that would change the path", p.src, v)
+			segs := []string{text}
+			if _, ok := v.(urlPathValue); ok {
+				segs = strings.Split(text, "/")
 			}
-			b.WriteString(url.PathEscape(v))
+			for j, seg := range segs {
+				if seg == "." || seg == ".." {
+					return "", fmt.Errorf("{{ %s }} is %q, a dot segment that would change the path", p.src, text)
+				}
+				if j > 0 {
+					b.WriteByte('/')
+				}
+				b.WriteString(url.PathEscape(seg))
+			}
 		case placeQuery:
-			b.WriteString(url.QueryEscape(v))
+			b.WriteString(url.QueryEscape(text))
 		case placeFragment:
-			b.WriteString(url.PathEscape(v))
+			b.WriteString(url.PathEscape(text))
 		default:
 			return "", fmt.Errorf("{{ %s }} is in the scheme or host", p.src)
 		}

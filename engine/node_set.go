@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
 )
@@ -42,7 +44,10 @@ func compileSet(nc *nodeCompiler, sc *SetConfig) step {
 
 func (s *setStep) exec(r *run, n *Node) *Node {
 	for i, p := range s.progs {
-		v, err := r.vm.Run(p, &r.env)
+		v, err := r.eval(p)
+		if errors.Is(err, errBudget) {
+			return nil
+		}
 		if err != nil {
 			r.tracef(TraceError, r.nodeID(), "set %s: %v", s.names[i], err)
 			continue

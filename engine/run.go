@@ -57,7 +57,12 @@ type run struct {
 	res  *Result
 	node *Node // the node running
 	vm   vm.VM // reused by every expression of the run
-	out  Result
+	// budget is what the run's expressions may still build; overTraced: the trace says it ran out.
+	budget     budget
+	overTraced bool
+	// valueCut: a {{ }} value was cut to limits.value_length since the http node began.
+	valueCut bool
+	out      Result
 	// fellBack: a window fallback went out, or the channel refused for the closed window, in
 	// this event. Later free-form messages are held, not replaced by another template.
 	fellBack bool
@@ -67,7 +72,7 @@ func (e *Engine) newRun(ctx context.Context, conv Conversation, st *State, ev *m
 	if st.Vars == nil {
 		st.Vars = map[string]any{}
 	}
-	r := &run{e: e, ctx: ctx, conv: conv, st: st, now: now}
+	r := &run{e: e, ctx: ctx, conv: conv, st: st, now: now, budget: budget{Context: ctx, timeout: e.settings.exprTime(), limit: e.settings.exprMemory()}}
 	r.res = &r.out
 	r.env = Env{
 		Vars:            st.Vars,
@@ -443,9 +448,16 @@ func (r *run) exec(n *Node) {
 			r.tracef(TraceError, r.nodeID(), "run cancelled: %v", err)
 			return
 		}
+		if r.budget.over != "" { // a trigger's expression ran out before the first node
+			return
+		}
 		r.node = n
 		r.trace(TraceNode, n.path, n.Type)
 		n = n.step.exec(r, n)
+		if r.budget.over != "" {
+			r.clearWait()
+			return
+		}
 	}
 }
 
@@ -617,6 +629,9 @@ func (r *run) emit(n *Node, m msg.Message) {
 
 // emitSend appends s to the result, addressed to the user, unless the user opted out.
 func (r *run) emitSend(s Send) {
+	if r.budget.over != "" {
+		return // the run ended while the message was being built: it is not sent half-made
+	}
 	if r.st.OptedOut {
 		r.tracef(TraceSuppressed, r.nodeID(), "opted out: %s message not sent", s.Message.Type())
 		return
@@ -627,6 +642,11 @@ func (r *run) emitSend(s Send) {
 	}
 	if l, ok := r.e.limits[r.conv.Channel]; ok {
 		fitMessage(&s.Message, l)
+		if s.Message.Text != nil {
+			t := *s.Message.Text
+			r.capText(&t, l)
+			s.Message.Text = &t
+		}
 	}
 	r.trace(TraceSend, r.nodeID(), s.Message.Type())
 	r.res.Sends = append(r.res.Sends, s)

@@ -102,6 +102,8 @@ const (
 	TraceMissingVar   TraceKind = "missing_var"
 	TraceLoop         TraceKind = "loop" // the step limit stopped a run
 	TraceError        TraceKind = "error"
+	TraceBudget       TraceKind = "budget"      // an expression ran out of time or memory: the run ended
+	TraceLimit        TraceKind = "limit"       // a value or text was cut to a limit
 	TraceIgnored      TraceKind = "ignored"     // the event matched nothing
 	TraceStateReset   TraceKind = "state_reset" // the stored state could not be read: the conversation started over
 	TraceLinked       TraceKind = "linked"      // the conversation took over, or passed on to, the one of the user's other id

@@ -28,6 +28,10 @@ func storable(v any, depth int) (any, error) {
 		return v, nil
 	case int64:
 		return int(x), nil
+	case urlPathValue: // a helper's marked value is kept as the text it is
+		return string(x), nil
+	case rawURLValue:
+		return string(x), nil
 	case []any:
 		var out []any // a copy, made at the first element that changes
 		for i, el := range x {

@@ -43,8 +43,11 @@ type Channel struct {
 	Tenant  string
 	Team    string
 	Account string // the business account: phone number id, page id or Instagram account id
-	Parse   func(body []byte) ([]msg.Event, error)
-	Sender  Sender
+	// App names the Meta app whose secret signs the channel's webhooks (an opaque key, not the
+	// secret): an event for another account moves only to a channel of the same app.
+	App    string
+	Parse  func(body []byte) ([]msg.Event, error)
+	Sender Sender
 }
 
 // Bundle is what the pipeline runs: the engine and the channel accounts. A reload swaps it
@@ -59,6 +62,18 @@ func (b *Bundle) channel(conv engine.Conversation) *Channel {
 	for _, ch := range b.Channels {
 		if ch.Name == conv.Channel && ch.Tenant == conv.Tenant && ch.Team == conv.Team && (ch.Account == "" || ch.Account == conv.Account) {
 			return ch
+		}
+	}
+	return nil
+}
+
+// owner returns the channel of the bundle that serves account on ch's channel and Meta app,
+// or nil: where one bundle serves several tenants, it is the one an event for that account
+// belongs to.
+func (b *Bundle) owner(ch *Channel, account string) *Channel {
+	for _, o := range b.Channels {
+		if o.Name == ch.Name && o.Account == account && o.App == ch.App {
+			return o
 		}
 	}
 	return nil
@@ -135,8 +150,11 @@ type Accepted struct {
 	Queued     int // queued for their conversations
 	Duplicates int // dropped as seen within DedupTTL (by message id)
 	// Foreign counts the events dropped because they name another business account than the
-	// channel's: with one Meta app serving several accounts, they are another tenant's.
+	// channel's, one no channel of the bundle serves.
 	Foreign int
+	// Routed counts the events for another business account than the channel's that went to
+	// the bundle's channel for that account (another tenant or team on the same Meta app).
+	Routed int
 	// Stale counts the message events dropped because they are older than DedupTTL: their ids
 	// may be forgotten, so they could be a captured body replayed.
 	Stale int
@@ -147,7 +165,8 @@ type Accepted struct {
 
 // Accept parses a webhook body from ch and queues its events, dropping those seen within
 // DedupTTL (by message id), message events older than DedupTTL (a replay the ids can no longer
-// catch) and those for another business account than ch's. Events for no
+// catch) and those for another business account than ch's that no channel of the bundle on
+// the same Meta app serves; those one does serve are queued for its tenant and team. Events for no
 // user (template reviews, account errors) are logged and not queued: there is nobody to
 // answer. The error wraps ErrParse for a bad body; any other error means nothing was queued
 // for at least one conversation (answer 503: Meta's redelivery is admitted whole, less what
@@ -162,11 +181,17 @@ func (p *Pipeline) Accept(ctx context.Context, ch *Channel, body []byte) (Accept
 	items := make([]store.Item, 0, len(events))
 	for i := range events {
 		ev := &events[i]
+		to := ch
 		if ch.Account != "" && ev.Account != "" && ev.Account != ch.Account {
-			acc.Foreign++
-			p.log().Warn("event for another business account dropped", "channel", ch.Name, "tenant", ch.Tenant,
-				"team", ch.Team, "account", ch.Account, "event_account", ev.Account, "kind", ev.Kind)
-			continue
+			if to = p.Bundle().owner(ch, ev.Account); to == nil {
+				acc.Foreign++
+				p.log().Warn("event for another business account dropped", "channel", ch.Name, "tenant", ch.Tenant,
+					"team", ch.Team, "account", ch.Account, "event_account", ev.Account, "kind", ev.Kind)
+				continue
+			}
+			acc.Routed++
+			p.log().Info("event for another business account routed to its channel", "channel", ch.Name,
+				"tenant", ch.Tenant, "team", ch.Team, "event_account", ev.Account, "to_tenant", to.Tenant, "to_team", to.Team)
 		}
 		if ev.From == "" {
 			p.log().Info("event for no user", "channel", ch.Name, "kind", ev.Kind, "account", ev.Account)
@@ -190,9 +215,9 @@ func (p *Pipeline) Accept(ctx context.Context, ch *Channel, body []byte) (Accept
 		if err != nil {
 			return Accepted{}, fmt.Errorf("encode %s event %s: %w", ch.Name, ev.ID, err)
 		}
-		conv := engine.Conversation{Tenant: ch.Tenant, Team: ch.Team, Channel: ch.Name, Account: ev.Account, User: ev.From}
+		conv := engine.Conversation{Tenant: to.Tenant, Team: to.Team, Channel: to.Name, Account: ev.Account, User: ev.From}
 		if conv.Account == "" {
-			conv.Account = ch.Account
+			conv.Account = to.Account
 		}
 		items = append(items, store.Item{Conv: conv, Key: DedupKey(ch.Name, ev), Data: data})
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"strings"
 	"sync"
@@ -241,6 +242,44 @@ func TestAcceptDropsOtherAccounts(t *testing.T) {
 	reps := f.drain(t)
 	if len(reps) != 1 || reps[0].Conversation.User != "2" || reps[0].Conversation.Account != "9" {
 		t.Fatalf("reports %+v, want one for user 2 on account 9", reps)
+	}
+}
+
+// TestAcceptRoutesOtherAccounts: where one bundle serves several tenants on the same Meta app,
+// an event for another tenant's account is queued for that tenant and answered through its
+// channel; one for an account only a channel on another app serves, or none, is dropped.
+func TestAcceptRoutesOtherAccounts(t *testing.T) {
+	f := setup(t, nil)
+	f.ch.App = "app-1"
+	globex := &pipeline.Channel{Name: msg.WhatsApp, Tenant: "globex", Team: "sales", Account: "10", App: "app-1", Parse: parseJSON, Sender: &fakeSender{}}
+	initech := &pipeline.Channel{Name: msg.WhatsApp, Tenant: "initech", Team: "ops", Account: "11", App: "app-2", Parse: parseJSON, Sender: &fakeSender{}}
+	f.p.SetBundle(&pipeline.Bundle{Engine: f.p.Bundle().Engine, Channels: []*pipeline.Channel{f.ch, globex, initech}})
+	body := f.body(t,
+		msg.Event{ID: "wamid.a", From: "1", Text: "hi", Account: "10"},
+		msg.Event{ID: "wamid.b", From: "2", Text: "hi", Account: "11"},
+		msg.Event{ID: "wamid.c", From: "3", Text: "hi", Account: "12"},
+		msg.Event{ID: "wamid.d", From: "4", Text: "hi"},
+	)
+	acc, err := f.p.Accept(context.Background(), f.ch, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (pipeline.Accepted{Queued: 2, Routed: 1, Foreign: 2}); acc != want {
+		t.Fatalf("accepted %+v, want %+v", acc, want)
+	}
+	convs := map[string]string{}
+	for _, r := range f.drain(t) {
+		c := r.Conversation
+		convs[c.User] = c.Tenant + "/" + c.Team + "/" + c.Account
+	}
+	if want := map[string]string{"1": "globex/sales/10", "4": "acme/support/9"}; !maps.Equal(convs, want) {
+		t.Errorf("conversations %v, want %v", convs, want)
+	}
+	if got := globex.Sender.(*fakeSender).texts(); !equal(got, []string{"hello"}) {
+		t.Errorf("globex's channel sent %q, want the routed event's answer", got)
+	}
+	if got := f.s.texts(); !equal(got, []string{"hello"}) {
+		t.Errorf("acme's channel sent %q, want only its own user's answer", got)
 	}
 }
 

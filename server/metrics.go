@@ -34,8 +34,12 @@ const (
 	resultBadSignature = "bad_signature"
 	resultBadRequest   = "bad_request"
 	resultTooLarge     = "too_large"
-	resultUnavailable  = "unavailable"
-	resultNotFound     = "not_found"
+	// resultTooManyEvents: a body with more events than a webhook carries, refused with 413.
+	resultTooManyEvents = "too_many_events"
+	// resultRouted is counted per event for another account that went to its own channel.
+	resultRouted      = "routed"
+	resultUnavailable = "unavailable"
+	resultNotFound    = "not_found"
 )
 
 // Metrics are the server's Prometheus metrics, registered in a registry of their own (never
@@ -50,6 +54,8 @@ type Metrics struct {
 	sends          *prometheus.CounterVec
 	fallbacks      *prometheus.CounterVec
 	windowClosed   *prometheus.CounterVec
+	budget         *prometheus.CounterVec
+	limited        *prometheus.CounterVec
 	retries        *prometheus.CounterVec
 	possibleDups   prometheus.Counter
 	panics         prometheus.Counter
@@ -70,7 +76,7 @@ func NewMetrics(reg *prometheus.Registry, st store.Store) *Metrics {
 	}
 	m := &Metrics{
 		reg:      reg,
-		webhooks: counter("webhooks_total", "Webhook requests by channel and result (ok, bad_signature, bad_request, too_large, unavailable, not_found), and events dropped as already seen (duplicate) for another business account (foreign_account) or older than dedup_ttl (stale).", "channel", "result"),
+		webhooks: counter("webhooks_total", "Webhook requests by channel and result (ok, bad_signature, bad_request, too_large, too_many_events, unavailable, not_found), and events dropped as already seen (duplicate) for another business account no channel serves (foreign_account) or older than dedup_ttl (stale), and events routed to the channel of their account (routed).", "channel", "result"),
 		events:   counter("events_total", "Units of work processed by kind (event, timer, outbox, direct) and result (ok, dropped, error).", "kind", "result"),
 		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "run_duration_seconds",
@@ -80,6 +86,8 @@ func NewMetrics(reg *prometheus.Registry, st store.Store) *Metrics {
 		sends:        counter("sends_total", "Outbound messages by channel, result (ok, failed) and the channel's error code.", "channel", "result", "code"),
 		fallbacks:    counter("window_fallbacks_total", "Templates sent in place of free-form messages because the window was closed.", "channel"),
 		windowClosed: counter("window_closed_total", "Free-form messages not sent because the window was closed: no fallback template applied, or one already went out for the event (then they are held unless window.hold is off).", "channel"),
+		budget:       counter("budget_exceeded_total", "Runs ended because an expression went over limits.expr_time or limits.expr_memory.", "channel"),
+		limited:      counter("limited_total", "Values cut to limits.value_length and texts cut to limits.text_parts.", "channel"),
 		retries:      counter("retries_total", "Graph API requests retried, by channel and error code.", "channel", "code"),
 		possibleDups: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "possible_duplicates_total",
 			Help: "Messages sent again from the outbox of a worker that died: each may have reached the user twice."}),
@@ -91,7 +99,7 @@ func NewMetrics(reg *prometheus.Registry, st store.Store) *Metrics {
 			Help: "Accepted webhooks that could not be written to the record directory."}),
 		reloads: counter("reloads_total", "Bundle reloads by result (ok; failed: the previous bundle kept running).", "result"),
 	}
-	reg.MustRegister(m.webhooks, m.events, m.runDuration, m.sends, m.fallbacks, m.windowClosed,
+	reg.MustRegister(m.webhooks, m.events, m.runDuration, m.sends, m.fallbacks, m.windowClosed, m.budget, m.limited,
 		m.retries, m.possibleDups, m.panics, m.stateResets, m.recordFailures, m.reloads)
 	if st != nil {
 		reg.MustRegister(newQueueCollector(st))
@@ -144,6 +152,10 @@ func (m *Metrics) Observe(rep *pipeline.Report) {
 			m.fallbacks.WithLabelValues(channel).Inc()
 		case engine.TraceWindowClosed:
 			m.windowClosed.WithLabelValues(channel).Inc()
+		case engine.TraceBudget:
+			m.budget.WithLabelValues(channel).Inc()
+		case engine.TraceLimit:
+			m.limited.WithLabelValues(channel).Inc()
 		}
 	}
 	if rep.Resent > 0 {

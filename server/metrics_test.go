@@ -60,8 +60,8 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	}
 }
 
-// TestObserveWindowMetrics: fallbacks, closed windows, resends and state resets are counted
-// from reports.
+// TestObserveWindowMetrics: fallbacks, closed windows, resends, state resets, runs ended by
+// the expression budget and values cut to a limit are counted from reports.
 func TestObserveWindowMetrics(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
@@ -75,6 +75,8 @@ func TestObserveWindowMetrics(t *testing.T) {
 	})
 	m.Observe(&pipeline.Report{Kind: store.KindEvent, Dropped: "panic: boom", Panicked: true})
 	m.Observe(&pipeline.Report{Kind: store.KindEvent, StateReset: true})
+	m.Observe(&pipeline.Report{Conversation: engine.Conversation{Channel: msg.Messenger}, Kind: store.KindEvent,
+		Trace: []engine.TraceEntry{{Kind: engine.TraceLimit}, {Kind: engine.TraceLimit}, {Kind: engine.TraceBudget}}})
 	var nilMetrics *server.Metrics
 	nilMetrics.Observe(&pipeline.Report{}) // a nil Metrics counts nothing and does not panic
 	nilMetrics.Retry("whatsapp", 4)
@@ -94,6 +96,8 @@ func TestObserveWindowMetrics(t *testing.T) {
 		`flowgate_events_total{kind="event",result="dropped"} 1`,
 		`flowgate_panics_total 1`,
 		`flowgate_state_resets_total 1`,
+		`flowgate_budget_exceeded_total{channel="messenger"} 1`,
+		`flowgate_limited_total{channel="messenger"} 2`,
 		`flowgate_reloads_total{result="ok"} 1`,
 		`flowgate_reloads_total{result="failed"} 2`,
 	} {

@@ -110,6 +110,11 @@ func (s *Server) receive(c *gin.Context) {
 	defer cancel()
 	acc, err := s.opts.Pipeline.Accept(ctx, ch, body)
 	switch {
+	case errors.Is(err, channel.ErrTooManyEvents):
+		s.metrics.webhook(ch.Name, resultTooManyEvents)
+		log.Warn("webhook refused: more events than one webhook carries", "limit", channel.MaxEventsPerBody, "err", err)
+		c.String(http.StatusRequestEntityTooLarge, "too many events in one body")
+		return
 	case errors.Is(err, pipeline.ErrParse):
 		s.metrics.webhook(ch.Name, resultBadRequest)
 		log.Warn("webhook refused: unparseable body", "bytes", len(body), "err", err)
@@ -124,6 +129,7 @@ func (s *Server) receive(c *gin.Context) {
 	s.metrics.webhook(ch.Name, resultOK)
 	s.metrics.droppedEvents(ch.Name, resultDuplicate, acc.Duplicates)
 	s.metrics.droppedEvents(ch.Name, resultForeignAccount, acc.Foreign)
+	s.metrics.droppedEvents(ch.Name, resultRouted, acc.Routed)
 	s.metrics.droppedEvents(ch.Name, resultStale, acc.Stale)
 	s.metrics.droppedEvents(ch.Name, resultGroup, acc.Groups)
 	if acc.Duplicates > 0 {

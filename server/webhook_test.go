@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowgate/flowgate/providers/channel"
 	"github.com/flowgate/flowgate/providers/meta"
 )
 
@@ -67,6 +69,7 @@ func TestWebhookDelivery(t *testing.T) {
 	body := webhook(t, "text.json")
 	huge := append(append([]byte(`{"object":"whatsapp_business_account","pad":"`), bytes.Repeat([]byte("x"), 5<<20)...), `"}`...)
 	garbage := []byte(`{"object": "whatsapp_business_account", "entry": [`)
+	crowd := manyMessages(channel.MaxEventsPerBody + 1)
 	for _, tc := range []struct {
 		name    string
 		path    string
@@ -82,6 +85,8 @@ func TestWebhookDelivery(t *testing.T) {
 		{"malformed signature", "/webhook/whatsapp", body, http.Header{"X-Hub-Signature-256": {"sha1=abc"}}, 401, nil},
 		{"signature of other bytes", "/webhook/whatsapp", body, signed(append([]byte(" "), body...), appSecret), 401, nil},
 		{"over 4 MB", "/webhook/whatsapp", huge, signed(huge, appSecret), 413, nil},
+		{"over 4 MB, unsigned: refused before the signature is computed", "/webhook/whatsapp", huge, nil, 413, nil},
+		{"more events than a webhook carries", "/webhook/whatsapp", crowd, signed(crowd, appSecret), 413, nil},
 		{"signed garbage", "/webhook/whatsapp", garbage, signed(garbage, appSecret), 400, nil},
 		{"unknown tenant", "/webhook/whatsapp/globex/support", body, signed(body, appSecret), 404, nil},
 		{"unknown channel", "/webhook/sms", body, signed(body, appSecret), 404, nil},
@@ -335,4 +340,14 @@ func TestWebhookTooLargeUnannounced(t *testing.T) {
 	if !strings.Contains(h.scrape(), `flowgate_webhooks_total{channel="whatsapp",result="too_large"} 1`) {
 		t.Error("413 not counted")
 	}
+}
+
+// manyMessages is a WhatsApp webhook body with n text messages from different users.
+func manyMessages(n int) []byte {
+	msgs := make([]string, n)
+	for i := range msgs {
+		msgs[i] = fmt.Sprintf(`{"from": "1650555%04d", "id": "wamid.crowd.%d", "timestamp": "1767603600", "type": "text", "text": {"body": "hi"}}`, i, i)
+	}
+	return []byte(`{"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+		"messaging_product": "whatsapp", "metadata": {"phone_number_id": "106540352242922"}, "messages": [` + strings.Join(msgs, ",") + `]}}]}]}`)
 }

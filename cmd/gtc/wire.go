@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -83,7 +85,14 @@ func (w *wiring) channel(c bundle.Channel) (*pipeline.Channel, channel.Provider)
 		opts.HTTPClient = &http.Client{Transport: w.sandbox.graph}
 	}
 	sender := p.NewSender(channel.Account{ID: c.AccountID, Token: c.Token, APIVersion: c.APIVersion, BaseURL: c.APIBaseURL}, opts)
-	return &pipeline.Channel{Name: c.Name, Tenant: c.Tenant, Team: c.Team, Account: c.AccountID, Parse: p.Parse, Sender: sender}, p
+	return &pipeline.Channel{Name: c.Name, Tenant: c.Tenant, Team: c.Team, Account: c.AccountID, App: appKey(c.AppSecret), Parse: p.Parse, Sender: sender}, p
+}
+
+// appKey names the Meta app whose secret signs a channel's webhooks without holding the
+// secret: channels with the same key are on the same app.
+func appKey(secret string) string {
+	sum := sha256.Sum256([]byte("flowgate app key\x00" + secret))
+	return hex.EncodeToString(sum[:8])
 }
 
 // watch reloads the bundle on SIGHUP and when its files change, until ctx is done; the

@@ -64,6 +64,9 @@ func (m *Message) FreeForm() bool {
 type Text struct {
 	Body       string
 	PreviewURL bool
+	// MaxParts, when set, is how many messages the channel may split the text into: the
+	// parts after it are dropped and the last one kept ends with ….
+	MaxParts int `json:",omitempty"`
 }
 
 // Template is a pre-approved message template with its parameters.

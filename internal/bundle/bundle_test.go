@@ -259,7 +259,7 @@ dedup_ttl: 48h
 max_steps_per_event: 7
 default_flow: hello
 api: {token: literal-admin-token}
-limits: {var_depth: 8, var_bytes: 4096}
+limits: {var_depth: 8, var_bytes: 4096, expr_time: 20ms, expr_memory: 65536, value_length: 500, text_parts: 2}
 `
 	if err := os.WriteFile(filepath.Join(dir, "bundle.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -276,7 +276,8 @@ limits: {var_depth: 8, var_bytes: 4096}
 		strings.Join(s.OptOutKeywords, ",") != "ALTO" || s.OptOutConfirmation != "Bye" ||
 		strings.Join(s.OptInKeywords, ",") != "VOLVER" || s.SessionTimeout != 2*time.Hour || s.MaxSteps != 7 ||
 		s.DefaultFlow != "hello" || b.DedupTTL != 48*time.Hour || b.APIToken != "literal-admin-token" || b.Name != "demo" ||
-		s.Hold || s.HoldMessages != 3 || s.HoldFor != 48*time.Hour || s.MaxVarDepth != 8 || s.MaxVarBytes != 4096 {
+		s.Hold || s.HoldMessages != 3 || s.HoldFor != 48*time.Hour || s.MaxVarDepth != 8 || s.MaxVarBytes != 4096 ||
+		s.MaxExprTime != 20*time.Millisecond || s.MaxExprMemory != 65536 || s.MaxValueLength != 500 || s.MaxTextParts != 2 {
 		t.Errorf("settings %+v dedup %v token %q", s, b.DedupTTL, b.APIToken)
 	}
 }

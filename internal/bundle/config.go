@@ -104,7 +104,11 @@ func parseConfig(file string, data []byte, res *resolver) (*config, engine.Diagn
 							c.Settings.MaxVarDepth, engine.MaxVarDepthLimit)
 					}
 				},
-				"var_bytes": func(_, v *yaml.Node) { c.Settings.MaxVarBytes = d.positiveInt(v) },
+				"var_bytes":    func(_, v *yaml.Node) { c.Settings.MaxVarBytes = d.positiveInt(v) },
+				"expr_time":    func(_, v *yaml.Node) { c.Settings.MaxExprTime = d.duration(v, false) },
+				"expr_memory":  func(_, v *yaml.Node) { c.Settings.MaxExprMemory = d.positiveInt(v) },
+				"value_length": func(_, v *yaml.Node) { c.Settings.MaxValueLength = d.positiveInt(v) },
+				"text_parts":   func(_, v *yaml.Node) { c.Settings.MaxTextParts = d.positiveInt(v) },
 			})
 		},
 		"api": func(_, v *yaml.Node) {

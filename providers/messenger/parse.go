@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/providers/channel"
 	"github.com/flowgate/flowgate/providers/meta"
 )
 
@@ -35,6 +36,9 @@ func (p *Platform) Parse(body []byte) ([]msg.Event, error) {
 		if err := json.Unmarshal(raw, &e); err != nil {
 			events = append(events, p.malformedEntry(err))
 			continue
+		}
+		if n := len(events) + len(e.Messaging) + len(e.Standby); n > channel.MaxEventsPerBody {
+			return nil, channel.TooManyEvents(p.Name, n)
 		}
 		account, at := string(e.ID), time.Time(e.Time)
 		for _, r := range e.Messaging {

@@ -125,12 +125,12 @@ func (p *Platform) Render(m *msg.Message) ([]meta.Request, error) {
 		if m.Text.Body == "" {
 			return nil, p.invalid("empty text")
 		}
-		err = r.texts(m.Text.Body, nil)
+		err = r.texts(m.Text.Body, nil, m.Text.MaxParts)
 	case m.Interactive != nil:
 		err = r.interactive(m.Interactive)
 	case m.Media != nil:
 		if err = r.media(m.Media); err == nil && m.Media.Caption != "" {
-			err = r.texts(m.Media.Caption, nil)
+			err = r.texts(m.Media.Caption, nil, 0)
 		}
 	case m.Location != nil:
 		err = r.location(m.Location)
@@ -187,13 +187,15 @@ func (r *renderer) action(name string, payload *sendReaction) error {
 
 // texts adds a text, split into several messages when it is over the platform's limit; the
 // quick replies go with the last part, under the text they answer.
-func (r *renderer) texts(text string, qrs []sendQuickReply) error {
+// maxParts, when over zero, caps how many messages the text becomes (msg.Text.MaxParts).
+func (r *renderer) texts(text string, qrs []sendQuickReply, maxParts int) error {
 	var parts []string
 	if r.p.TextBytes {
 		parts = meta.SplitTextBytes(text, r.p.MaxText)
 	} else {
 		parts = meta.SplitText(text, r.p.MaxText)
 	}
+	parts = meta.CapParts(parts, maxParts, r.p.MaxText, r.p.TextBytes)
 	for i, part := range parts {
 		req := r.base
 		req.Message = &sendMessage{Text: part}
@@ -249,7 +251,7 @@ func (r *renderer) interactive(in *msg.Interactive) error {
 			}
 			qrs = append(qrs, qr)
 		}
-		return r.texts(text, qrs)
+		return r.texts(text, qrs, 0)
 	case "list":
 		var rows []msg.Row
 		for _, s := range in.Sections {
@@ -259,7 +261,7 @@ func (r *renderer) interactive(in *msg.Interactive) error {
 			return r.p.invalid("list message with %d rows, it takes 1 to %d", len(rows), MaxQuickReplies)
 		}
 		if cards(rows) {
-			if err := r.texts(text, nil); err != nil {
+			if err := r.texts(text, nil, 0); err != nil {
 				return err
 			}
 			return r.generic(rows, in.ListButton)
@@ -272,7 +274,7 @@ func (r *renderer) interactive(in *msg.Interactive) error {
 			}
 			qrs = append(qrs, qr)
 		}
-		return r.texts(text, qrs)
+		return r.texts(text, qrs, 0)
 	}
 	return r.p.invalid("unknown interactive type %q", in.Type)
 }
@@ -351,7 +353,7 @@ func (r *renderer) location(l *msg.Location) error {
 	if math.IsNaN(l.Latitude) || math.IsNaN(l.Longitude) || math.Abs(l.Latitude) > 90 || math.Abs(l.Longitude) > 180 {
 		return r.p.invalid("location %v,%v out of range", l.Latitude, l.Longitude)
 	}
-	return r.texts(locationText(l), nil)
+	return r.texts(locationText(l), nil, 0)
 }
 
 // locationText is how a location reads where the channel cannot send one: name, address and a

@@ -15,6 +15,21 @@ func SplitText(s string, limit int) []string { return split(s, limit, false) }
 // holds at least one character even when that alone is over the limit.
 func SplitTextBytes(s string, limit int) []string { return split(s, limit, true) }
 
+// CapParts keeps at most n of the parts SplitText or SplitTextBytes made with limit: when
+// there are more, the rest are dropped and the last part kept ends with …, within limit.
+// n of zero or less keeps them all.
+func CapParts(parts []string, n, limit int, inBytes bool) []string {
+	if n <= 0 || len(parts) <= n {
+		return parts
+	}
+	last := parts[n-1]
+	for last != "" && (inBytes && len(last)+len("…") > limit || !inBytes && utf8.RuneCountInString(last)+1 > limit) {
+		_, size := utf8.DecodeLastRuneInString(last)
+		last = last[:len(last)-size]
+	}
+	return append(parts[:n-1:n-1], trimRightSpace(last)+"…")
+}
+
 func split(s string, limit int, inBytes bool) []string {
 	size := utf8.RuneCountInString
 	if inBytes {

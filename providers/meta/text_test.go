@@ -111,3 +111,29 @@ func checkSplit(t *testing.T, s string, limit int, parts []string, size func(str
 		t.Fatalf("text lost or changed:\n%q\n%q", s, parts)
 	}
 }
+
+// TestCapParts: at most n parts are kept; when some are dropped, the last one kept ends with …
+// and stays within the limit, counted in runes or bytes.
+func TestCapParts(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		parts   []string
+		n       int
+		limit   int
+		inBytes bool
+		want    []string
+	}{
+		{"fewer than n", []string{"ab", "cd"}, 4, 2, false, []string{"ab", "cd"}},
+		{"no cap", []string{"ab", "cd", "ef"}, 0, 2, false, []string{"ab", "cd", "ef"}},
+		{"cut in runes", []string{"abcd", "éfgh", "ijkl"}, 2, 4, false, []string{"abcd", "éfg…"}},
+		{"cut in bytes", []string{"abcd", "éfgh", "ijkl"}, 2, 5, true, []string{"abcd", "é…"}},
+		{"trailing space dropped", []string{"ab c", "de f", "gh"}, 1, 4, false, []string{"ab…"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := CapParts(tc.parts, tc.n, tc.limit, tc.inBytes)
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("CapParts = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

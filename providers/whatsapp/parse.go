@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/providers/channel"
 	"github.com/flowgate/flowgate/providers/meta"
 )
 
@@ -44,6 +45,9 @@ func Parse(body []byte) ([]msg.Event, error) {
 	if env.Object != ObjectWhatsApp {
 		return nil, fmt.Errorf("whatsapp: parsing webhook: object %q: %w", env.Object, ErrNotWhatsApp)
 	}
+	if n := countEvents(&env); n > channel.MaxEventsPerBody {
+		return nil, channel.TooManyEvents("whatsapp", n)
+	}
 	var events []msg.Event
 	for i := range env.Entry {
 		entry := &env.Entry[i]
@@ -78,6 +82,23 @@ func Parse(body []byte) ([]msg.Event, error) {
 	return events, nil
 }
 
+// countEvents is how many events Parse makes of a decoded body, counted before it builds them.
+func countEvents(env *fastEnvelope) int {
+	n := 0
+	for i := range env.Entry {
+		for _, ch := range env.Entry[i].Changes {
+			switch v := ch.Value; {
+			case v == nil:
+			case ch.Field == FieldMessages:
+				n += len(v.Messages) + len(v.Statuses) + min(len(v.Errors), 1)
+			case ch.Field == FieldTemplateStatusUpdate:
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // parseLenient decodes the body level by level and item by item.
 func parseLenient(body []byte) ([]msg.Event, error) {
 	var env wireEnvelope
@@ -95,7 +116,9 @@ func parseLenient(body []byte) ([]msg.Event, error) {
 			continue
 		}
 		for _, rawChange := range entry.Changes {
-			events = parseChange(events, &entry, rawChange)
+			if events = parseChange(events, &entry, rawChange); len(events) > channel.MaxEventsPerBody {
+				return nil, channel.TooManyEvents("whatsapp", len(events))
+			}
 		}
 	}
 	return events, nil

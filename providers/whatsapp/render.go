@@ -286,7 +286,7 @@ func renderText(base sendRequest, to string, t *msg.Text) ([]meta.Request, error
 	if t.Body == "" {
 		return nil, invalid("empty text")
 	}
-	parts := meta.SplitText(t.Body, MaxTextLength)
+	parts := meta.CapParts(meta.SplitText(t.Body, MaxTextLength), t.MaxParts, MaxTextLength, false)
 	out := make([]meta.Request, 0, len(parts))
 	for i, p := range parts {
 		r := base
