@@ -60,7 +60,7 @@ func newBenchServer(b *testing.B, latency time.Duration) *benchServer {
 	st := store.NewRedis(c, store.Options{Prefix: prefix})
 	ch := &pipeline.Channel{Name: msg.WhatsApp, Tenant: tenant, Team: team, Account: account, Parse: whatsapp.Parse, Sender: client}
 	p := pipeline.New(st, &pipeline.Bundle{Engine: e, Channels: []*pipeline.Channel{ch}})
-	p.Log = quiet
+	p.Log, p.Limiter = quiet, limiter
 	srv := server.New(server.Options{Pipeline: p, Store: st, Log: quiet})
 	srv.Swap(&server.Site{DefaultTenant: tenant, DefaultTeam: team, Endpoints: []server.Endpoint{{Channel: ch, Webhook: whatsapp.Provider{}, AppSecret: secret.String(appSecret)}}})
 	return &benchServer{h: srv.Handler(), p: p, sent: sent, graph: graph}

@@ -186,10 +186,10 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	}
 	metrics := server.NewMetrics(reg, st)
 	channels := providers.Registry()
-	w := &wiring{cfg: cfg, log: log, metrics: metrics, reg: channels,
-		limiter: store.NewLimiter(client, cfg.prefix, store.LimiterConfig{
-			LimiterConfig: meta.LimiterConfig{RatePerSecond: cfg.rate, PairInterval: cfg.pairInterval, PairBurst: cfg.pairBurst},
-			OnError:       func(err error) { log.Warn("rate limiter", "err", err) }})}
+	limiter := store.NewLimiter(client, cfg.prefix, store.LimiterConfig{
+		LimiterConfig: meta.LimiterConfig{RatePerSecond: cfg.rate, PairInterval: cfg.pairInterval, PairBurst: cfg.pairBurst},
+		OnError:       func(err error) { log.Warn("rate limiter", "err", err) }})
+	w := &wiring{cfg: cfg, log: log, metrics: metrics, reg: channels, limiter: limiter}
 	pb, site, err := w.load(getenv)
 	if err != nil {
 		return fail("%v", err)
@@ -200,7 +200,7 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 		return fail("cannot listen on %s: %v", cfg.addr, err)
 	}
 	p := pipeline.New(st, pb)
-	p.Log, p.Lease, p.OnReport = log, cfg.lease, metrics.Observe
+	p.Log, p.Lease, p.OnReport, p.Limiter = log, cfg.lease, metrics.Observe, limiter
 	srv := server.New(server.Options{Pipeline: p, Store: st, Log: log, Metrics: metrics, RecordDir: cfg.record,
 		InsecureSkipSignature: cfg.insecure, Channels: channels.Names()})
 	srv.Swap(site)

@@ -28,6 +28,10 @@ func (c *Client) SetAccessToken(token string) { c.g.SetAccessToken(token) }
 // Limiter returns the Client's pacer, to share it with another Client.
 func (c *Client) Limiter() channel.Pacer { return c.g.Limiter() }
 
+// PaceRecipient names a user as the pacer's recipient schedules do: every message waits on
+// its recipient's pace too (the pair rate limit), under the number it is sent to.
+func (c *Client) PaceRecipient(user string) string { return recipient(user) }
+
 // MessagesURL is the endpoint messages are posted to.
 func (c *Client) MessagesURL() string { return c.g.URL(c.phone, "messages") }
 
