@@ -27,6 +27,7 @@ type wiring struct {
 	log     *slog.Logger
 	metrics *server.Metrics
 	limiter channel.Pacer
+	http    *http.Client      // the senders' (nil: the providers' default)
 	reg     *channel.Registry // the channels this build serves
 }
 
@@ -71,7 +72,7 @@ func (w *wiring) channel(c bundle.Channel) (*pipeline.Channel, channel.Provider)
 	name := c.Name
 	sender := p.NewSender(
 		channel.Account{ID: c.AccountID, Token: c.Token, APIVersion: c.APIVersion, BaseURL: c.APIBaseURL},
-		channel.SendOptions{Pacer: w.limiter, Logger: w.log, OnRetry: func(code int) { w.metrics.Retry(name, code) }})
+		channel.SendOptions{HTTPClient: w.http, Pacer: w.limiter, Logger: w.log, OnRetry: func(code int) { w.metrics.Retry(name, code) }})
 	return &pipeline.Channel{Name: c.Name, Tenant: c.Tenant, Team: c.Team, Account: c.AccountID, Parse: p.Parse, Sender: sender}, p
 }
 
