@@ -9,12 +9,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
@@ -40,6 +45,11 @@ type benchServer struct {
 // told the recipient of each message the fake Graph API receives.
 func newBenchServer(b *testing.B, latency time.Duration, onSent func(to string)) *benchServer {
 	c, prefix := redistest.Client(b)
+	return benchServerOn(b, c, prefix, latency, onSent)
+}
+
+// benchServerOn is newBenchServer on a given Redis client and key prefix.
+func benchServerOn(b *testing.B, c *redis.Client, prefix string, latency time.Duration, onSent func(to string)) *benchServer {
 	sent := &atomic.Int64{}
 	graph := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if onSent != nil {
@@ -277,4 +287,92 @@ func BenchmarkEndToEnd(b *testing.B) {
 			wg.Wait()
 		})
 	}
+}
+
+// BenchmarkMemoryPerConversation drives b.N conversations (one text and its reply each)
+// through the pipeline on a Redis of its own, then reports what stays: Redis's used_memory
+// growth per conversation (its state and its event's dedup marker), the MEMORY USAGE of one
+// idle conversation's keys, and the process's Go heap and RSS. -benchtime 100000x gives the
+// figures after 100,000 conversations.
+func BenchmarkMemoryPerConversation(b *testing.B) {
+	u, err := redistest.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts, err := redis.ParseURL(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx := context.Background()
+	s := benchServerOn(b, c, "fg:", 0, nil)
+	usedMemory := func() float64 {
+		info, err := c.InfoMap(ctx, "memory").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := strconv.ParseFloat(info["Memory"]["used_memory"], 64)
+		return n
+	}
+	bodies, sigs := signedBodies(b, b.N, b.N)
+	runtime.GC()
+	var m0 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	mem0 := usedMemory()
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.p.Run(runCtx, 64) })
+	b.ResetTimer()
+	var next atomic.Int64
+	var posters sync.WaitGroup
+	for range 8 {
+		posters.Go(func() {
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+				if err := s.try(bodies[i], sigs[i]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	posters.Wait()
+	for s.sent.Load() < int64(b.N) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+	bodies, sigs = nil, nil
+	runtime.GC()
+	var m1 runtime.MemStats
+	runtime.ReadMemStats(&m1)
+	b.ReportMetric((usedMemory()-mem0)/float64(b.N), "redis-B/conv")
+	var idle int64
+	keys, err := c.Keys(ctx, "fg:*:c:*1650555"+fmt.Sprintf("%04d", 0)+":*").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, k := range keys {
+		idle += c.MemoryUsage(ctx, k).Val()
+	}
+	b.ReportMetric(float64(idle), "idle-conv-B")
+	b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/float64(b.N), "heap-B/conv")
+	b.ReportMetric(float64(m1.HeapAlloc)/(1<<20), "heap-MB")
+	b.ReportMetric(rssMB(b), "rss-MB")
+}
+
+// rssMB is the process's resident set size in MB, from /proc/self/status.
+func rssMB(b *testing.B) float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc: ", err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }
