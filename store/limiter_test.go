@@ -253,5 +253,17 @@ func TestBookingInCommit(t *testing.T) {
 		if b.rt.n.Load()-trips != 1 {
 			t.Errorf("a send to another recipient: %d round trips, want 1 (not booked)", b.rt.n.Load()-trips)
 		}
+		// A send waiting for its booked slot stops with its context (the lease was lost).
+		late := &Booking{Limiter: l, Account: "p1", Recipient: "r1", N: 1}
+		late.read(&call{cmd: redis.NewCmd(t.Context())}, clk.Now()) // no slots: a failed booking
+		if at, ok := l.booked(late.Context(t.Context()), "p1", "r1"); ok {
+			t.Errorf("a failed booking gave a slot at %v", at)
+		}
+		late.slots = []time.Time{clk.Now().Add(time.Minute)}
+		ctx, cancel := context.WithCancel(late.Context(t.Context()))
+		cancel()
+		if err := l.Wait(ctx, "p1", "r1"); err == nil {
+			t.Error("a booked send with a cancelled context did not stop")
+		}
 	})
 }
