@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,10 @@ type Channel struct {
 	Parse  func(body []byte) ([]msg.Event, error)
 	Sender Sender
 }
+
+// recipientPacer is a Sender whose messages wait on their recipient's pace too (WhatsApp's
+// pair rate limit); PaceRecipient names a conversation's user as its pacer does.
+type recipientPacer interface{ PaceRecipient(user string) string }
 
 // Bundle is what the pipeline runs: the engine and the channel accounts. A reload swaps it
 // whole (SetBundle); events in hand finish on the bundle they started with.
@@ -100,8 +105,19 @@ type Pipeline struct {
 	// and timers stay on Now. The sandbox uses it to move one conversation's clock forward.
 	Offset func(engine.Conversation) time.Duration
 
+	// Limiter, when set, is the Redis limiter the channels' senders pace on: the commit of a
+	// claim's replies books them on the account's schedule (and the recipient's, for a sender
+	// that paces recipients) in the commit's own round trip, and the sends wait for their
+	// booked slots instead of asking Redis each (store.Booking).
+	Limiter *store.Limiter
+
 	bundle atomic.Pointer[Bundle]
-	wake   chan int // shards with new work, for idle workers of this process
+	wake   chan int     // shards with new work, for idle workers of this process
+	idlers atomic.Int32 // workers waiting for a wake-up
+
+	dueMu   sync.Mutex
+	dueAt   time.Time // when dueList was read
+	dueList []int     // the shards the last Due read found with work
 }
 
 // New returns a Pipeline over s running b.

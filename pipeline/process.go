@@ -26,9 +26,10 @@ type job struct {
 	st      *engine.State
 	rep     *Report
 	start   time.Time
-	saved   []byte   // the state as last committed
-	entries [][]byte // the outbox as last committed, encoded, head first
-	stop    func()   // stops extending the lease
+	saved   []byte         // the state as last committed
+	entries [][]byte       // the outbox as last committed, encoded, head first
+	book    *store.Booking // the committed outbox's slots on the limiter, nil without one
+	stop    func()         // stops extending the lease
 	// fellBack: a window fallback went out, or the channel refused for the closed window,
 	// in this claim's event; no second fallback goes out (engine.Refusal).
 	fellBack bool
@@ -179,10 +180,11 @@ func (j *job) commitState(ctx context.Context, cm *store.Commit, sends []engine.
 		}
 		cm.Outbox = append(cm.Outbox, b)
 	}
+	cm.Book = j.booking(len(sends))
 	if !j.commit(ctx, cm) {
 		return false
 	}
-	j.entries = cm.Outbox
+	j.entries, j.book = cm.Outbox, cm.Book
 	return len(sends) > 0
 }
 
@@ -214,6 +216,19 @@ func (j *job) commit(ctx context.Context, cm *store.Commit) bool {
 		return false
 	}
 	return true
+}
+
+// booking is the booking of n messages of the conversation on the pipeline's limiter, nil
+// without one.
+func (j *job) booking(n int) *store.Booking {
+	if j.p.Limiter == nil || n == 0 {
+		return nil
+	}
+	b := &store.Booking{Limiter: j.p.Limiter, Account: j.c.Conv.Account, N: n}
+	if rp, ok := j.ch.Sender.(recipientPacer); ok {
+		b.Recipient = rp.PaceRecipient(j.c.Conv.User)
+	}
+	return b
 }
 
 // timer is when the conversation next needs a tick, on the store's clock.
@@ -259,7 +274,11 @@ func (j *job) deliver(ctx context.Context, sends []engine.Send) *store.Done {
 		}
 		s, entry := queue[0], j.head()
 		m := s.Message
-		ids, err := j.send(ctx, &m)
+		sctx := ctx
+		if j.book != nil {
+			sctx = j.book.Context(ctx)
+		}
+		ids, err := j.send(sctx, &m)
 		o := Outcome{Send: s, IDs: ids, Err: err, Code: errorCode(err)}
 		j.rep.Outcomes = append(j.rep.Outcomes, o)
 		for _, id := range ids {

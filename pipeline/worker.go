@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,29 +15,79 @@ import (
 // shard in one round trip and wakes workers for the shards with work.
 const IdlePoll = 200 * time.Millisecond
 
-// Run runs n workers until ctx is done, then lets each finish the claim in hand (with its
-// sends) and returns; what is still queued stays queued for the next process.
+// BusyPoll is how often a busy worker looks for work beyond the shards it works through and
+// those this process's Accept woke it for: another process's events, a due timer, a dead
+// worker's lease.
+const BusyPoll = time.Second
+
+// Run processes up to n claims at once until ctx is done, then lets each finish the claim
+// in hand (with its sends) and returns; what is still queued stays queued for the next
+// process. A few claim loops (as many as shards, at most n) lease conversations and hand each
+// claim to a goroutine of its own, which runs the flow, commits and sends: n bounds the claims
+// in flight, so that sends to a slow Graph API overlap, while the claims, which are quick, do
+// not compete with each other for the same shards. A claim's Done (its replies recorded) goes
+// back to the claim loops, which carry it on their next claim.
 func (p *Pipeline) Run(ctx context.Context, n int) {
 	if n <= 0 {
 		n = 1
 	}
+	r := &run{p: p, slots: make(chan struct{}, n), dones: make(chan *store.Done, n)}
 	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.worker(ctx, i)
-		}()
+	for i := range min(n, p.Store.Shards()) {
+		wg.Go(func() { r.claims(ctx, i) })
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		p.poll(ctx)
-	}()
+	wg.Go(func() { p.poll(ctx) })
 	wg.Wait()
+	r.jobs.Wait()
+	work := context.WithoutCancel(ctx)
+	for {
+		select {
+		case d := <-r.dones:
+			p.finish(work, d)
+		default:
+			return
+		}
+	}
 }
 
-// poll wakes idle workers for the shards that have work due, every IdlePoll.
+// run is the state the claim loops of one Run share.
+type run struct {
+	p     *Pipeline
+	slots chan struct{}    // one per claim in flight
+	dones chan *store.Done // Dones waiting to be carried by a claim
+	jobs  sync.WaitGroup   // claims in flight
+}
+
+// start processes c in a goroutine of its own, holding a slot until it is done.
+func (r *run) start(ctx context.Context, c *store.Claim) {
+	r.jobs.Add(1)
+	go func() {
+		defer r.jobs.Done()
+		defer func() { <-r.slots }() // after the Done is handed over, for the next claim to carry
+		_, done := r.p.process(ctx, c, nil)
+		if done == nil {
+			return
+		}
+		select {
+		case r.dones <- done:
+		default:
+			r.p.finish(ctx, done) // the claim loops are behind: record it alone
+		}
+	}()
+}
+
+// done takes a Done waiting to be carried, nil when none waits.
+func (r *run) done() *store.Done {
+	select {
+	case d := <-r.dones:
+		return d
+	default:
+		return nil
+	}
+}
+
+// poll wakes idle workers for the shards that have work due, every IdlePoll. While no worker
+// is idle it reads nothing: busy workers read Due themselves.
 func (p *Pipeline) poll(ctx context.Context) {
 	t := time.NewTicker(IdlePoll)
 	defer t.Stop()
@@ -46,11 +97,11 @@ func (p *Pipeline) poll(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		due, err := p.Store.Due(ctx, p.now())
-		if err != nil {
-			if ctx.Err() == nil {
-				p.log().Debug("poll failed", "err", err)
-			}
+		if p.idlers.Load() == 0 {
+			continue
+		}
+		due, _, ok := p.due(ctx, time.Time{})
+		if !ok {
 			continue
 		}
 		for _, s := range due {
@@ -59,45 +110,62 @@ func (p *Pipeline) poll(ctx context.Context) {
 	}
 }
 
-// worker claims and processes conversations. It works through the shards that have work
-// (read with Due, one round trip for all), one claim per shard in turn, so that a backlog in
-// one shard does not hold up the others. After a round it starts another over the shards that
-// still had work, reading Due again (to find shards that have work since) at most once per
-// IdlePoll, or when none is left; it waits to be woken when no shard has work.
-func (p *Pipeline) worker(ctx context.Context, id int) {
+// claims leases conversations and starts their processing. It works through the shards
+// that have work (read with Due, one round trip for all), one claim per shard in turn,
+// starting at a shard of its own so that the claim loops spread out, and so that a backlog in
+// one shard does not hold up the others; a claim that says its shard has no more work
+// (Claim.More) drops the shard. After a round it adds the shards Accept woke workers for and
+// starts another over the shards that still had work, looking at Due again (to find work
+// elsewhere) at most once per BusyPoll, or when none is left; it waits to be woken when no
+// shard has work. Each claim carries a Done of an earlier one, when one waits.
+func (r *run) claims(ctx context.Context, id int) {
+	p := r.p
 	work := context.WithoutCancel(ctx) // a claim in hand is finished even while stopping
 	var done *store.Done
 	todo := []int{id % p.Store.Shards()}
 	next := 0
-	var read time.Time // when Due was last read
+	var read time.Time // when the Due read of todo was made
 	for {
 		if ctx.Err() != nil {
 			p.finish(work, done)
 			return
 		}
-		if next >= len(todo) && len(todo) > 0 && time.Since(read) < IdlePoll {
-			next = 0 // another round over the shards that still have work
+		if next >= len(todo) && len(todo) > 0 {
+			todo = p.woken(todo)
+			if time.Since(read) < BusyPoll {
+				next = 0 // another round over the shards that still have work
+			}
 		}
 		if next >= len(todo) {
-			read = time.Now()
 			var ok bool
-			if todo, ok = p.due(ctx); !ok {
+			if todo, read, ok = p.due(ctx, read); !ok {
 				continue // the store is down: done stays in hand
 			}
 			next = 0
+			if len(todo) > 0 {
+				next = id % len(todo)
+			}
 			if len(todo) == 0 && done != nil {
-				// Nothing to piggy-back it on; its release may make work ready: look again.
+				// Nothing to carry it on. Events queued for its conversation meanwhile woke a
+				// worker, and the wake-up waits in p.wake.
 				p.finish(work, done)
 				done = nil
-				continue
 			}
 			if len(todo) == 0 {
-				s, ok := p.idle(ctx)
+				s, d, ok := r.await(ctx)
 				if !ok {
 					continue
 				}
-				todo = []int{s}
+				todo, done = []int{s}, d
 			}
+		}
+		select {
+		case r.slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		if done == nil {
+			done = r.done() // the slot may be the one it just gave back
 		}
 		shard := todo[next]
 		c, err := p.Store.Claim(ctx, shard, p.now(), p.lease(), done)
@@ -106,36 +174,70 @@ func (p *Pipeline) worker(ctx context.Context, id int) {
 			p.log().Warn("lease lost before the replies were recorded", "err", err)
 			done = nil
 		case err != nil && ctx.Err() != nil:
+			<-r.slots
 			p.finish(work, done)
 			return
 		case err != nil:
 			// The store is down: done stays in hand and is retried with the next claim.
+			<-r.slots
 			p.log().Error("claim failed", "shard", shard, "err", err)
 			p.sleep(ctx, time.Second)
 			continue
 		default:
 			done = nil
 		}
-		if c == nil {
+		if c == nil || !c.More {
 			todo = append(todo[:next], todo[next+1:]...) // drained
+		} else {
+			next++
+		}
+		if c == nil {
+			<-r.slots
 			continue
 		}
-		next++
-		_, done = p.process(work, c, nil)
+		r.start(work, c)
 	}
 }
 
-// due lists the shards with work due; false when the store cannot say (after a pause).
-func (p *Pipeline) due(ctx context.Context) ([]int, bool) {
+// woken adds to todo the shards this process's Accept woke workers for meanwhile.
+func (p *Pipeline) woken(todo []int) []int {
+	for {
+		select {
+		case s := <-p.wake:
+			if !slices.Contains(todo, s) {
+				todo = append(todo, s)
+			}
+		default:
+			return todo
+		}
+	}
+}
+
+// due lists the shards with work due, and when that was read: the process's last Due read
+// when it was made after after and less than IdlePoll ago, else a new one. One read runs at a
+// time; the workers that need one meanwhile wait for it and share it, so that many busy
+// workers cost Redis a few reads per IdlePoll, not one each. False when the store cannot say
+// (after a pause).
+func (p *Pipeline) due(ctx context.Context, after time.Time) ([]int, time.Time, bool) {
+	p.dueMu.Lock()
+	if p.dueAt.After(after) && time.Since(p.dueAt) < IdlePoll {
+		defer p.dueMu.Unlock()
+		return slices.Clone(p.dueList), p.dueAt, true
+	}
+	at := time.Now()
 	due, err := p.Store.Due(ctx, p.now())
+	if err == nil {
+		p.dueAt, p.dueList = at, due
+	}
+	p.dueMu.Unlock()
 	if err != nil {
 		if ctx.Err() == nil {
 			p.log().Error("looking for work failed", "err", err)
 			p.sleep(ctx, time.Second)
 		}
-		return nil, false
+		return nil, time.Time{}, false
 	}
-	return due, true
+	return slices.Clone(due), at, true
 }
 
 // finish records a last Done before the worker stops.
@@ -150,14 +252,20 @@ func (p *Pipeline) finish(ctx context.Context, done *store.Done) {
 	}
 }
 
-// idle waits for a wake-up from Accept or the poller, and returns the shard woken for.
-func (p *Pipeline) idle(ctx context.Context) (int, bool) {
+// await waits for a wake-up from Accept or the poller, and returns the shard woken for; or
+// for a Done coming back, and returns it with its shard, to carry it on a claim there (its
+// conversation may have more events).
+func (r *run) await(ctx context.Context) (int, *store.Done, bool) {
+	r.p.idlers.Add(1)
+	defer r.p.idlers.Add(-1)
 	select {
-	case s := <-p.wake:
-		return s, true
+	case s := <-r.p.wake:
+		return s, nil, true
+	case d := <-r.dones:
+		return d.Claim.Shard, d, true
 	case <-ctx.Done():
+		return 0, nil, false
 	}
-	return 0, false
 }
 
 func (p *Pipeline) sleep(ctx context.Context, d time.Duration) {

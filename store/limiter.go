@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,6 +29,11 @@ const deferTimeout = 5 * time.Second
 var luaGCRA string
 
 var gcraScript = redis.NewScript(luaGCRA)
+
+//go:embed lua/book.lua
+var luaBook string
+
+var bookScript = redis.NewScript(luaBook)
 
 // Limiter is a channel.Pacer whose GCRA schedules live in Redis, so that every process
 // sending from a business account draws on the same throughput and pair budgets. Its semantics
@@ -75,6 +81,9 @@ func NewLimiter(c redis.UniversalClient, prefix string, cfg LimiterConfig) *Limi
 // the number's schedule, booked together in one round trip (an empty recipient, a read
 // receipt, skips the pair).
 func (l *Limiter) Wait(ctx context.Context, phoneNumberID, recipient string) error {
+	if at, ok := l.booked(ctx, phoneNumberID, recipient); ok {
+		return l.until(ctx, at)
+	}
 	scheds := []schedule{{l.k.rateNumber(phoneNumberID), l.numberInterval, l.numberTolerance}}
 	if recipient != "" {
 		scheds = append(scheds, schedule{l.k.ratePair(phoneNumberID, recipient), l.pairInterval, l.pairTolerance})
@@ -92,6 +101,9 @@ func (l *Limiter) Wait(ctx context.Context, phoneNumberID, recipient string) err
 
 // WaitNumber blocks until the phone number's bucket has a token, or until ctx is done.
 func (l *Limiter) WaitNumber(ctx context.Context, phoneNumberID string) error {
+	if at, ok := l.booked(ctx, phoneNumberID, ""); ok {
+		return l.until(ctx, at)
+	}
 	err := l.wait(ctx, schedule{l.k.rateNumber(phoneNumberID), l.numberInterval, l.numberTolerance})
 	if err != nil && ctx.Err() == nil {
 		l.fellBack(err)
@@ -128,6 +140,85 @@ func (l *Limiter) Defer(phoneNumberID, recipient string, d time.Duration) {
 		l.clock.Now().UnixMicro(), hold, l.pairInterval.Microseconds(), l.pairTolerance.Microseconds()).Err()
 	if err != nil && l.onError != nil {
 		l.onError(fmt.Errorf("store: deferring messages to recipient: %w", err))
+	}
+}
+
+// until sleeps until at, a booked slot.
+func (l *Limiter) until(ctx context.Context, at time.Time) error {
+	if d := at.Sub(l.clock.Now()); d > 0 {
+		if err := l.clock.Sleep(ctx, d); err != nil {
+			return fmt.Errorf("store: waiting for a booked slot: %w", err)
+		}
+	}
+	return nil
+}
+
+// booked takes the next slot of the Booking that ctx carries, when it is this Limiter's for
+// phoneNumberID and recipient and has one left.
+func (l *Limiter) booked(ctx context.Context, phoneNumberID, recipient string) (time.Time, bool) {
+	b, _ := ctx.Value(bookingKey{}).(*Booking)
+	if b == nil || b.Limiter != l || b.Account != phoneNumberID || b.Recipient != recipient {
+		return time.Time{}, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.slots) == 0 {
+		return time.Time{}, false
+	}
+	at := b.slots[0]
+	b.slots = b.slots[1:]
+	return at, true
+}
+
+// Booking books a commit's replies on a Limiter's schedules in the commit's own round trip
+// (Commit.Book), so that sending them costs no round trip of its own: the Limiter's Wait (or,
+// without a Recipient, WaitNumber) finds the booking in its context (Context) and sleeps until
+// the booked slot; a request beyond the booked ones (the second part of a split text, a retry)
+// waits as usual. The messages are booked in order, each at the first time that both the
+// account's and the recipient's schedule allow, and count against the schedules whether or not
+// they go out: a message not sent (the lease was lost, the process died) leaves its slot unused.
+// A Booking is used by one commit at a time.
+type Booking struct {
+	Limiter   *Limiter
+	Account   string // the business account: phone number id, page id
+	Recipient string // whose pace applies too; "" for the account's throughput alone
+	N         int    // how many messages
+
+	mu    sync.Mutex
+	slots []time.Time // when each booked message may go, filled by the commit
+}
+
+type bookingKey struct{}
+
+// Context returns ctx carrying b, for the sends of the booked messages.
+func (b *Booking) Context(ctx context.Context) context.Context {
+	return context.WithValue(ctx, bookingKey{}, b)
+}
+
+// call is the booking script, run in the commit's pipeline; now is the Limiter's.
+func (b *Booking) call(now time.Time) *call {
+	l := b.Limiter
+	keys := []string{l.k.rateNumber(b.Account)}
+	args := []any{now.UnixMicro(), b.N, l.numberInterval.Microseconds(), l.numberTolerance.Microseconds()}
+	if b.Recipient != "" {
+		keys = append(keys, l.k.ratePair(b.Account, b.Recipient))
+		args = append(args, l.pairInterval.Microseconds(), l.pairTolerance.Microseconds())
+	}
+	return &call{script: bookScript, keys: keys, args: args}
+}
+
+// read records the slots the booking script answered (waits in µs from now); a failed booking
+// records none, and the sends wait as usual.
+func (b *Booking) read(c *call, now time.Time) {
+	waits, err := c.cmd.Int64Slice()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.slots = b.slots[:0]
+	if err != nil {
+		return
+	}
+	for _, w := range waits {
+		b.slots = append(b.slots, now.Add(time.Duration(w)*time.Microsecond))
 	}
 }
 

@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/providers/channel"
 	"github.com/flowgate/flowgate/providers/meta"
 )
@@ -193,6 +195,81 @@ func TestLimiterStopsWithContext(t *testing.T) {
 		bad.Defer("p1", "r1", time.Second)
 		if got == nil {
 			t.Error("Defer on a closed client did not report the error")
+		}
+	})
+}
+
+// TestBookingInCommit books a commit's three replies on the schedules in the commit's round
+// trip: the sends then wait for their slots (the pair's burst of 2, then its 6 s pace) without
+// a round trip each; a send beyond the booking, or to another recipient, asks Redis as usual
+// and finds the booked messages counted.
+func TestBookingInCommit(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+		l := NewLimiter(b.r.Client(), b.r.k.prefix, LimiterConfig{LimiterConfig: meta.LimiterConfig{RatePerSecond: 10, Burst: 3, PairInterval: 6 * time.Second, PairBurst: 2, Clock: clk}})
+		cv := engine.Conversation{Tenant: "t", Team: "x", Channel: "whatsapp", Account: "p1", User: "r1"}
+		now := b.clock.Now()
+		if _, err := b.r.Enqueue(t.Context(), []Item{{Conv: cv, Data: []byte("e1")}}, 0, now); err != nil {
+			t.Fatal(err)
+		}
+		c, err := b.r.Claim(t.Context(), b.r.ShardOf(cv), now, time.Minute, nil)
+		if err != nil || c == nil {
+			t.Fatalf("claim: %v, %v", c, err)
+		}
+		book := &Booking{Limiter: l, Account: "p1", Recipient: "r1", N: 3}
+		for _, sc := range []*redis.Script{commitScript, bookScript} { // so that EVALSHA finds them
+			if err := sc.Load(t.Context(), b.r.Client()).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		trips := b.rt.n.Load()
+		err = b.r.Commit(t.Context(), c, &Commit{State: []byte("s"), Pop: true, Outbox: [][]byte{[]byte("a"), []byte("b"), []byte("c")}, Book: book}, now, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.rt.n.Load()-trips != 1 {
+			t.Errorf("commit with a booking: %d round trips, want 1", b.rt.n.Load()-trips)
+		}
+		t0 := clk.Now()
+		ctx := book.Context(t.Context())
+		trips = b.rt.n.Load()
+		var at []time.Duration
+		for range 3 {
+			if err := l.Wait(ctx, "p1", "r1"); err != nil {
+				t.Fatal(err)
+			}
+			at = append(at, clk.Now().Sub(t0))
+		}
+		if b.rt.n.Load() != trips {
+			t.Errorf("booked sends made %d round trips, want none", b.rt.n.Load()-trips)
+		}
+		if want := []time.Duration{0, 0, 6 * time.Second}; !slices.Equal(at, want) {
+			t.Errorf("booked sends went at %v, want %v", at, want)
+		}
+		if err := l.Wait(ctx, "p1", "r1"); err != nil {
+			t.Fatal(err)
+		}
+		if got := clk.Now().Sub(t0); got != 12*time.Second {
+			t.Errorf("a send beyond the booking went at %v, want 12s (after the booked ones)", got)
+		}
+		trips = b.rt.n.Load()
+		if err := l.Wait(ctx, "p1", "r2"); err != nil {
+			t.Fatal(err)
+		}
+		if b.rt.n.Load()-trips != 1 {
+			t.Errorf("a send to another recipient: %d round trips, want 1 (not booked)", b.rt.n.Load()-trips)
+		}
+		// A send waiting for its booked slot stops with its context (the lease was lost).
+		late := &Booking{Limiter: l, Account: "p1", Recipient: "r1", N: 1}
+		late.read(&call{cmd: redis.NewCmd(t.Context())}, clk.Now()) // no slots: a failed booking
+		if at, ok := l.booked(late.Context(t.Context()), "p1", "r1"); ok {
+			t.Errorf("a failed booking gave a slot at %v", at)
+		}
+		late.slots = []time.Time{clk.Now().Add(time.Minute)}
+		ctx, cancel := context.WithCancel(late.Context(t.Context()))
+		cancel()
+		if err := l.Wait(ctx, "p1", "r1"); err == nil {
+			t.Error("a booked send with a cancelled context did not stop")
 		}
 	})
 }

@@ -227,7 +227,8 @@ func (r *Redis) ClaimConversation(ctx context.Context, conv engine.Conversation,
 	return c, nil
 }
 
-// Commit applies cm in one script, fenced by c.Token. A commit whose lease expired without
+// Commit applies cm in one script, fenced by c.Token, and runs cm.Book's booking in the same
+// round trip (the booking is made even when the commit turns out stale: its slots go unused). A commit whose lease expired without
 // anyone claiming the conversation since still holds the token and is applied. Pop removes
 // the head only when it is c.Event and this claim has not popped yet; a commit whose pop was
 // already done is a repeat, which neither clears nor keeps events again. So repeating a commit
@@ -245,7 +246,20 @@ func (r *Redis) Commit(ctx context.Context, c *Claim, cm *Commit, now time.Time,
 	for _, o := range cm.Outbox {
 		args = append(args, o)
 	}
-	return r.fenced(ctx, "commit", commitScript, c, args...)
+	if cm.Book == nil || cm.Book.N <= 0 || len(cm.Outbox) == 0 || cm.Delay > 0 {
+		return r.fenced(ctx, "commit", commitScript, c, args...)
+	}
+	fc, err := r.fencedCall(commitScript, c, args...)
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	at := cm.Book.Limiter.clock.Now()
+	bc := cm.Book.call(at)
+	if err := r.pipeline(ctx, []*call{fc, bc}); err != nil {
+		return fmt.Errorf("commit token %d: %w", c.Token, err)
+	}
+	cm.Book.read(bc, at)
+	return fenced(fc, "commit", c)
 }
 
 // Finish applies d: fenced, it saves d.State (nil deletes it, as in Commit), drops the outbox
@@ -364,7 +378,7 @@ func flag(b bool) string {
 }
 
 // parseClaim reads reply in lib.lua: {done, kind, cid, token, has state, state, attempts,
-// event, outbox...}. It returns a nil claim for kind 0, and the done flag.
+// event, more, outbox...}. It returns a nil claim for kind 0, and the done flag.
 func parseClaim(v []any, shard int) (*Claim, int64, error) {
 	if len(v) < 2 {
 		return nil, 0, fmt.Errorf("claim reply of %d values", len(v))
@@ -373,7 +387,7 @@ func parseClaim(v []any, shard int) (*Claim, int64, error) {
 	if kind == 0 {
 		return nil, done, nil
 	}
-	if len(v) < 8 {
+	if len(v) < 9 {
 		return nil, done, fmt.Errorf("claim reply of %d values", len(v))
 	}
 	cid, _ := v[2].(string)
@@ -383,6 +397,7 @@ func parseClaim(v []any, shard int) (*Claim, int64, error) {
 		Token:    toInt(v[3]),
 		Attempts: int(toInt(v[6])),
 		Shard:    shard,
+		More:     toInt(v[8]) == 1,
 	}
 	if toInt(v[4]) == 1 {
 		c.State = toBytes(v[5])
@@ -390,7 +405,7 @@ func parseClaim(v []any, shard int) (*Claim, int64, error) {
 	if c.Kind == KindEvent {
 		c.Event = toBytes(v[7])
 	}
-	for _, o := range v[8:] {
+	for _, o := range v[9:] {
 		c.Outbox = append(c.Outbox, toBytes(o))
 	}
 	return c, done, nil

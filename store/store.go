@@ -89,6 +89,10 @@ type Claim struct {
 	Attempts int      // KindEvent: how many times this event has been claimed, this one included
 	Outbox   [][]byte // KindOutbox: the committed replies not confirmed sent
 	Shard    int      // where the conversation lives; Claim with Done continues there
+	// More (Claim only) says that the shard had more work due once this claim was made, or
+	// that this conversation has more events queued (ready again once it is done): worth
+	// claiming from the shard again. It is a hint: another worker may take that work first.
+	More bool
 }
 
 // Commit is what processing a claim produced.
@@ -109,6 +113,9 @@ type Commit struct {
 	Kept    []byte
 	// ClearKept drops the kept events (the handoff ended).
 	ClearKept bool
+	// Book, when set, books the outbox's messages on a Limiter's schedules in the commit's
+	// round trip (see Booking); nothing is booked without an outbox.
+	Book *Booking
 	// Delay parks the conversation instead of releasing it, for work that cannot be done now
 	// (a channel that a reload removed): the lease ends, the head event and the outbox stay,
 	// the attempts are forgotten, and the conversation is ready again only after Delay.

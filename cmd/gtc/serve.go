@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,6 +27,10 @@ import (
 )
 
 // serveConfig is gtc serve's command line, each flag also read from its environment variable.
+// defaultWorkers is how many conversations gtc serve works on at once by default: sends
+// overlap, so with the Graph API answering in 150 ms it keeps up with about 3,000 events/s.
+const defaultWorkers = 512
+
 type serveConfig struct {
 	dir          string
 	addr         string
@@ -75,7 +78,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*s
 	fs.StringVar(&c.cluster, "redis-cluster", env("REDIS_CLUSTER", ""), "Redis Cluster seed `nodes`: host:port,host:port,... (or a redis:// URL with more seeds as ?addr=host:port); instead of --redis [REDIS_CLUSTER]")
 	fs.StringVar(&c.prefix, "redis-prefix", env("GTC_REDIS_PREFIX", "fg:"), "`prefix` of every Redis key, to share one Redis between deployments [GTC_REDIS_PREFIX]")
 	workers, _ := strconv.Atoi(env("GTC_WORKERS", "0"))
-	fs.IntVar(&c.workers, "workers", workers, "worker `count` (default 4 × CPUs) [GTC_WORKERS]")
+	fs.IntVar(&c.workers, "workers", workers, "how many conversations are worked on at once (`count`, default 512) [GTC_WORKERS]")
 	fs.StringVar(&c.record, "record", env("GTC_RECORD", ""), "write every accepted webhook body to `DIR`, for flowctl test [GTC_RECORD]")
 	fs.StringVar(&c.logFormat, "log-format", env("GTC_LOG_FORMAT", "text"), "log `format`: text or json [GTC_LOG_FORMAT]")
 	fs.StringVar(&c.logLevel, "log-level", env("GTC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error [GTC_LOG_LEVEL]")
@@ -130,7 +133,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*s
 		c.dir = pos[0]
 	}
 	if c.workers <= 0 {
-		c.workers = 4 * runtime.NumCPU()
+		c.workers = defaultWorkers
 	}
 	return c, -1
 }
@@ -211,10 +214,13 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	}
 	metrics := server.NewMetrics(reg, st)
 	channels := providers.Registry()
-	w := &wiring{cfg: cfg, log: log, metrics: metrics, reg: channels, sandbox: newSandbox(cfg.sandbox),
-		limiter: store.NewLimiter(client, cfg.prefix, store.LimiterConfig{
-			LimiterConfig: meta.LimiterConfig{RatePerSecond: cfg.rate, PairInterval: cfg.pairInterval, PairBurst: cfg.pairBurst},
-			OnError:       func(err error) { log.Warn("rate limiter", "err", err) }})}
+	limiter := store.NewLimiter(client, cfg.prefix, store.LimiterConfig{
+		LimiterConfig: meta.LimiterConfig{RatePerSecond: cfg.rate, PairInterval: cfg.pairInterval, PairBurst: cfg.pairBurst},
+		OnError:       func(err error) { log.Warn("rate limiter", "err", err) }})
+	// Every claim in flight may wait on the Graph API: keep a connection for each.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = cfg.workers
+	w := &wiring{cfg: cfg, log: log, metrics: metrics, reg: channels, sandbox: newSandbox(cfg.sandbox), limiter: limiter, http: &http.Client{Transport: tr}}
 	pb, site, err := w.load(getenv)
 	if err != nil {
 		return fail("%v", err)
@@ -225,7 +231,7 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 		return fail("cannot listen on %s: %v", cfg.addr, err)
 	}
 	p := pipeline.New(st, pb)
-	p.Log, p.Lease, p.OnReport = log, cfg.lease, metrics.Observe
+	p.Log, p.Lease, p.OnReport, p.Limiter = log, cfg.lease, metrics.Observe, limiter
 	var srv *server.Server
 	if cfg.sandbox || cfg.devConsole {
 		w.console = w.newConsole(p, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { srv.Handler().ServeHTTP(rw, r) }))

@@ -31,6 +31,7 @@ type wiring struct {
 	log     *slog.Logger
 	metrics *server.Metrics
 	limiter channel.Pacer
+	http    *http.Client      // the senders' (nil: the providers' default)
 	reg     *channel.Registry // the channels this build serves
 	sandbox *sandbox          // sandbox mode: nil outside it
 	console *devconsole.Console
@@ -80,7 +81,7 @@ func (w *wiring) channel(c bundle.Channel) (*pipeline.Channel, channel.Provider)
 		return nil, nil
 	}
 	name := c.Name
-	opts := channel.SendOptions{Pacer: w.limiter, Logger: w.log, OnRetry: func(code int) { w.metrics.Retry(name, code) }}
+	opts := channel.SendOptions{HTTPClient: w.http, Pacer: w.limiter, Logger: w.log, OnRetry: func(code int) { w.metrics.Retry(name, code) }}
 	if w.sandbox != nil {
 		opts.HTTPClient = &http.Client{Transport: w.sandbox.graph}
 	}

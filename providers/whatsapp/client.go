@@ -28,6 +28,12 @@ func (c *Client) SetAccessToken(token string) { c.g.SetAccessToken(token) }
 // Limiter returns the Client's pacer, to share it with another Client.
 func (c *Client) Limiter() channel.Pacer { return c.g.Limiter() }
 
+// PaceRecipient names a user as the pacer's recipient schedules do: every message waits on
+// its recipient's pace too (the pair rate limit), under the id of the user's conversation
+// (msg.Message.To), so that a person is paced as one whether a message goes to their phone
+// number or to their user id.
+func (c *Client) PaceRecipient(user string) string { return user }
+
 // MessagesURL is the endpoint messages are posted to.
 func (c *Client) MessagesURL() string { return c.g.URL(c.phone, "messages") }
 

@@ -10,9 +10,12 @@
 -- ARGV[6] -> state
 -- ARGV[7] -> state TTL, ms ("0": none)
 --
--- Returns {done, kind, cid, token, has state, state, attempts, event, outbox entries...} (see
--- reply in lib.lua), or {done, 0} when the shard has no work. done is 0 without a Done, 1 when
--- it was applied, 2 when it was stale (and changed nothing).
+-- Returns {done, kind, cid, token, has state, state, attempts, event, more, outbox entries...}
+-- (see reply in lib.lua), or {done, 0} when the shard has no work. done is 0 without a Done, 1
+-- when it was applied, 2 when it was stale (and changed nothing). more is 1 when the shard has
+-- more work due once this claim is made (what Due would say of it), or the claimed
+-- conversation has events queued after the one it carries (ready again on its release): the
+-- caller claims from the shard again instead of reading Due or claiming it empty.
 --
 -- Work, in order: (1) a conversation whose lease expired (a new token; kind outbox when it
 -- has an outbox, timer when its own timer is due, else event when it has a queue, else
@@ -28,6 +31,23 @@ if ARGV[3] ~= "" then
   done = 2 - finish(ARGV[3], ARGV[4], ARGV[1], ARGV[5], ARGV[6], ARGV[7])
 end
 
+-- claimed is reply with more set.
+local function claimed(done, kind, cid, token, attempts, event, outbox)
+  local r = reply(done, kind, cid, token, attempts, event, outbox)
+  local head = kind == 1 and 1 or 0
+  if redis.call("LLEN", ck(cid, "q")) > head then
+    r[9] = 1
+    return r
+  end
+  for _, set in ipairs({"ready", "lease", "timers"}) do
+    if redis.call("ZRANGEBYSCORE", B .. set, "-inf", now, "LIMIT", 0, 1)[1] then
+      r[9] = 1
+      return r
+    end
+  end
+  return r
+end
+
 local function due(cid)
   local at = redis.call("ZSCORE", B .. "timers", cid)
   return at and tonumber(at) <= now
@@ -39,13 +59,13 @@ if expired[1] then
   local t = lease(cid, expiry)
   local outbox = redis.call("LRANGE", ck(cid, "o"), 0, -1)
   if #outbox > 0 then
-    return reply(done, 3, cid, t, 0, "", outbox)
+    return claimed(done, 3, cid, t, 0, "", outbox)
   end
   local ev = redis.call("LINDEX", ck(cid, "q"), 0)
   if ev and not due(cid) then
-    return reply(done, 1, cid, t, redis.call("HINCRBY", B .. "att", cid, 1), ev)
+    return claimed(done, 1, cid, t, redis.call("HINCRBY", B .. "att", cid, 1), ev)
   end
-  return reply(done, 2, cid, t, 0)
+  return claimed(done, 2, cid, t, 0)
 end
 
 -- The first due timer of a conversation not leased. At most ZCARD lease due timers are of
@@ -70,22 +90,22 @@ for _ = 1, 10 do
   redis.call("ZREM", B .. "ready", cid)
   if not redis.call("ZSCORE", B .. "lease", cid) then
     if due(cid) then
-      return reply(done, 2, cid, lease(cid, expiry), 0) -- its queue is ready again on release
+      return claimed(done, 2, cid, lease(cid, expiry), 0) -- its queue is ready again on release
     end
     local outbox = redis.call("LRANGE", ck(cid, "o"), 0, -1)
     if #outbox > 0 then
-      return reply(done, 3, cid, lease(cid, expiry), 0, "", outbox)
+      return claimed(done, 3, cid, lease(cid, expiry), 0, "", outbox)
     end
     local ev = redis.call("LINDEX", ck(cid, "q"), 0)
     if ev then
       local t = lease(cid, expiry)
-      return reply(done, 1, cid, t, redis.call("HINCRBY", B .. "att", cid, 1), ev)
+      return claimed(done, 1, cid, t, redis.call("HINCRBY", B .. "att", cid, 1), ev)
     end
   end
 end
 
 if tcid then
   redis.call("ZREM", B .. "ready", tcid) -- its queue, if any, is ready again on release
-  return reply(done, 2, tcid, lease(tcid, expiry), 0)
+  return claimed(done, 2, tcid, lease(tcid, expiry), 0)
 end
 return {done, 0}

@@ -66,10 +66,11 @@ local function finish(cid, token, now, has, state, ttl)
 end
 
 -- reply is the answer of a claim: {done, kind, cid, token, has state, state, attempts, event,
--- outbox entries...}. kind is the Go Kind (1 event, 2 timer, 3 outbox, 4 direct).
+-- more, outbox entries...}. kind is the Go Kind (1 event, 2 timer, 3 outbox, 4 direct); more is
+-- 0 here (claim.lua sets it).
 local function reply(done, kind, cid, token, attempts, event, outbox)
   local st = redis.call("GET", ck(cid, "s"))
-  local r = {done, kind, cid, token, 0, "", attempts, event or ""}
+  local r = {done, kind, cid, token, 0, "", attempts, event or "", 0}
   if st then
     r[5] = 1
     r[6] = st

@@ -2,15 +2,17 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/store"
 )
 
 // The subtests of Ack, parking (Commit.Delay), a conversation's own due timer, handoff
-// expiry and Due.
+// expiry, Due and Claim.More.
 
 // testAck: each Ack drops the head of the outbox and saves the state, so a worker that dies
 // after two of three replies went out leaves one to send again, with the state the last Ack
@@ -158,4 +160,37 @@ func testDue(t *testing.T, newStore NewStore) {
 	if d := due(t0.Add(time.Hour)); !slices.Equal(d, []int{s.ShardOf(c1)}) {
 		t.Fatalf("Due at the timer = %v, want [%d]", d, s.ShardOf(c1))
 	}
+}
+
+// testMore: a claim says whether its shard has more work for Claim (Claim.More), so that a
+// worker claims from it again only then: another ready conversation, or events queued behind
+// the claimed one's head (ready again on its release).
+func testMore(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	t0 := start()
+	c1 := conv("t1", "sales", "more1")
+	c2 := c1
+	for i := 0; s.ShardOf(c2) != s.ShardOf(c1) || c2 == c1; i++ {
+		c2 = conv("t1", "sales", fmt.Sprintf("more2-%d", i))
+	}
+	claim := func(want engine.Conversation, more bool) *store.Claim {
+		t.Helper()
+		c := claimOne(t, s, want, t0, lease)
+		if c.More != more {
+			t.Fatalf("claim of %s: More = %v, want %v", want.User, c.More, more)
+		}
+		return c
+	}
+	enqueue(t, s, t0, events(c1, "e1", "e2")...)
+	c := claim(c1, true) // e2 waits behind e1
+	commit(t, s, c, &store.Commit{State: []byte("1"), StateTTL: stateTTL, Pop: true}, t0)
+	c = claim(c1, false) // e2 alone
+	commit(t, s, c, &store.Commit{State: []byte("2"), StateTTL: stateTTL, Pop: true}, t0)
+	enqueue(t, s, t0, events(c1, "e3")...)
+	enqueue(t, s, t0, events(c2, "f1")...)
+	c = claim(c1, true) // c2 is ready
+	commit(t, s, c, &store.Commit{State: []byte("3"), StateTTL: stateTTL, Pop: true}, t0)
+	c = claim(c2, false)
+	commit(t, s, c, &store.Commit{StateTTL: stateTTL, Pop: true}, t0)
+	claimNone(t, s, t0, "all popped")
 }

@@ -79,6 +79,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TimerSurvivesDeath", testTimerSurvivesDeath},
 		{"HandoffExpiry", testHandoffExpiry},
 		{"Due", testDue},
+		{"More", testMore},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore) })
