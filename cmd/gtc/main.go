@@ -1,6 +1,6 @@
 // Command gtc is Flowgate's operator CLI: gtc setup creates or updates a bundle from an answers
-// file (or interactive questions), gtc serve runs the webhook server, gtc version says which
-// build this is.
+// file (or interactive questions), gtc serve runs the webhook server, gtc loadtest measures a
+// deployment under load, gtc version says which build this is.
 package main
 
 import (
@@ -27,9 +27,10 @@ const usage = `gtc is Flowgate's operator CLI.
 Usage:
   gtc setup [--answers FILE] [--tenant T] [--team T] [--dry-run] [--check] [DIR]
   gtc serve [--addr :8080] [--redis URL] [--workers N] [--record DIR] [DIR]
+  gtc loadtest [--target URL] [options] | gtc loadtest soak [--duration D]
   gtc version
 
-Run "gtc setup -h" and "gtc serve -h" for the options.
+Run "gtc setup -h", "gtc serve -h" and "gtc loadtest -h" for the options.
 `
 
 // run is the whole command, with its environment passed in so that tests drive it in-process.
@@ -44,6 +45,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		return runSetup(args[1:], stdin, stdout, stderr, getenv)
 	case "serve":
 		return runServe(args[1:], stderr, getenv)
+	case "loadtest":
+		return runLoadtest(args[1:], stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "gtc", version.String())
 		return 0
