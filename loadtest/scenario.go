@@ -27,7 +27,7 @@ type Scenario struct {
 func Scenarios(scale float64, memConvs int) []Scenario {
 	d := func(s float64) time.Duration { return time.Duration(s * scale * float64(time.Second)) }
 	instant, graph150 := -time.Duration(1), 150*time.Millisecond
-	memRate := 2000.0
+	memRate := 1000.0
 	return []Scenario{
 		{Name: "ingest", Connections: 32, Conversations: 1000, Duration: d(10), Batch: 1, GraphLatency: instant, Drain: d(30),
 			rows: []string{rowIngest, rowAck}},
@@ -44,7 +44,7 @@ func Scenarios(scale float64, memConvs int) []Scenario {
 		{Name: "round-trips", Rate: 500, Conversations: 1000, Duration: d(5), Batch: 1, GraphLatency: instant, Drain: d(20), RoundTrips: true,
 			rows: []string{rowTrips, rowCommands}},
 		{Name: "memory", Rate: memRate, Conversations: memConvs, Duration: time.Duration(float64(memConvs) / memRate * float64(time.Second)),
-			Batch: 1, GraphLatency: instant, Drain: d(60), Memory: true, rows: []string{rowMemory, rowRSS}},
+			Batch: 1, GraphLatency: instant, Drain: d(30) + time.Duration(memConvs/150)*time.Second, Memory: true, rows: []string{rowMemory, rowRSS}},
 	}
 }
 
