@@ -3,48 +3,16 @@ package loadtest
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/flowgate/flowgate/internal/testbin"
 )
 
-var (
-	buildOnce sync.Once
-	builtGTC  string
-	buildErr  error
-)
-
-// gtcBinary builds cmd/gtc once for the test binary: the load test runs gtc serve and the
-// floor from it, as gtc loadtest does from itself.
-func gtcBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gtc-loadtest-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		goBin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-		if _, err := os.Stat(goBin); os.Getenv("GOROOT") == "" || err != nil {
-			goBin = "go"
-		}
-		out, err := exec.Command(goBin, "build", "-o", filepath.Join(dir, "gtc"), "../cmd/gtc").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		builtGTC = filepath.Join(dir, "gtc")
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtGTC
-}
+// gtcBinary is the gtc the load test runs gtc serve and the floor from, as gtc loadtest does
+// from itself.
+func gtcBinary(t *testing.T) string { return testbin.Build(t, "../cmd/gtc") }
 
 // TestSoakShort is make soak in small: under steady load, Redis is killed and restarted, gtc
 // serve is killed and restarted, and the Graph API throttles and fails; every accepted

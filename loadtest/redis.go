@@ -119,10 +119,10 @@ func parseRedisInfo(s string) redisInfo {
 	return info
 }
 
-// commandsBetween is the commands Redis ran between two readings, all and by kind: scripts
-// (EVAL, EVALSHA, FCALL) and transactions' bookkeeping (MULTI, EXEC) are counted apart, as
-// each script is one command whatever it does.
-func commandsBetween(a, b redisInfo) (total, scripts int64) {
+// commandsBetween is the commands Redis ran between two readings: in all, of which scripts
+// (EVAL, EVALSHA, FCALL: each is one command whatever it does), and by name.
+func commandsBetween(a, b redisInfo) (total, scripts int64, byName map[string]int64) {
+	byName = map[string]int64{}
 	for name, n := range b.Calls {
 		d := n - a.Calls[name]
 		switch name {
@@ -131,9 +131,12 @@ func commandsBetween(a, b redisInfo) (total, scripts int64) {
 		case "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall":
 			scripts += d
 		}
+		if d > 0 {
+			byName[name] = d
+		}
 		total += d
 	}
-	return total, scripts
+	return total, scripts, byName
 }
 
 // roundTripProxy forwards TCP connections to Redis and counts round trips: each time a client

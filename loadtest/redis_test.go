@@ -15,7 +15,10 @@ func TestCommandsBetween(t *testing.T) {
 	if a.UsedBytes != 1000 || b.UsedBytes != 5000 {
 		t.Errorf("used memory %d, %d", a.UsedBytes, b.UsedBytes)
 	}
-	total, scripts := commandsBetween(a, b)
+	total, scripts, byName := commandsBetween(a, b)
+	if byName["evalsha"] != 15 || byName["blpop"] != 4 || len(byName) != 2 {
+		t.Errorf("by name: %v", byName)
+	}
 	if total != 19 || scripts != 15 {
 		t.Errorf("commands %d (scripts %d), want 19 (15): INFO and connection setup are not the server's work", total, scripts)
 	}

@@ -107,7 +107,7 @@ func figure(row string, s, f *Result) (what, serve, floor, ratio string) {
 	case rowE2ELat:
 		return "end to end p50 / p99", ms(s.E2EP50) + " / " + ms(s.E2EP99), ms(f.E2EP50) + " / " + ms(f.E2EP99), r(float64(s.E2EP99), float64(f.E2EP99)) + " (p99)"
 	case rowCommands:
-		return "Redis commands (of which scripts) per event, INFO commandstats", fmt.Sprintf("%.2f (%.2f)", s.Commands, s.Scripts), fmt.Sprintf("%.2f (%.2f)", f.Commands, f.Scripts), r(s.Commands, f.Commands)
+		return "Redis commands (of which scripts) per event, INFO commandstats, script internals included", fmt.Sprintf("%.2f (%.2f)", s.Commands, s.Scripts), fmt.Sprintf("%.2f (%.2f)", f.Commands, f.Scripts), r(s.Commands, f.Commands)
 	case rowTrips:
 		return "Redis round trips per event, counted on the wire", fmt.Sprintf("%.2f", s.RoundTrips), fmt.Sprintf("%.2f", f.RoundTrips), r(s.RoundTrips, f.RoundTrips)
 	case rowMemory:

@@ -50,24 +50,25 @@ func Scenarios(scale float64, memConvs int) []Scenario {
 
 // Result is one scenario's figures for one target.
 type Result struct {
-	Target       string           `json:"target"` // "gtc serve" or "floor"
-	IngestRPS    float64          `json:"ingest_requests_per_s"`
-	AckP50       time.Duration    `json:"ack_p50_ns"`
-	AckP99       time.Duration    `json:"ack_p99_ns"`
-	AckMax       time.Duration    `json:"ack_max_ns"`
-	E2ERate      float64          `json:"e2e_events_per_s"`
-	E2EP50       time.Duration    `json:"e2e_p50_ns"`
-	E2EP99       time.Duration    `json:"e2e_p99_ns"`
-	Counts       Counts           `json:"counts"`
-	Drained      bool             `json:"drained"` // every accepted message was answered before the drain timed out
-	Codes        map[string]int64 `json:"codes,omitempty"`
-	Graph        GraphCounts      `json:"graph"`
-	Commands     float64          `json:"redis_commands_per_event"`               // Redis INFO commandstats, per replied event
-	Scripts      float64          `json:"redis_scripts_per_event"`                // of which EVAL/EVALSHA
-	RoundTrips   float64          `json:"redis_round_trips_per_event,omitempty"`  // counted by a TCP proxy
-	RedisPerConv float64          `json:"redis_bytes_per_conversation,omitempty"` // used_memory delta / conversations
-	StateBytes   float64          `json:"state_bytes_sampled,omitempty"`          // MEMORY USAGE of sampled conversation states
-	RSS          int64            `json:"rss_bytes"`
+	Target         string             `json:"target"` // "gtc serve" or "floor"
+	IngestRPS      float64            `json:"ingest_requests_per_s"`
+	AckP50         time.Duration      `json:"ack_p50_ns"`
+	AckP99         time.Duration      `json:"ack_p99_ns"`
+	AckMax         time.Duration      `json:"ack_max_ns"`
+	E2ERate        float64            `json:"e2e_events_per_s"`
+	E2EP50         time.Duration      `json:"e2e_p50_ns"`
+	E2EP99         time.Duration      `json:"e2e_p99_ns"`
+	Counts         Counts             `json:"counts"`
+	Drained        bool               `json:"drained"` // every accepted message was answered before the drain timed out
+	Codes          map[string]int64   `json:"codes,omitempty"`
+	Graph          GraphCounts        `json:"graph"`
+	Commands       float64            `json:"redis_commands_per_event"` // Redis INFO commandstats, per replied event
+	CommandsByName map[string]float64 `json:"redis_commands_per_event_by_name,omitempty"`
+	Scripts        float64            `json:"redis_scripts_per_event"`                // of which EVAL/EVALSHA
+	RoundTrips     float64            `json:"redis_round_trips_per_event,omitempty"`  // counted by a TCP proxy
+	RedisPerConv   float64            `json:"redis_bytes_per_conversation,omitempty"` // used_memory delta / conversations
+	StateBytes     float64            `json:"state_bytes_sampled,omitempty"`          // MEMORY USAGE of sampled conversation states
+	RSS            int64              `json:"rss_bytes"`
 }
 
 // runner runs scenarios in the self-contained setup.
@@ -132,8 +133,12 @@ func (r *runner) run(ctx context.Context, sc Scenario, target string) (*Result, 
 		return nil, err
 	}
 	if events := float64(res.Counts.Replied); events > 0 {
-		total, scripts := commandsBetween(before, after)
+		total, scripts, byName := commandsBetween(before, after)
 		res.Commands, res.Scripts = float64(total)/events, float64(scripts)/events
+		res.CommandsByName = map[string]float64{}
+		for name, n := range byName {
+			res.CommandsByName[name] = float64(n) / events
+		}
 		if proxy != nil {
 			res.RoundTrips = float64(proxy.trips.Load()-tripsBefore) / events
 		}
