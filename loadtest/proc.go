@@ -109,22 +109,31 @@ func rss(pid int) int64 {
 	return 0
 }
 
-// metric reads one sample (name with its labels, as exposed) from a server's /metrics; 0 when
-// absent or unreachable.
-func metric(addr, sample string) float64 {
+// metric sums the samples of a metric from a server's /metrics whose labels contain each of
+// labels (name="value" pairs); 0 when absent or unreachable.
+func metric(addr, name string, labels ...string) float64 {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return 0
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	var sum float64
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
-			v, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			return v
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		i := strings.LastIndexByte(rest, ' ')
+		match := true
+		for _, l := range labels {
+			match = match && strings.Contains(rest[:i], l)
+		}
+		if v, err := strconv.ParseFloat(rest[i+1:], 64); err == nil && match {
+			sum += v
 		}
 	}
-	return 0
+	return sum
 }
 
 // tail keeps the last 16 KB a process wrote, for the error that says why it failed.

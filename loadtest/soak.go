@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,6 +37,7 @@ type Fault struct {
 type SoakReport struct {
 	Counts             Counts           `json:"counts"`
 	PossibleDuplicates int              `json:"possible_duplicates"` // flowgate_possible_duplicates_total, over every process
+	FailedSends        int              `json:"failed_sends"`        // replies given up on after the client's retries (flowgate_sends_total{result="failed"})
 	Faults             []Fault          `json:"faults"`
 	Codes              map[string]int64 `json:"codes"`
 	Graph              GraphCounts      `json:"graph"`
@@ -87,18 +91,24 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakReport, error) {
 	}()
 
 	var recMu sync.Mutex
+	var failedBefore atomic.Int64 // replies given up on by processes killed since
+	failedSoFar := func() float64 {
+		return float64(failedBefore.Load()) + metric(proc.addr, "flowgate_sends_total", `result="failed"`)
+	}
 	watch := func(f Fault, from, caughtUpTo time.Time) {
 		defer wg.Done()
 		f.At = from.Sub(start)
 		end := time.Now().Add(3 * time.Minute)
 		for ctx.Err() == nil && time.Now().Before(end) {
-			if t.answeredBefore(caughtUpTo) {
+			// Caught up: every message sent before the fault's end answered, but for the
+			// replies given up on after retries so far.
+			if t.unansweredBefore(caughtUpTo) <= int(failedSoFar()) {
 				f.Recovery, f.Recovered = time.Since(from), true
 				break
 			}
-			sleep(ctx, 50*time.Millisecond)
+			sleep(ctx, 100*time.Millisecond)
 		}
-		fmt.Fprintf(cfg.Log, "soak: %s: lasted %s, caught up after %s\n", f.Name, f.Lasted.Round(time.Millisecond), f.Recovery.Round(time.Millisecond))
+		fmt.Fprintf(cfg.Log, "soak: %s: lasted %s, %s\n", f.Name, f.Lasted.Round(time.Millisecond), f.recovery())
 		recMu.Lock()
 		rep.Faults = append(rep.Faults, f)
 		recMu.Unlock()
@@ -116,7 +126,8 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakReport, error) {
 	go watch(Fault{Name: "Redis killed (SIGKILL) and restarted", Lasted: time.Since(from)}, from, time.Now())
 
 	at(0.45)
-	dups := metric(proc.addr, "flowgate_possible_duplicates_total")
+	dups, failed := counters(proc.addr)
+	failedBefore.Store(int64(failed))
 	from = time.Now()
 	proc.kill()
 	sleep(ctx, time.Second)
@@ -138,12 +149,12 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakReport, error) {
 
 	wg.Wait()
 	drain(ctx, t, 2*time.Minute)
-	dups += metric(proc.addr, "flowgate_possible_duplicates_total")
-	rep.PossibleDuplicates = int(dups)
+	d, f := counters(proc.addr)
+	rep.PossibleDuplicates, rep.FailedSends = int(dups+d), int(failed+f)
 	rep.Counts, rep.Codes, rep.Graph = t.Counts(), gen.Codes, l.graph.Counts()
 	c := rep.Counts
-	if c.Lost > 0 {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("%d accepted webhooks' events never answered", c.Lost))
+	if c.Lost > rep.FailedSends {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%d accepted webhooks' events never answered, %d replies given up on after retries", c.Lost, rep.FailedSends))
 	}
 	if c.Pending > 0 {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("%d webhooks never accepted", c.Pending))
@@ -165,17 +176,29 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakReport, error) {
 	return rep, nil
 }
 
+func (f Fault) recovery() string {
+	if !f.Recovered {
+		return "not caught up within 3 minutes"
+	}
+	return "caught up after " + f.Recovery.Round(time.Millisecond).String()
+}
+
+// counters reads a gtc serve's replies possibly sent twice and replies given up on.
+func counters(addr string) (dups, failed float64) {
+	return metric(addr, "flowgate_possible_duplicates_total"), metric(addr, "flowgate_sends_total", `result="failed"`)
+}
+
 // WriteMarkdown writes the soak's findings.
 func (r *SoakReport) WriteMarkdown(w io.Writer) {
 	c := r.Counts
 	fmt.Fprintln(w, "| soak | measured |")
 	fmt.Fprintln(w, "|---|---|")
 	fmt.Fprintf(w, "| webhooks sent / accepted / answered | %d / %d / %d |\n", c.Sent, c.Accepted, c.Replied)
-	fmt.Fprintf(w, "| lost / duplicated (crash window count) / reordered | %d / %d (%d) / %d |\n", c.Lost, c.Dup, r.PossibleDuplicates, c.Reordered)
+	fmt.Fprintf(w, "| unanswered (replies given up on after retries) / duplicated (crash window count) / reordered | %d (%d) / %d (%d) / %d |\n", c.Lost, r.FailedSends, c.Dup, r.PossibleDuplicates, c.Reordered)
 	for _, f := range r.Faults {
-		fmt.Fprintf(w, "| %s at %s: lasted / caught up after | %s / %s |\n", f.Name, f.At.Round(time.Second), f.Lasted.Round(time.Millisecond), f.Recovery.Round(time.Millisecond))
+		fmt.Fprintf(w, "| %s at %s: lasted / recovery | %s / %s |\n", f.Name, f.At.Round(time.Second), f.Lasted.Round(time.Millisecond), f.recovery())
 	}
-	fmt.Fprintf(w, "| webhook answers other than 200 | %v |\n", r.Codes)
+	fmt.Fprintf(w, "| webhook answers other than 200 (Meta would deliver them again) | %s |\n", codes(r.Codes))
 	fmt.Fprintf(w, "| Graph API: received / ok / 130429 / 5xx / timed out | %d / %d / %d / %d / %d |\n", r.Graph.Received, r.Graph.OK, r.Graph.Throttled, r.Graph.Failed, r.Graph.TimedOut)
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "\nsoak: every promise held")
@@ -183,4 +206,17 @@ func (r *SoakReport) WriteMarkdown(w io.Writer) {
 	for _, p := range r.Problems {
 		fmt.Fprintln(w, "\nsoak FAILED:", p)
 	}
+}
+
+// codes lists answers by status, "no answer" for connections refused or cut.
+func codes(m map[string]int64) string {
+	var parts []string
+	for code, n := range m {
+		if code == "error" {
+			code = "no answer"
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d", code, n))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }

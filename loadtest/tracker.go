@@ -160,17 +160,18 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// answeredBefore reports whether every message scheduled before at has a reply.
-func (t *Tracker) answeredBefore(at time.Time) bool {
+// unansweredBefore counts the messages scheduled before at that have no reply.
+func (t *Tracker) unansweredBefore(at time.Time) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	n := 0
 	for i := range t.convs {
 		c := &t.convs[i]
 		for s := range c.intended {
 			if c.intended[s].Before(at) && c.replies[s] == 0 {
-				return false
+				n++
 			}
 		}
 	}
-	return true
+	return n
 }

@@ -88,8 +88,12 @@ func TestTrackerLatencyAndWindow(t *testing.T) {
 	if c := tr.Counts(); c.InWindow != 1 || c.Replied != 2 {
 		t.Errorf("in window %d, replied %d; want 1 and 2", c.InWindow, c.Replied)
 	}
-	if !tr.answeredBefore(t0.Add(time.Hour)) {
-		t.Error("everything is answered, answeredBefore says no")
+	tr.Sent(1, 2, t0.Add(20*time.Millisecond))
+	if n := tr.unansweredBefore(t0.Add(15 * time.Millisecond)); n != 0 {
+		t.Errorf("%d unanswered before the third message, want 0", n)
+	}
+	if n := tr.unansweredBefore(t0.Add(time.Hour)); n != 1 {
+		t.Errorf("%d unanswered in all, want 1", n)
 	}
 }
 
