@@ -74,16 +74,16 @@ func RunFloor(ctx context.Context, cfg FloorConfig) error {
 func floorAccept(w http.ResponseWriter, r *http.Request, rdb *redis.Client, cfg FloorConfig, queue string) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	if err != nil {
-		http.Error(w, "read", 400)
+		http.Error(w, "read", http.StatusBadRequest)
 		return
 	}
 	if meta.CheckSignature(r.Header.Get(meta.SignatureHeader), body, cfg.AppSecret) != nil {
-		http.Error(w, "signature", 401)
+		http.Error(w, "signature", http.StatusUnauthorized)
 		return
 	}
 	events, err := whatsapp.Parse(body)
 	if err != nil {
-		http.Error(w, "not a webhook", 400)
+		http.Error(w, "not a webhook", http.StatusBadRequest)
 		return
 	}
 	pipe := rdb.Pipeline()
@@ -95,10 +95,10 @@ func floorAccept(w http.ResponseWriter, r *http.Request, rdb *redis.Client, cfg 
 		floorScript.EvalSha(r.Context(), pipe, []string{cfg.Prefix + "d:" + ev.ID, queue}, ttl, ev.From+"\n"+ev.Text)
 	}
 	if _, err := pipe.Exec(r.Context()); err != nil {
-		http.Error(w, "unavailable", 503)
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	w.WriteHeader(200)
+	w.WriteHeader(http.StatusOK)
 }
 
 func floorWork(ctx context.Context, rdb *redis.Client, hc *http.Client, cfg FloorConfig, queue string) {

@@ -79,19 +79,6 @@ func (c *child) kill() {
 	}
 }
 
-// stop asks the process to stop (SIGTERM) and waits, then kills it.
-func (c *child) stop() {
-	if c.cmd == nil || c.cmd.Process == nil {
-		return
-	}
-	c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(10 * time.Second):
-		c.kill()
-	}
-}
-
 // rss is the process's resident set in bytes, from /proc/PID/status.
 func rss(pid int) int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -146,7 +145,6 @@ type roundTripProxy struct {
 	ln     net.Listener
 	target string
 	trips  atomic.Int64
-	wg     sync.WaitGroup
 }
 
 func newRoundTripProxy(target string) (*roundTripProxy, error) {

@@ -15,8 +15,6 @@ type Tracker struct {
 	convs  []convTrack
 	e2e    []time.Duration // webhook intended send → first reply, per message
 	stray  int             // replies to messages this tracker did not send
-	first  time.Time       // first reply received
-	last   time.Time       // last first-reply received
 	inWin  int             // first replies received before the window closed
 	window time.Time       // end of the sending window (zero: still open)
 }
@@ -75,10 +73,6 @@ func (t *Tracker) Reply(conv, seq int, at time.Time) {
 	}
 	c.highest = max(c.highest, seq)
 	t.e2e = append(t.e2e, at.Sub(c.intended[seq-1]))
-	if t.first.IsZero() {
-		t.first = at
-	}
-	t.last = at
 	if t.window.IsZero() || !at.After(t.window) {
 		t.inWin++
 	}
@@ -142,13 +136,6 @@ func (t *Tracker) E2E() []time.Duration {
 	d := slices.Clone(t.e2e)
 	slices.Sort(d)
 	return d
-}
-
-// lastReply is when the latest first reply arrived.
-func (t *Tracker) lastReply() time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.last
 }
 
 // percentile returns the p-th percentile (0..1) of sorted durations.
