@@ -3,10 +3,14 @@ package loadtest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flowgate/flowgate/internal/redistest"
 	"github.com/flowgate/flowgate/internal/testbin"
 )
 
@@ -76,5 +80,58 @@ func TestScenariosShort(t *testing.T) {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+// TestRunTargetAgainstTheFloor points the generator at a deployment it did not start (here
+// the floor, in process, on a real Redis) with the fake Graph API it serves: every message of
+// the batched bodies is answered once.
+func TestRunTargetAgainstTheFloor(t *testing.T) {
+	redisURL := redistest.URL(t)
+	prefix := "lt-floor-" + randomHex(4) + ":"
+	t.Cleanup(func() {
+		opts, _ := redis.ParseURL(redisURL)
+		c := redis.NewClient(opts)
+		defer c.Close()
+		redistest.Clean(context.Background(), c, prefix)
+	})
+	floorPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	graphPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	floorAddr, graphAddr := fmt.Sprintf("127.0.0.1:%d", floorPort), fmt.Sprintf("127.0.0.1:%d", graphPort)
+	floorDone := make(chan error, 1)
+	go func() {
+		floorDone <- RunFloor(ctx, FloorConfig{Addr: floorAddr, RedisURL: redisURL, Prefix: prefix, AppSecret: "s3cret",
+			GraphURL: "http://" + graphAddr, Token: "tok", Phone: "555", Workers: 4})
+	}()
+	waitFor(t, func() bool { return probe(floorAddr) })
+	var log bytes.Buffer
+	res, err := RunTarget(ctx, TargetConfig{
+		Gen: GenConfig{URL: "http://" + floorAddr + "/", AppSecret: "s3cret", PhoneNumberID: "555",
+			Conversations: 20, Rate: 100, Duration: time.Second, Batch: 2},
+		GraphAddr: graphAddr, Graph: GraphConfig{Latency: -1, Token: "tok"}, Drain: 10 * time.Second, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Counts
+	if !res.Drained || c.Sent < 150 || c.Replied != c.Sent || c.Lost+c.Dup+c.Stray != 0 {
+		t.Errorf("drained %v, counts %+v", res.Drained, c)
+	}
+	if res.Graph.OK != int64(c.Sent) {
+		t.Errorf("Graph accepted %d replies for %d messages", res.Graph.OK, c.Sent)
+	}
+	if !strings.Contains(log.String(), "fake Graph API on http://"+graphAddr) {
+		t.Errorf("log: %s", log.String())
+	}
+	cancel()
+	if err := <-floorDone; err != nil {
+		t.Errorf("floor: %v", err)
 	}
 }
