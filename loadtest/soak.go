@@ -148,7 +148,9 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakReport, error) {
 	go watch(Fault{Name: "Graph API throttling (20/s), 20% 5xx, 2% timeouts", Lasted: time.Since(from)}, from, time.Now())
 
 	wg.Wait()
-	drain(ctx, t, 2*time.Minute)
+	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end) && t.Outstanding() > int(failedSoFar()); {
+		sleep(ctx, 100*time.Millisecond)
+	}
 	d, f := counters(proc.addr)
 	rep.PossibleDuplicates, rep.FailedSends = int(dups+d), int(failed+f)
 	rep.Counts, rep.Codes, rep.Graph = t.Counts(), gen.Codes, l.graph.Counts()
