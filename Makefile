@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin
 PKGS     := ./...
 
-.PHONY: build run test lint bench fuzz clean
+.PHONY: build run test lint bench bench-serve soak fuzz clean
 
 build:
 	$(GO) build -o $(BIN)/gtc ./cmd/gtc
@@ -27,8 +27,10 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 
+# The Go benchmarks, then the load test's table.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(MAKE) bench-serve
 
 # Runs each fuzz target briefly; FUZZTIME=5m for a longer hunt.
 FUZZTIME ?= 20s
@@ -41,3 +43,16 @@ fuzz:
 
 clean:
 	rm -rf $(BIN)
+
+# The load test (gtc loadtest): each scenario against the floor and gtc serve, with a private
+# redis-server and a fake Graph API; prints the performance table's load test rows.
+# LOADTEST="--scale 3" lengthens every scenario; see gtc loadtest -h.
+LOADTEST ?=
+bench-serve: build
+	$(BIN)/gtc loadtest $(LOADTEST)
+
+# Faults under load for minutes: Redis and gtc serve killed and restarted, the Graph API
+# throttling and failing. A 20-second version runs in make test (loadtest.TestSoakShort).
+SOAK ?= 3m
+soak: build
+	$(BIN)/gtc loadtest soak --duration $(SOAK)

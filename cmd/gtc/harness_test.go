@@ -22,6 +22,7 @@ import (
 	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/internal/bundle"
 	"github.com/flowgate/flowgate/internal/redistest"
+	"github.com/flowgate/flowgate/internal/testbin"
 	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 )
@@ -37,38 +38,8 @@ const (
 	e2ePhone  = "123456789012345"
 )
 
-var (
-	buildOnce sync.Once
-	builtGTC  string
-	buildErr  error
-)
-
 // gtcBinary builds cmd/gtc once for the test binary.
-func gtcBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gtc-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		// The go command that runs these tests, else the one on PATH.
-		goBin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-		if _, err := os.Stat(goBin); os.Getenv("GOROOT") == "" || err != nil {
-			goBin = "go"
-		}
-		out, err := exec.Command(goBin, "build", "-o", filepath.Join(dir, "gtc"), ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		builtGTC = filepath.Join(dir, "gtc")
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtGTC
-}
+func gtcBinary(t *testing.T) string { return testbin.Build(t, ".") }
 
 // graphMsg is one message request the fake Graph API received, from any channel: WhatsApp's
 // Cloud API shapes or the Send API's of Messenger and Instagram.

@@ -1,6 +1,6 @@
 // Command gtc is Flowgate's operator CLI: gtc setup creates or updates a bundle from an answers
-// file (or interactive questions), gtc serve runs the webhook server, gtc version says which
-// build this is.
+// file (or interactive questions), gtc serve runs the webhook server, gtc loadtest measures a
+// deployment under load, gtc version says which build this is.
 package main
 
 import (
@@ -31,9 +31,10 @@ const usage = `gtc is Flowgate's operator CLI.
 Usage:
   gtc setup [--answers FILE] [--tenant T] [--team T] [--dry-run] [--check] [DIR]
   gtc serve [--addr :8080] [--redis URL] [--workers N] [--record DIR] [DIR]
+  gtc loadtest [--target URL] [options] | gtc loadtest soak [--duration D]
   gtc version
 
-Run "gtc help setup" and "gtc help serve" (or "gtc setup -h") for the options.
+Run "gtc help setup", "gtc help serve" and "gtc help loadtest" (or "gtc setup -h") for the options.
 `
 
 // run is the whole command, with its environment passed in so that tests drive it in-process.
@@ -48,13 +49,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		return runSetup(args[1:], stdin, stdout, stderr, getenv)
 	case "serve":
 		return runServe(args[1:], stderr, getenv)
+	case "loadtest":
+		return runLoadtest(args[1:], stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "gtc", version.String())
 		return 0
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 && args[0] == "help" {
 			switch args[1] {
-			case "setup", "serve":
+			case "setup", "serve", "loadtest":
 				// A command's help, asked for, is the output: stdout, exit 0.
 				return run([]string{args[1], "-h"}, stdin, stdout, stdout, getenv)
 			case "version", "help":
