@@ -116,7 +116,7 @@ func (p *Pipeline) poll(ctx context.Context) {
 // one shard does not hold up the others; a claim that says its shard has no more work
 // (Claim.More) drops the shard. After a round it adds the shards Accept woke workers for and
 // starts another over the shards that still had work, looking at Due again (to find work
-// elsewhere) at most once per BusyPoll, or when none is left; it waits to be woken when no
+// elsewhere) at most once per BusyPoll, or, when none is left, once per IdlePoll; it waits to be woken when no
 // shard has work. Each claim carries a Done of an earlier one, when one waits.
 func (r *run) claims(ctx context.Context, id int) {
 	p := r.p
@@ -137,10 +137,17 @@ func (r *run) claims(ctx context.Context, id int) {
 			}
 		}
 		if next >= len(todo) {
-			var ok bool
-			if todo, read, ok = p.due(ctx, read); !ok {
-				continue // the store is down: done stays in hand
+			todo = todo[:0]
+			if time.Since(read) >= IdlePoll {
+				var ok bool
+				if todo, read, ok = p.due(ctx, read); !ok {
+					continue // the store is down: done stays in hand
+				}
 			}
+			// Else the loop has just worked through what Due listed: it waits for a wake-up
+			// instead of reading Due again. Accept wakes it for this process's events, the
+			// poller within IdlePoll for other work (events accepted elsewhere, timers, leases
+			// that expired).
 			next = 0
 			if len(todo) > 0 {
 				next = id % len(todo)
