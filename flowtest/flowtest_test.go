@@ -190,6 +190,9 @@ nodes:
 	if len(turn.Sent) != 0 || len(turn.Errors) != 1 || !strings.Contains(turn.Errors[0], `authentication template "login_code" cannot go to a user known only by their business-scoped user id`) {
 		t.Fatalf("sent %d, errors %q: want the template refused with the reason", len(turn.Sent), turn.Errors)
 	}
+	if !traceHas(turn.Trace, engine.TraceError, `send_code: template message not sent: whatsapp: render: authentication template "login_code" cannot go to a user known only by their business-scoped user id`) {
+		t.Errorf("trace %q: want the refusal as an error entry of the node", turn.Trace)
+	}
 	if _, err := s.Say(ctx, &SendStep{Text: "hi", Contact: &ContactValue{Phone: "16505551234", UserID: uid}}); err != nil {
 		t.Fatal(err)
 	}
@@ -199,4 +202,14 @@ nodes:
 	if len(turn.Sent) != 1 || !strings.Contains(string(turn.Sent[0].Request), `"to":"+16505551234"`) {
 		t.Errorf("with the phone known: sent %+v, errors %q", turn.Sent, turn.Errors)
 	}
+}
+
+// traceHas reports whether trace holds an entry of kind k whose line contains text.
+func traceHas(trace []engine.TraceEntry, k engine.TraceKind, text string) bool {
+	for _, e := range trace {
+		if e.Kind == k && strings.Contains(e.String(), text) {
+			return true
+		}
+	}
+	return false
 }

@@ -302,6 +302,8 @@ func (j *job) deliver(ctx context.Context, sends []engine.Send) *store.Done {
 			continue
 		default:
 			j.p.log().Warn("send failed", "channel", j.c.Conv.Channel, "flow", s.Flow, "node", s.Node, "code", o.Code, "err", err)
+			j.rep.Trace = append(j.rep.Trace, engine.TraceEntry{Kind: engine.TraceError, Node: s.Flow + "/" + s.Node,
+				Detail: fmt.Sprintf("%s message not sent: %v", m.Type(), err)})
 		}
 		if len(queue) > 0 && !j.ack(ctx, entry) {
 			return nil
