@@ -249,6 +249,9 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if w.console != nil {
+		hs.RegisterOnShutdown(w.console.Close) // an open page's stream would hold up the stop
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	workCtx, stopWork := context.WithCancel(context.Background())

@@ -74,6 +74,9 @@ type Console struct {
 	order   []string                 // user ids, in the order they were added
 	problem string                   // why the last bundle reload failed; empty when it did not
 	subs    map[chan event]struct{}
+
+	closed    chan struct{} // closed by Close: the event streams end
+	closeOnce sync.Once
 }
 
 // event is one server-sent event.
@@ -90,7 +93,7 @@ func New(o Options) *Console {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &Console{opts: o, mux: http.NewServeMux(), convs: map[string]*conversation{}, subs: map[chan event]struct{}{}}
+	c := &Console{opts: o, mux: http.NewServeMux(), convs: map[string]*conversation{}, subs: map[chan event]struct{}{}, closed: make(chan struct{})}
 	sub, _ := fs.Sub(static, "static")
 	files := http.StripPrefix("/dev", http.FileServerFS(sub))
 	c.mux.HandleFunc("GET /dev/events", c.events)
@@ -193,6 +196,10 @@ func (c *Console) BundleLoaded(err error) {
 	c.mu.Unlock()
 	c.broadcast(c.bundleEvent())
 }
+
+// Close ends the pages' event streams, which would otherwise hold up the server's shutdown
+// (register it with http.Server.RegisterOnShutdown).
+func (c *Console) Close() { c.closeOnce.Do(func() { close(c.closed) }) }
 
 // ServeHTTP serves the page and its API under /dev/.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.ServeHTTP(w, r) }

@@ -1,15 +1,18 @@
 package devconsole
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/providers/channel"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 )
@@ -102,5 +105,30 @@ steps:
 `
 	if string(data) != want {
 		t.Errorf("saved case:\n%s\nwant:\n%s", data, want)
+	}
+}
+
+// TestStreamsEndAtShutdown: a page left open does not hold up the server's shutdown: the
+// console's event streams end when the server shuts down (Close registered with
+// RegisterOnShutdown, as gtc serve does).
+func TestStreamsEndAtShutdown(t *testing.T) {
+	c := New(Options{Pipeline: pipeline.New(nil, &pipeline.Bundle{})})
+	srv := httptest.NewUnstartedServer(c)
+	srv.Config.RegisterOnShutdown(c.Close)
+	srv.Start()
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/dev/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || line != "event: bundle\n" {
+		t.Fatalf("first line of the stream %q, %v", line, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with a page open: %v", err)
 	}
 }
