@@ -57,6 +57,10 @@ type Options struct {
 	// the request bodies it received. Without it, the page shows the bodies rendered again
 	// from the messages.
 	Graph *Graph
+	// Sandbox says the conversations live in this process only (gtc serve --sandbox): the
+	// page may move their clocks. Outside it they are real ones in a shared store, which
+	// other processes serve and a restart keeps, and the page does not.
+	Sandbox bool
 	// Contacts are the contacts the page starts with, side by side in this order.
 	Contacts []Contact
 	Log      *slog.Logger
@@ -364,6 +368,13 @@ const maxAdvance = 400 * 24 * time.Hour
 func (c *Console) advance(w http.ResponseWriter, r *http.Request) {
 	var req struct{ User, By string }
 	if !decode(w, r, &req) {
+		return
+	}
+	if !c.opts.Sandbox {
+		// The offset lives in this process only: other processes on the same store, and this
+		// one after a restart, would run the conversation on the real clock again, with the
+		// moved timestamps already saved in its state.
+		httpError(w, http.StatusConflict, "clocks move only in the sandbox (gtc serve --sandbox): these are real conversations")
 		return
 	}
 	d, err := time.ParseDuration(req.By)
