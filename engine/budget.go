@@ -38,15 +38,24 @@ type budget struct {
 	// that build nothing cost nothing.
 	deadline context.Context
 	cancel   context.CancelFunc
+	// steps counts the running expression's charges: its time is checked only after
+	// timedAfter of them.
+	steps int
 	// over is why the budget ran out, once it has: the run ends.
 	over string
 }
+
+// timedAfter is how many charges an expression makes before limits.expr_time applies to it.
+// A normal expression makes a few (one per + on strings, per building builtin, per element a
+// closure visits), so a machine that stalls while one runs (a loaded host, a paused VM) cannot
+// end it; one that runs away makes thousands within its first milliseconds.
+const timedAfter = 1000
 
 // errBudget marks an expression stopped by its budget.
 var errBudget = errors.New("expression budget exceeded")
 
 // charge spends n bytes of the run's budget, when ctx is one, and checks the expression's
-// deadline.
+// deadline once it has made timedAfter charges.
 func charge(ctx context.Context, n int) error {
 	b, ok := ctx.(*budget)
 	if !ok {
@@ -55,7 +64,8 @@ func charge(ctx context.Context, n int) error {
 	if b.deadline == nil {
 		b.deadline, b.cancel = context.WithTimeout(b.Context, b.timeout)
 	}
-	if err := b.deadline.Err(); err != nil {
+	b.steps++
+	if b.steps > timedAfter && b.deadline.Err() != nil {
 		if b.over == "" {
 			b.over = "limits.expr_time"
 		}
@@ -77,6 +87,7 @@ func (b *budget) done() {
 		b.cancel()
 		b.deadline, b.cancel = nil, nil
 	}
+	b.steps = 0
 }
 
 // size is roughly how many bytes v takes: strings by their length, lists and maps by their

@@ -164,3 +164,35 @@ func TestBudgetInTrigger(t *testing.T) {
 		t.Fatalf("sends %d, trace %v: want no node run and a budget entry", len(res.Sends), res.Trace)
 	}
 }
+
+// TestBudgetIgnoresAStalledMachine: limits.expr_time stops expressions that run away, not a
+// short expression of a normal flow during which the machine stalled (a loaded host, a paused
+// VM). With expr_time at 1ns every expression is as late as after a long stall: the normal
+// flow still answers, and a runaway loop is still stopped.
+func TestBudgetIgnoresAStalledMachine(t *testing.T) {
+	flow := "name: f\nstart: n\nnodes:\n" +
+		"  - {id: n, type: set, config: {vars: {words: \"len(filter(split(input, ' '), len(#) > 0))\"}}, next: r}\n" +
+		"  - {id: r, type: reply, config: {message: \"{{ upper(contact.name) + ', you said ' + input + ' (' + string(vars.words) + ' words)' }}\"}}\n" +
+		"  - {id: loop, type: reply, config: {message: \"{{ reduce(1..200000, #acc + 'x', '') }}\"}}\n" +
+		"triggers:\n  - {type: message, keywords: [loop], target: loop}\n  - {type: message, target: n}\n"
+	f, ds := ParseFlow("f.yaml", []byte(flow))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	s := DefaultSettings()
+	s.MaxExprTime = time.Nanosecond
+	e, ds := New(Config{Flows: []*Flow{f}, Settings: s})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	ctx, now := context.Background(), time.Unix(1767603600, 0)
+	ev := &msg.Event{Kind: msg.KindText, Text: "where is my order", From: user, Contact: msg.Contact{ID: user, Name: "Ann"}}
+	res := e.Handle(ctx, testConv, &State{}, ev, now)
+	if want := "ANN, you said where is my order (4 words)"; len(res.Sends) != 1 || res.Sends[0].Message.Text.Body != want || hasKinds(res.Trace, []TraceKind{TraceBudget}) {
+		t.Fatalf("sends %+v, trace %v: want %q and no budget entry", res.Sends, res.Trace, want)
+	}
+	res = e.Handle(ctx, testConv, &State{}, &msg.Event{Kind: msg.KindText, Text: "loop", From: user}, now)
+	if len(res.Sends) != 0 || !hasKinds(res.Trace, []TraceKind{TraceBudget}) {
+		t.Fatalf("runaway loop: sends %d, trace %v: want none and a budget entry", len(res.Sends), res.Trace)
+	}
+}

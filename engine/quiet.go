@@ -14,7 +14,7 @@ func quietRank(k TraceKind) int {
 		return 12
 	case TraceWindowClosed:
 		return 11
-	case TraceLoop:
+	case TraceLoop, TraceBudget:
 		return 10
 	case TraceError:
 		return 9
@@ -32,7 +32,7 @@ func quietRank(k TraceKind) int {
 		return 3
 	case TraceNode, TraceResume:
 		return 2
-	case TraceTrigger, TraceSend, TraceFallback, TraceOptIn, TraceAgent, TraceHTTP, TraceMissingVar, TraceStateReset:
+	case TraceTrigger, TraceSend, TraceFallback, TraceOptIn, TraceAgent, TraceHTTP, TraceMissingVar, TraceStateReset, TraceLimit:
 		return 0
 	}
 	return 1
@@ -40,7 +40,8 @@ func quietRank(k TraceKind) int {
 
 // Quiet is the one line that says why the event with this trace sent nothing: "no trigger
 // matched "hello again"", "opted out: no flow runs", "check_window/reply: text message not
-// sent: window closed and no fallback template", an http error, the step limit. It is "" when
+// sent: window closed and no fallback template", an http error, the step limit, the expression
+// budget. It is "" when
 // the trace shows a message going out, or when it explains nothing (an empty trace).
 func Quiet(trace []TraceEntry) string {
 	best, rank := -1, 0
@@ -74,7 +75,7 @@ func quietReason(e TraceEntry) string {
 			return e.Detail
 		}
 		return "handed off to a human agent at " + e.Node + " (" + e.Detail + ") without a message"
-	case TraceWindowClosed, TraceHeld:
+	case TraceWindowClosed, TraceHeld, TraceBudget:
 		return at + e.Detail
 	case TraceLoop:
 		return "step limit reached at " + at + e.Detail

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,7 @@ nodes:
   - id: patient
     type: input
     config: {save_as: x, timeout: 1m, on_timeout: n3}
+  - {id: big, type: set, config: {vars: {b: "input + input"}}}
 triggers:
   - {type: message, keywords: [code], target: ask}
   - {type: message, keywords: [call], target: call}
@@ -45,6 +47,7 @@ triggers:
   - {type: message, keywords: [chain], target: n1}
   - {type: message, keywords: [agent], target: agent}
   - {type: message, keywords: [wait], target: patient}
+  - {type: message, pattern: "^big", target: big}
   - {type: interactive, ids: [known], target: ask}
 `
 	q := []string{flow}
@@ -103,6 +106,9 @@ triggers:
 		{name: "timeout that continues at a node that sends nothing", flows: q, turns: []turn{
 			{ev: textEv("wait"), wait: "q/patient"},
 			{at: 2 * time.Minute, tick: true, check: quiet("input timed out at q/patient: no answer")},
+		}},
+		{name: "expression budget", flows: q, config: func(c *Config) { c.Settings.MaxExprMemory = 100 }, turns: []turn{
+			{ev: textEv("big " + strings.Repeat("y", 100)), check: quiet("q/big: run ended: an expression went over limits.expr_memory (100 bytes built in one event)")},
 		}},
 		{name: "step limit", flows: q, config: func(c *Config) { c.Settings.MaxSteps = 2 }, turns: []turn{
 			{ev: textEv("chain"), check: quiet("step limit reached at q/n2: stopped after 2 steps (max_steps_per_event)")},

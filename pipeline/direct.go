@@ -78,7 +78,10 @@ func (p *Pipeline) Direct(ctx context.Context, ch *Channel, user string, fn runF
 		if done != nil {
 			err = p.Store.Finish(ctx, done, p.now())
 		}
-		if rep.Moved != "" && hop < maxHops {
+		if rep.Moved != "" {
+			if hop == maxHops {
+				return rep, fmt.Errorf("%s: %w", convString(p.conv(ch, user)), errTooManyLinks)
+			}
 			conv.User = rep.Moved // the user's phone number leads to their user id's conversation
 			continue
 		}

@@ -31,8 +31,13 @@ import (
 // linkMark starts a link record; engine states start with their version (1 to 3).
 const linkMark = 0xff
 
-// maxHops bounds how many links are followed from one conversation.
-const maxHops = 3
+// maxHops bounds how many links are followed from one conversation: each number change adds
+// one to the chain from a person's first number; the bound stops a cycle.
+const maxHops = 16
+
+// errTooManyLinks is returned when a conversation leads to another through more than maxHops
+// links.
+var errTooManyLinks = fmt.Errorf("more than %d links from one conversation to the next", maxHops)
 
 // link says that a conversation continues under another user id of the same account.
 type link struct {

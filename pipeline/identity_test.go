@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -274,5 +275,37 @@ func TestSendRecordsUserID(t *testing.T) {
 	}
 	if st.UserID != userID {
 		t.Errorf("user id %q recorded, want %q", st.UserID, userID)
+	}
+}
+
+// TestAPIFollowsSeveralNumberChanges: an API call or a state read addressed by the phone
+// number a person had before several number changes reaches their conversation, through the
+// link each change left; neither reports success having done nothing.
+func TestAPIFollowsSeveralNumberChanges(t *testing.T) {
+	ctx := context.Background()
+	f := setupRedis(t, nil)
+	phoneOf := func(i int) string { return fmt.Sprintf("1650555%04d", i) }
+	idOf := func(i int) string { return fmt.Sprintf("US.%020d", i+1) }
+	const changes = 6
+	for i := 0; i <= changes; i++ {
+		f.accept(t, f.body(t, from(phoneOf(i), idOf(i), msg.Event{ID: fmt.Sprintf("wamid.m%d", i), Text: "hi"})))
+		f.drain(t)
+		if i < changes {
+			f.accept(t, f.body(t, from(phoneOf(i), idOf(i), msg.Event{ID: fmt.Sprintf("wamid.c%d", i), Kind: msg.KindSystem,
+				System: &msg.System{Type: msg.SystemNumberChanged, NewID: phoneOf(i + 1)}})))
+			f.drain(t)
+		}
+	}
+	before := len(f.s.texts())
+	rep, err := f.p.Reply(ctx, f.ch, phoneOf(0), msg.Message{Text: &msg.Text{Body: "from the agent"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent := f.s.texts()[before:]; len(sent) != 1 || sent[0] != "from the agent" || rep.Conversation.User != idOf(changes) {
+		t.Fatalf("sent %q in %s, want the agent's reply in the conversation of %s", sent, rep.Conversation.User, idOf(changes))
+	}
+	st, err := f.p.State(ctx, f.conv(phoneOf(0)))
+	if err != nil || st.Phone != phoneOf(changes) {
+		t.Fatalf("state by the first number: %+v, %v; want the person's, with phone %s", st, err, phoneOf(changes))
 	}
 }

@@ -267,9 +267,13 @@ func DedupKey(channel string, ev *msg.Event) string {
 // State returns a conversation's current state.
 func (p *Pipeline) State(ctx context.Context, conv engine.Conversation) (*engine.State, error) {
 	data, err := p.Store.Load(ctx, conv)
-	for hop := 0; err == nil && hop < maxHops; hop++ {
+	for hop := 0; err == nil; hop++ {
 		l, ok := decodeLink(data)
 		if !ok {
+			break
+		}
+		if hop == maxHops {
+			err = errTooManyLinks
 			break
 		}
 		conv.User = l.To

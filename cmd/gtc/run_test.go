@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -184,16 +185,23 @@ func TestSetupInteractiveEOF(t *testing.T) {
 	}
 }
 
-// TestServeRefusesToStart: gtc serve says in one line why it cannot start, and exits 1.
-func TestServeRefusesToStart(t *testing.T) {
+// setupBundle writes the bundle of the example answers into a directory of the test's own and
+// returns it with an environment that sets the secrets it needs.
+func setupBundle(t *testing.T) (string, func(string) string) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "bundle")
 	var out bytes.Buffer
 	if code := run([]string{"setup", "--answers", "../../answers.example.json", dir}, strings.NewReader(""), &out, &out, noEnv); code != 0 {
 		t.Fatalf("setup: %d\n%s", code, out.String())
 	}
-	env := func(k string) string {
+	return dir, func(k string) string {
 		return map[string]string{"WHATSAPP_TOKEN": "t", "META_APP_SECRET": "s"}[k]
 	}
+}
+
+// TestServeRefusesToStart: gtc serve says in one line why it cannot start, and exits 1.
+func TestServeRefusesToStart(t *testing.T) {
+	dir, env := setupBundle(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -226,6 +234,29 @@ func TestServeRefusesToStart(t *testing.T) {
 				t.Errorf("stderr %q, want %q (and no password)", stderr.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestServeRedisOnAClusterNode: --redis naming one node of a Redis Cluster fails at start with
+// the flag to use, instead of serving only the conversations whose slots that node holds.
+func TestServeRedisOnAClusterNode(t *testing.T) {
+	addrs := redistest.ClusterAddrs(t)
+	dir, env := setupBundle(t)
+	var stdout, stderr bytes.Buffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run([]string{"serve", "--addr", "127.0.0.1:0", "--redis", "redis://" + addrs[0], dir}, strings.NewReader(""), &stdout, &stderr, env)
+	}()
+	select {
+	case code := <-exited:
+		if code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("gtc serve started on one node of a cluster") // the serving goroutine ends with the test binary
+	}
+	if !strings.Contains(stderr.String(), "--redis-cluster") {
+		t.Errorf("stderr %q, want it to name --redis-cluster", stderr.String())
 	}
 }
 

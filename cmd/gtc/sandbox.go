@@ -93,7 +93,7 @@ func (w *wiring) newConsole(p *pipeline.Pipeline, webhooks http.Handler) *devcon
 	if w.sandbox != nil {
 		// Two contacts to start with; outside the sandbox, whoever is typed in gets real
 		// messages, so nobody is there until added.
-		o.Graph = w.sandbox.graph
+		o.Graph, o.Sandbox = w.sandbox.graph, true
 		o.Contacts = []devconsole.Contact{{User: "16505551234", Name: "Ann"}, {User: "16505550123", Name: "Bob"}}
 	}
 	o.AppSecret = func(ch *pipeline.Channel) string {

@@ -255,6 +255,9 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if w.console != nil {
+		hs.RegisterOnShutdown(w.console.Close) // an open page's stream would hold up the stop
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	workCtx, stopWork := context.WithCancel(context.Background())
@@ -319,6 +322,8 @@ func connectRedis(cfg *serveConfig) (*store.Redis, error) {
 	err := st.Ping(ctx)
 	if cc, ok := c.(*redis.ClusterClient); ok && err == nil {
 		err = clusterOK(ctx, cc)
+	} else if err == nil {
+		err = notClusterNode(ctx, c)
 	}
 	if err == nil {
 		err = st.LoadScripts(ctx)
@@ -375,6 +380,17 @@ func clusterOK(ctx context.Context, c *redis.ClusterClient) error {
 	}
 	if !strings.Contains(info, "cluster_state:ok") {
 		return errors.New("cluster_state is not ok (slots unassigned or nodes failing: redis-cli --cluster check)")
+	}
+	return nil
+}
+
+// notClusterNode refuses a --redis server that is a node of a Redis Cluster: through it the
+// store would reach only the shards whose slots that node holds. A server that does not answer
+// INFO (a managed Redis may rename it) is taken as it is.
+func notClusterNode(ctx context.Context, c redis.UniversalClient) error {
+	info, err := c.Info(ctx, "cluster").Result()
+	if err == nil && strings.Contains(info, "cluster_enabled:1") {
+		return errors.New("it is a node of a Redis Cluster: name the cluster's nodes with --redis-cluster instead")
 	}
 	return nil
 }

@@ -259,8 +259,8 @@ func (p *valueParser) valueErrors(at time.Time, errs []msg.Error) msg.Event {
 }
 
 // contact finds the profile of the user with the given ids.
-func (p *valueParser) contact(ids ...string) *wireContact {
-	for _, id := range ids {
+func (p *valueParser) contact(phone, userID string) *wireContact {
+	for _, id := range []string{phone, userID} {
 		if id == "" {
 			continue
 		}
@@ -268,7 +268,13 @@ func (p *valueParser) contact(ids ...string) *wireContact {
 			return c
 		}
 	}
-	return p.only
+	// The single contact stands in for a from that differs from its wa_id (Brazilian and
+	// Mexican numbers), never for another user: its user id would key this user's
+	// conversation, and its phone would link to it.
+	if p.only != nil && (p.only.UserID == "" || p.only.UserID == userID) {
+		return p.only
+	}
+	return nil
 }
 
 // message builds the event of m; decodeErr says m could not be decoded (then only its head
@@ -290,7 +296,7 @@ func (p *valueParser) message(m *wireMessage, decodeErr error) msg.Event {
 		Contact: msg.Contact{Phone: phone, UserID: userID},
 		Time:    time.Time(m.Timestamp),
 	}
-	if c := p.contact(string(m.From), m.FromUserID); c != nil {
+	if c := p.contact(phone, userID); c != nil {
 		ev.Contact.Name = c.Profile.Name
 		ev.Contact.Username = c.Profile.Username
 		if c.WaID != "" && !isUserID(string(c.WaID)) {
@@ -551,7 +557,7 @@ func (p *valueParser) status(s *wireStatus) msg.Event {
 			Callback:  s.Callback,
 		},
 	}
-	if c := p.contact(userID, phone); c != nil {
+	if c := p.contact(phone, userID); c != nil {
 		ev.Contact.Name, ev.Contact.Username = c.Profile.Name, c.Profile.Username
 		if ev.Contact.Phone == "" && !isUserID(string(c.WaID)) {
 			ev.Contact.Phone = string(c.WaID)

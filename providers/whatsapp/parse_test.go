@@ -531,6 +531,18 @@ func TestParseOddities(t *testing.T) {
 				t.Errorf("events %s", prunedJSON(t, evs))
 			}
 		}},
+		{"single contact of another user id not lent to a message", wrap(`{` + md + `,"contacts":[{"profile":{"name":"A"},"wa_id":"16505550001","user_id":"US.1"}],"messages":[{"from":"16505550001","from_user_id":"US.1","id":"wamid.T","timestamp":"1","type":"text","text":{"body":"x"}},{"from":"16505550002","id":"wamid.U","timestamp":"1","type":"text","text":{"body":"y"}}]}`), func(t *testing.T, evs []msg.Event) {
+			want := msg.Contact{ID: "16505550002", Phone: "16505550002"}
+			if len(evs) != 2 || evs[1].From != "16505550002" || evs[1].Contact != want {
+				t.Errorf("the second user's message was given the first user's ids: %s", prunedJSON(t, evs))
+			}
+		}},
+		{"single contact of another user id not lent to a status", wrap(`{` + md + `,"contacts":[{"profile":{"name":"A"},"wa_id":"16505550001","user_id":"US.1"}],"statuses":[{"id":"wamid.V","status":"read","timestamp":"1","recipient_id":"","recipient_user_id":"US.2"}]}`), func(t *testing.T, evs []msg.Event) {
+			want := msg.Contact{ID: "US.2", UserID: "US.2"}
+			if len(evs) != 1 || evs[0].Contact != want {
+				t.Errorf("the status of US.2 was given US.1's phone: %s", prunedJSON(t, evs))
+			}
+		}},
 		{"no contact lent when several do not match", wrap(`{` + md + `,"contacts":[{"profile":{"name":"A"},"wa_id":"1"},{"profile":{"name":"B"},"wa_id":"2"}],"messages":[{"from":"3","id":"wamid.I","timestamp":"1","type":"text","text":{"body":"x"}}]}`), func(t *testing.T, evs []msg.Event) {
 			if evs[0].Contact.Name != "" {
 				t.Errorf("events %s", prunedJSON(t, evs))

@@ -57,6 +57,10 @@ type Options struct {
 	// the request bodies it received. Without it, the page shows the bodies rendered again
 	// from the messages.
 	Graph *Graph
+	// Sandbox says the conversations live in this process only (gtc serve --sandbox): the
+	// page may move their clocks. Outside it they are real ones in a shared store, which
+	// other processes serve and a restart keeps, and the page does not.
+	Sandbox bool
 	// Contacts are the contacts the page starts with, side by side in this order.
 	Contacts []Contact
 	Log      *slog.Logger
@@ -74,6 +78,9 @@ type Console struct {
 	order   []string                 // user ids, in the order they were added
 	problem string                   // why the last bundle reload failed; empty when it did not
 	subs    map[chan event]struct{}
+
+	closed    chan struct{} // closed by Close: the event streams end
+	closeOnce sync.Once
 }
 
 // event is one server-sent event.
@@ -90,7 +97,7 @@ func New(o Options) *Console {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &Console{opts: o, mux: http.NewServeMux(), convs: map[string]*conversation{}, subs: map[chan event]struct{}{}}
+	c := &Console{opts: o, mux: http.NewServeMux(), convs: map[string]*conversation{}, subs: map[chan event]struct{}{}, closed: make(chan struct{})}
 	sub, _ := fs.Sub(static, "static")
 	files := http.StripPrefix("/dev", http.FileServerFS(sub))
 	c.mux.HandleFunc("GET /dev/events", c.events)
@@ -193,6 +200,10 @@ func (c *Console) BundleLoaded(err error) {
 	c.mu.Unlock()
 	c.broadcast(c.bundleEvent())
 }
+
+// Close ends the pages' event streams, which would otherwise hold up the server's shutdown
+// (register it with http.Server.RegisterOnShutdown).
+func (c *Console) Close() { c.closeOnce.Do(func() { close(c.closed) }) }
 
 // ServeHTTP serves the page and its API under /dev/.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.ServeHTTP(w, r) }
@@ -357,6 +368,13 @@ const maxAdvance = 400 * 24 * time.Hour
 func (c *Console) advance(w http.ResponseWriter, r *http.Request) {
 	var req struct{ User, By string }
 	if !decode(w, r, &req) {
+		return
+	}
+	if !c.opts.Sandbox {
+		// The offset lives in this process only: other processes on the same store, and this
+		// one after a restart, would run the conversation on the real clock again, with the
+		// moved timestamps already saved in its state.
+		httpError(w, http.StatusConflict, "clocks move only in the sandbox (gtc serve --sandbox): these are real conversations")
 		return
 	}
 	d, err := time.ParseDuration(req.By)

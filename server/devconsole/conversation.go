@@ -222,6 +222,8 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-c.closed:
+			return
 		case ev := <-ch:
 			if !write(ev) {
 				return

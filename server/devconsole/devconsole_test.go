@@ -1,17 +1,22 @@
 package devconsole
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/providers/channel"
 	"github.com/flowgate/flowgate/providers/whatsapp"
+	"github.com/flowgate/flowgate/store"
 )
 
 // TestGraphKeepsMessagesPerConversation: the sandbox's fake Graph API answers a WhatsApp
@@ -102,5 +107,66 @@ steps:
 `
 	if string(data) != want {
 		t.Errorf("saved case:\n%s\nwant:\n%s", data, want)
+	}
+}
+
+// TestStreamsEndAtShutdown: a page left open does not hold up the server's shutdown: the
+// console's event streams end when the server shuts down (Close registered with
+// RegisterOnShutdown, as gtc serve does).
+func TestStreamsEndAtShutdown(t *testing.T) {
+	c := New(Options{Pipeline: pipeline.New(nil, &pipeline.Bundle{})})
+	srv := httptest.NewUnstartedServer(c)
+	srv.Config.RegisterOnShutdown(c.Close)
+	srv.Start()
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/dev/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || line != "event: bundle\n" {
+		t.Fatalf("first line of the stream %q, %v", line, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with a page open: %v", err)
+	}
+}
+
+// TestClockMovesOnlyInTheSandbox: outside the sandbox (--dev-console) the conversations are
+// real ones in a shared store, served by other processes too and kept past a restart, which
+// know nothing of the page's clock moves: the console refuses to move a clock there.
+func TestClockMovesOnlyInTheSandbox(t *testing.T) {
+	st, closeStore, err := store.NewEmbedded(store.EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeStore() })
+	eng, ds := engine.New(engine.Config{Settings: engine.DefaultSettings()})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	ch := &pipeline.Channel{Name: Channel, Tenant: "acme", Team: "support", Account: "1"}
+	const ann = "16505551234"
+	for _, sandbox := range []bool{false, true} {
+		c := New(Options{Pipeline: pipeline.New(st, &pipeline.Bundle{Engine: eng, Channels: []*pipeline.Channel{ch}}),
+			Contacts: []Contact{{User: ann}}, Sandbox: sandbox})
+		srv := httptest.NewServer(c)
+		resp, err := http.Post(srv.URL+"/dev/api/advance", "application/json", strings.NewReader(`{"user":"`+ann+`","by":"25h"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		moved := c.Offset(engine.Conversation{Channel: Channel, User: ann}) == 25*time.Hour
+		if sandbox && (resp.StatusCode != http.StatusNoContent || !moved) {
+			t.Errorf("sandbox: advance answered %d %s, clock moved %v", resp.StatusCode, body, moved)
+		}
+		if !sandbox && (resp.StatusCode != http.StatusConflict || moved || !strings.Contains(string(body), "sandbox")) {
+			t.Errorf("outside the sandbox: advance answered %d %s, clock moved %v; want 409 saying why", resp.StatusCode, body, moved)
+		}
 	}
 }
