@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -15,7 +16,9 @@ import (
 // Transcript is a conversation kept as the steps of a test case, with what each step sent:
 // flowctl chat writes it (/save) as a case that flowctl test passes when replayed.
 type Transcript struct {
-	Name    string
+	Name string
+	// Comment is the case's head comment; empty for flowctl chat's.
+	Comment string
 	Channel string
 	Contact string
 	Clock   time.Time  // where the conversation's clock started
@@ -59,7 +62,7 @@ func (t *Transcript) Marshal(path string) ([]byte, error) {
 	for _, s := range t.Steps {
 		cs := caseStep{Send: s.Send, Start: s.Start, Expect: []Expectation{}}
 		if s.Send == nil && s.Start == nil {
-			cs.Advance = s.Advance.String()
+			cs.Advance = ShortDuration(s.Advance)
 		}
 		for _, m := range s.Sent {
 			cs.Expect = append(cs.Expect, describe(&m.Message))
@@ -70,7 +73,10 @@ func (t *Transcript) Marshal(path string) ([]byte, error) {
 	if err := doc.Encode(cf); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	doc.HeadComment = "Recorded with flowctl chat. Say here what the case proves."
+	doc.HeadComment = t.Comment
+	if doc.HeadComment == "" {
+		doc.HeadComment = "Recorded with flowctl chat. Say here what the case proves."
+	}
 	// One line per mock, per step action and per expected message, as hand-written cases have.
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		switch v := doc.Content[i+1]; doc.Content[i].Value {
@@ -173,4 +179,17 @@ func hasKey(m *yaml.Node, key string) bool {
 		}
 	}
 	return false
+}
+
+// ShortDuration writes d as a case's advance does, without zero minutes and seconds: 25h,
+// 6m, 1h30m, 10s.
+func ShortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -103,7 +103,7 @@ func TestTranscriptReplays(t *testing.T) {
 		"http_mocks:\n  - {method: GET, url: 'https://api.example.com/orders/1042', body: {state: shipped}}\nsteps:\n",
 		"  - send: {text: hi, name: Ann}\n    expect:\n      - interactive: {type: button, buttons: [help, status, human]}\n",
 		"  - send: {text: hello again}\n    expect: []\n",
-		"  - advance: 25h0m0s\n    expect: []\n",
+		"  - advance: 25h\n    expect: []\n",
 		"  - start: {flow: check_window}\n    expect:\n      - template: {name: follow_up, language: en}\n",
 	} {
 		if !strings.Contains(string(data), want) {
@@ -137,5 +137,19 @@ func TestTranscriptReplays(t *testing.T) {
 func TestTranscriptEmpty(t *testing.T) {
 	if _, err := (&Transcript{Name: "x"}).Marshal("x.test.yaml"); err == nil {
 		t.Error("an empty transcript was written")
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		25 * time.Hour: "25h", 6 * time.Minute: "6m", 90 * time.Minute: "1h30m", 10 * time.Second: "10s",
+		70 * time.Second: "1m10s", time.Hour + 10*time.Second: "1h0m10s", 1500 * time.Millisecond: "1.5s",
+	} {
+		if got := ShortDuration(d); got != want {
+			t.Errorf("ShortDuration(%v) = %q, want %q", d, got, want)
+		}
+		if back, err := time.ParseDuration(ShortDuration(d)); err != nil || back != d {
+			t.Errorf("ShortDuration(%v) = %q does not read back: %v, %v", d, ShortDuration(d), back, err)
+		}
 	}
 }

@@ -32,6 +32,7 @@ import (
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/flowtest"
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/providers/whatsapp"
@@ -303,20 +304,20 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case req.Button != nil:
 		ev.Kind, ev.Button = msg.KindButton, req.Button
-		e.send = map[string]any{"button": req.Button.ID}
+		e.send = &flowtest.SendStep{Button: req.Button.ID}
 		e.label = req.Button.Title
 	case req.List != nil:
 		ev.Kind, ev.List = msg.KindList, req.List
-		e.send = map[string]any{"list": req.List.ID}
+		e.send = &flowtest.SendStep{List: req.List.ID}
 		e.label = req.List.Title
 	case req.Location != nil:
 		ev.Kind, ev.Location = msg.KindLocation, req.Location
 		l := req.Location
-		e.send = map[string]any{"location": map[string]any{"latitude": l.Latitude, "longitude": l.Longitude, "name": l.Name, "address": l.Address}}
+		e.send = &flowtest.SendStep{Location: &flowtest.LocationValue{Latitude: l.Latitude, Longitude: l.Longitude, Name: l.Name, Address: l.Address}}
 		e.label = "location: " + l.Name
 	case strings.TrimSpace(req.Text) != "":
 		ev.Kind, ev.Text = msg.KindText, req.Text
-		e.send = map[string]any{"text": req.Text}
+		e.send = &flowtest.SendStep{Text: req.Text}
 		e.label = req.Text
 	default:
 		c.mu.Unlock()
@@ -324,7 +325,7 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cv.name != "" {
-		e.send["name"] = cv.name
+		e.send.Name = cv.name
 	}
 	cv.entries = append(cv.entries, e)
 	c.mu.Unlock()
@@ -387,7 +388,7 @@ func (c *Console) advance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.mu.Lock()
-	e := &entry{kind: kindAdvance, at: c.nowLocked(cv), advance: d, label: "+" + shortDuration(d), waiting: true}
+	e := &entry{kind: kindAdvance, at: c.nowLocked(cv), advance: d, label: "+" + flowtest.ShortDuration(d), waiting: true}
 	cv.entries = append(cv.entries, e)
 	cv.offset += d
 	c.mu.Unlock()
@@ -497,17 +498,4 @@ func httpError(w http.ResponseWriter, status int, text string) {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
-}
-
-// shortDuration writes d as 25h, 90m or 1h30m.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	if s == "" {
-		return d.String()
-	}
-	return s
 }

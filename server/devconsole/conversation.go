@@ -1,14 +1,11 @@
 package devconsole
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
@@ -37,7 +34,7 @@ type entry struct {
 	kind    string
 	at      time.Time // the conversation's clock when it happened
 	label   string
-	send    map[string]any // the send step of a test case
+	send    *flowtest.SendStep // the send step of a test case
 	advance time.Duration
 	flow    string
 	vars    map[string]any
@@ -106,7 +103,7 @@ func (c *Console) viewLocked(ctx context.Context, cv *conversation) convView {
 	now := c.nowLocked(cv)
 	v := convView{User: cv.user, Name: cv.name, Now: now.UnixMilli(), Entries: make([]entryView, 0, len(cv.entries))}
 	if cv.offset > 0 {
-		v.Offset = "+" + shortDuration(cv.offset)
+		v.Offset = "+" + flowtest.ShortDuration(cv.offset)
 	}
 	if ch, err := c.channel(); err == nil {
 		conv := engine.Conversation{Tenant: ch.Tenant, Team: ch.Team, Channel: ch.Name, Account: ch.Account, User: cv.user}
@@ -245,35 +242,19 @@ const minGap = time.Minute
 // move a step, expecting exactly what was sent; pauses of a minute or more become advance
 // steps, expecting what the timers sent in them.
 func (cv *conversation) testCase() ([]byte, error) {
-	type startStep struct {
-		Flow string         `yaml:"flow"`
-		Vars map[string]any `yaml:"vars,omitempty"`
-	}
-	type step struct {
-		Send    map[string]any          `yaml:"send,omitempty"`
-		Start   *startStep              `yaml:"start,omitempty"`
-		Advance string                  `yaml:"advance,omitempty"`
-		Expect  *[]flowtest.Expectation `yaml:"expect,omitempty"`
-	}
-	type testCase struct {
-		Name    string `yaml:"name"`
-		Channel string `yaml:"channel"`
-		Contact string `yaml:"contact"`
-		Clock   string `yaml:"clock,omitempty"`
-		Steps   []step `yaml:"steps"`
-	}
-	tc := testCase{Name: "console conversation with " + cv.user, Channel: Channel, Contact: cv.user, Steps: []step{}}
+	t := flowtest.Transcript{Name: "console conversation with " + cv.user, Channel: Channel, Contact: cv.user,
+		Comment: "Saved from the dev console (/dev/). Replay it with flowctl test."}
 	if cv.name != "" {
-		tc.Name = fmt.Sprintf("console conversation with %s (%s)", cv.name, cv.user)
+		t.Name = fmt.Sprintf("console conversation with %s (%s)", cv.name, cv.user)
 	}
-	expect := func(outs []out) *[]flowtest.Expectation {
-		es := []flowtest.Expectation{}
+	sent := func(outs []out) []flowtest.Sent {
+		var ss []flowtest.Sent
 		for i := range outs {
 			if outs[i].Error == "" {
-				es = append(es, flowtest.Expect(&outs[i].m))
+				ss = append(ss, flowtest.Sent{Message: outs[i].m})
 			}
 		}
-		return &es
+		return ss
 	}
 	var clock time.Time // the replay's clock
 	var timers []out    // what timers sent since the last step
@@ -284,38 +265,27 @@ func (cv *conversation) testCase() ([]byte, error) {
 		}
 		if clock.IsZero() {
 			clock = e.at.Truncate(time.Second)
-			tc.Clock = clock.UTC().Format(time.RFC3339)
+			t.Clock = clock
 		}
 		if gap := e.at.Sub(clock).Truncate(time.Second); gap >= minGap || len(timers) > 0 {
-			s := step{Advance: shortDuration(max(gap, time.Second))}
-			if len(timers) > 0 {
-				s.Expect = expect(timers)
-			}
-			tc.Steps = append(tc.Steps, s)
+			t.Steps = append(t.Steps, flowtest.TranscriptStep{Advance: max(gap, time.Second), Sent: sent(timers)})
 			clock = clock.Add(max(gap, time.Second))
 			timers = nil
 		}
-		s := step{Expect: expect(e.outs)}
+		s := flowtest.TranscriptStep{Sent: sent(e.outs)}
 		switch e.kind {
 		case kindSend:
 			s.Send = e.send
 		case kindStart:
-			s.Start = &startStep{Flow: e.flow, Vars: e.vars}
+			s.Start = &flowtest.StartStep{Flow: e.flow, Vars: e.vars}
 		case kindAdvance:
-			s.Advance = shortDuration(e.advance)
+			s.Advance = e.advance
 			clock = clock.Add(e.advance)
 		}
-		tc.Steps = append(tc.Steps, s)
+		t.Steps = append(t.Steps, s)
 	}
 	if len(timers) > 0 {
-		tc.Steps = append(tc.Steps, step{Advance: shortDuration(time.Second), Expect: expect(timers)})
+		t.Steps = append(t.Steps, flowtest.TranscriptStep{Advance: time.Second, Sent: sent(timers)})
 	}
-	var buf bytes.Buffer
-	buf.WriteString("# Saved from the dev console (/dev/). Replay it with flowctl test.\n")
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(tc); err != nil {
-		return nil, fmt.Errorf("write the test case: %w", err)
-	}
-	return buf.Bytes(), nil
+	return t.Marshal(cv.user + ".test.yaml")
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowgate/flowgate/engine"
 	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/flowtest"
 	"github.com/flowgate/flowgate/pipeline"
 	"github.com/flowgate/flowgate/providers/channel"
 	"github.com/flowgate/flowgate/providers/whatsapp"
@@ -63,10 +64,10 @@ func TestTestCaseSteps(t *testing.T) {
 	t0 := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 	text := func(s string) out { return out{m: msg.Message{Text: &msg.Text{Body: s}}} }
 	cv := &conversation{user: "16505551234", name: "Ann", entries: []*entry{
-		{kind: kindSend, at: t0, send: map[string]any{"text": "join", "name": "Ann"}, outs: []out{text("What's your name?")}},
-		{kind: kindSend, at: t0.Add(20 * time.Second), send: map[string]any{"text": "Ann"}, outs: []out{text("Thanks")}},
+		{kind: kindSend, at: t0, send: &flowtest.SendStep{Text: "join", Name: "Ann"}, outs: []out{text("What's your name?")}},
+		{kind: kindSend, at: t0.Add(20 * time.Second), send: &flowtest.SendStep{Text: "Ann"}, outs: []out{text("Thanks")}},
 		{kind: kindTimer, at: t0.Add(5 * time.Minute), outs: []out{text("Still there?")}},
-		{kind: kindSend, at: t0.Add(6 * time.Minute), send: map[string]any{"button": "yes"}},
+		{kind: kindSend, at: t0.Add(6 * time.Minute), send: &flowtest.SendStep{Button: "yes"}},
 		{kind: kindAdvance, at: t0.Add(6 * time.Minute), advance: 25 * time.Hour},
 		{kind: kindStart, at: t0.Add(25*time.Hour + 6*time.Minute), flow: "check_window",
 			outs: []out{{m: msg.Message{Template: &msg.Template{Name: "follow_up", Language: "en"}}}, {Error: "refused"}}},
@@ -81,29 +82,22 @@ channel: whatsapp
 contact: "16505551234"
 clock: "2026-01-05T09:00:00Z"
 steps:
-  - send:
-      name: Ann
-      text: join
+  - send: {text: join, name: Ann}
     expect:
       - text: What's your name?
-  - send:
-      text: Ann
+  - send: {text: Ann}
     expect:
       - text: Thanks
   - advance: 6m
     expect:
       - text: Still there?
-  - send:
-      button: "yes"
+  - send: {button: "yes"}
     expect: []
   - advance: 25h
     expect: []
-  - start:
-      flow: check_window
+  - start: {flow: check_window}
     expect:
-      - template:
-          name: follow_up
-          language: en
+      - template: {name: follow_up, language: en}
 `
 	if string(data) != want {
 		t.Errorf("saved case:\n%s\nwant:\n%s", data, want)
