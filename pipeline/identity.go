@@ -45,8 +45,10 @@ type link struct {
 	// Changed: written for a number change (WhatsApp user_changed_number); the number is new
 	// and the person's conversation is To, to be taken over by the new user id's conversation.
 	Changed bool `json:"changed,omitempty"`
-	// Carry is the state being moved to To, kept until To has it.
-	Carry []byte `json:"carry,omitempty"`
+	// Carry is the state being moved to To, kept until To has it; Kept the events kept for an
+	// agent that move with it.
+	Carry []byte   `json:"carry,omitempty"`
+	Kept  [][]byte `json:"kept,omitempty"`
 }
 
 func encodeLink(l link) []byte {
@@ -115,7 +117,7 @@ func (j *job) identify(ctx context.Context, ev *msg.Event) bool {
 		// The new number leads here until the person writes from it with their new user id.
 		to := conv
 		to.User = strings.TrimPrefix(s.NewID, "+")
-		if _, err := p.relink(ctx, to, link{To: conv.User, Changed: true}, false); err != nil {
+		if _, _, err := p.relink(ctx, to, link{To: conv.User, Changed: true}, false); err != nil {
 			p.log().Warn("number change not linked yet", "conversation", convString(conv), "err", err)
 			return false
 		}
@@ -131,7 +133,7 @@ func (j *job) identify(ctx context.Context, ev *msg.Event) bool {
 	}
 	from := conv
 	from.User = phone
-	old, err := p.relink(ctx, from, link{To: conv.User}, fresh)
+	old, kept, err := p.relink(ctx, from, link{To: conv.User}, fresh)
 	if err != nil {
 		p.log().Warn("phone number not linked yet", "conversation", convString(conv), "err", err)
 		return !fresh // a conversation with a state goes on; a new one waits for what it takes over
@@ -143,6 +145,7 @@ func (j *job) identify(ctx context.Context, ev *msg.Event) bool {
 			p.log().Warn("state taken over unreadable: dropped", "conversation", convString(conv), "from", convString(from), "err", err)
 		case fresh:
 			*j.st = *prev
+			j.carried = kept // kept for the agent, if the handoff goes on
 			j.rep.Trace = append(j.rep.Trace, engine.TraceEntry{Kind: engine.TraceLinked, Detail: "continues the conversation found under " + from.User})
 		case prev.OptedOut:
 			j.st.OptedOut = true // an opt-out is never lost in a merge
@@ -153,62 +156,76 @@ func (j *job) identify(ctx context.Context, ev *msg.Event) bool {
 }
 
 // relink leaves l in conversation from and returns the state from held (the state of the
-// conversation a number-change link leads to when take is set), for the caller to take over.
-// With take, the state moves into the link (Carry) before the caller's conversation has it,
-// so that a crash in between leaves it where the next attempt finds it.
-func (p *Pipeline) relink(ctx context.Context, from engine.Conversation, l link, take bool) ([]byte, error) {
+// conversation a number-change link leads to when take is set), and the events it kept for an
+// agent, for the caller to take over. With take, the state and the kept events move into the
+// link (Carry, Kept) before the caller's conversation has them, so that a crash in between
+// leaves them where the next attempt finds them.
+func (p *Pipeline) relink(ctx context.Context, from engine.Conversation, l link, take bool) ([]byte, [][]byte, error) {
 	c, err := p.claimWait(ctx, from)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var old []byte
+	var kept [][]byte
 	prev, isLink := decodeLink(c.State)
 	switch {
 	case len(c.State) == 0:
 	case !isLink:
 		old = c.State // a conversation from before the upgrade, or the number's previous owner
+		if take {
+			if kept, err = p.Store.Kept(ctx, from); err != nil {
+				p.releaseClaim(ctx, c)
+				return nil, nil, fmt.Errorf("link %s to %s: %w", convString(from), l.To, err)
+			}
+		}
 	case prev.To == l.To:
-		old = prev.Carry // a move a crash interrupted
+		old, kept = prev.Carry, prev.Kept // a move a crash interrupted
 	case prev.Changed && take && !l.Changed:
 		moved := from
 		moved.User = prev.To
-		if old, err = p.moveState(ctx, moved, l.To); err != nil {
+		if old, kept, err = p.moveState(ctx, moved, l.To); err != nil {
 			p.releaseClaim(ctx, c)
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if take {
-		l.Carry = old
+		l.Carry, l.Kept = old, kept
 	}
-	err = p.Store.Commit(ctx, c, &store.Commit{State: encodeLink(l), StateTTL: p.stateTTL()}, p.now(), p.lease())
+	err = p.Store.Commit(ctx, c, &store.Commit{State: encodeLink(l), StateTTL: p.stateTTL(), ClearKept: take}, p.now(), p.lease())
 	if err != nil {
-		return nil, fmt.Errorf("link %s to %s: %w", convString(from), l.To, err)
+		return nil, nil, fmt.Errorf("link %s to %s: %w", convString(from), l.To, err)
 	}
 	if l.Changed {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return old, nil
+	return old, kept, nil
 }
 
-// moveState turns conversation from into a link to user id to, carrying its state, and
-// returns that state.
-func (p *Pipeline) moveState(ctx context.Context, from engine.Conversation, to string) ([]byte, error) {
+// moveState turns conversation from into a link to user id to, carrying its state and the
+// events it kept for an agent, and returns them.
+func (p *Pipeline) moveState(ctx context.Context, from engine.Conversation, to string) ([]byte, [][]byte, error) {
 	c, err := p.claimWait(ctx, from)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st := c.State
+	var kept [][]byte
 	if l, ok := decodeLink(st); ok {
 		st = nil
 		if l.To == to {
-			st = l.Carry
+			st, kept = l.Carry, l.Kept
+		}
+	} else if len(st) > 0 {
+		if kept, err = p.Store.Kept(ctx, from); err != nil {
+			p.releaseClaim(ctx, c)
+			return nil, nil, fmt.Errorf("move %s to %s: %w", convString(from), to, err)
 		}
 	}
-	err = p.Store.Commit(ctx, c, &store.Commit{State: encodeLink(link{To: to, Carry: st}), StateTTL: p.stateTTL()}, p.now(), p.lease())
+	err = p.Store.Commit(ctx, c, &store.Commit{State: encodeLink(link{To: to, Carry: st, Kept: kept}), StateTTL: p.stateTTL(), ClearKept: true}, p.now(), p.lease())
 	if err != nil {
-		return nil, fmt.Errorf("move %s to %s: %w", convString(from), to, err)
+		return nil, nil, fmt.Errorf("move %s to %s: %w", convString(from), to, err)
 	}
-	return st, nil
+	return st, kept, nil
 }
 
 // claimWait leases a conversation for a unit of work of its own, waiting up to BusyWait while

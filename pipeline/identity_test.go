@@ -152,6 +152,41 @@ func TestHandoffAndOptOutFollowThePerson(t *testing.T) {
 	}
 }
 
+// TestKeptEventsFollowThePerson: the messages kept for the agent under the phone number before
+// the user id arrived are listed, in order and before the new one, under the user id's
+// conversation, and no longer under the phone's.
+func TestKeptEventsFollowThePerson(t *testing.T) {
+	ctx := context.Background()
+	f := setupRedis(t, nil)
+	if _, err := f.p.Direct(ctx, f.ch, phone, func(_ *engine.Engine, _ engine.Conversation, st *engine.State, _ time.Time) (*engine.Result, error) {
+		st.Handoff = "support"
+		return &engine.Result{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.accept(t, f.body(t, from(phone, "", msg.Event{ID: "wamid.1", Text: "one"}), from(phone, "", msg.Event{ID: "wamid.2", Text: "two"})))
+	f.drain(t)
+	f.accept(t, f.body(t, from(phone, userID, msg.Event{ID: "wamid.3", Text: "three"})))
+	f.drain(t)
+	hs, err := f.p.Handoffs(ctx, "acme", "support")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 1 || hs[0].Conversation.User != userID {
+		t.Fatalf("handoffs %+v, want the user id's conversation only", hs)
+	}
+	var ids []string
+	for _, ev := range hs[0].Kept {
+		ids = append(ids, ev.ID)
+	}
+	if !equal(ids, []string{"wamid.1", "wamid.2", "wamid.3"}) {
+		t.Errorf("kept %q, want the phone's two messages, then the new one", ids)
+	}
+	if kept, err := f.p.Store.Kept(ctx, f.conv(phone)); err != nil || len(kept) != 0 {
+		t.Errorf("the phone's conversation still keeps %d events (%v)", len(kept), err)
+	}
+}
+
 // dyingStore makes the worker die (as a killed process would) at the first commit of the
 // conversation of user die names.
 type dyingStore struct {
@@ -195,6 +230,42 @@ func TestTakeOverSurvivesACrash(t *testing.T) {
 	}
 	if got := f.s.texts(); !equal(got, []string{"n 1", "name?", "hello"}) {
 		t.Errorf("sent %q", got)
+	}
+}
+
+// TestKeptEventsSurviveACrash: a worker that dies after the kept events moved into the link
+// and before the user id's conversation was committed loses none of them.
+func TestKeptEventsSurviveACrash(t *testing.T) {
+	ctx := context.Background()
+	ds := &dyingStore{die: userID}
+	f := setupRedis(t, func(s store.Store) store.Store { ds.Store = s; return ds })
+	if _, err := f.p.Direct(ctx, f.ch, phone, func(_ *engine.Engine, _ engine.Conversation, st *engine.State, _ time.Time) (*engine.Result, error) {
+		st.Handoff = "support"
+		return &engine.Result{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.accept(t, f.body(t, from(phone, "", msg.Event{ID: "wamid.1", Text: "one"})))
+	f.drain(t)
+	f.accept(t, f.body(t, from(phone, userID, msg.Event{ID: "wamid.2", Text: "two"})))
+	drainDying(f)
+	if !ds.done {
+		t.Fatal("the worker did not reach the commit")
+	}
+	f.advance(11 * time.Second)
+	f.drain(t)
+	hs, err := f.p.Handoffs(ctx, "acme", "support")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, h := range hs {
+		for _, ev := range h.Kept {
+			ids = append(ids, h.Conversation.User+" "+ev.ID)
+		}
+	}
+	if !equal(ids, []string{userID + " wamid.1", userID + " wamid.2"}) {
+		t.Errorf("kept %q, want both messages under the user id", ids)
 	}
 }
 

@@ -21,6 +21,7 @@ type runFunc func(e *engine.Engine, conv engine.Conversation, st *engine.State, 
 type job struct {
 	p       *Pipeline
 	c       *store.Claim
+	carried [][]byte // events kept for an agent by the conversation this one took over
 	b       *Bundle
 	ch      *Channel
 	st      *engine.State
@@ -152,6 +153,9 @@ func (j *job) run(ctx context.Context, fn runFunc) *store.Done {
 	cm := &store.Commit{Pop: c.Kind == store.KindEvent, Handoff: st.Handoff != "", ClearKept: st.Handoff == ""}
 	if res.Kept {
 		cm.Kept = c.Event
+	}
+	if st.Handoff != "" {
+		cm.Carried = j.carried
 	}
 	if !j.commitState(ctx, cm, res.Sends) {
 		return nil

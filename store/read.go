@@ -34,6 +34,24 @@ func (r *Redis) Load(ctx context.Context, conv engine.Conversation) ([]byte, err
 	return b, nil
 }
 
+// Kept reads the events conv keeps for a human agent.
+func (r *Redis) Kept(ctx context.Context, conv engine.Conversation) ([][]byte, error) {
+	cid, err := convID(conv)
+	if err != nil {
+		return nil, fmt.Errorf("kept: %w", err)
+	}
+	s := shardOf(cid, r.shards)
+	vals, err := r.c.LRange(ctx, r.k.kept(s, cid), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("kept (shard %d): %w", s, err)
+	}
+	out := make([][]byte, len(vals))
+	for i, v := range vals {
+		out[i] = []byte(v)
+	}
+	return out, nil
+}
+
 // Handoffs reads every shard's handoff set in one pipeline and the kept events of the
 // conversations of tenant and team in a second one, in the order they went to an agent.
 func (r *Redis) Handoffs(ctx context.Context, tenant, team string) ([]Handoff, error) {

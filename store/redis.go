@@ -241,8 +241,15 @@ func (r *Redis) Commit(ctx context.Context, c *Claim, cm *Commit, now time.Time,
 		timer = max(cm.Timer.UnixMilli(), 1)
 	}
 	args := append([]any{now.UnixMilli(), lease.Milliseconds()}, stateArgs(cm.State, cm.StateTTL)...)
+	kept := cm.Carried
+	if cm.Kept != nil {
+		kept = append(kept[:len(kept):len(kept)], cm.Kept)
+	}
 	args = append(args, flag(cm.Pop), c.Event, timer, flag(cm.Handoff), flag(cm.ClearKept),
-		flag(cm.Kept != nil), cm.Kept, keptTTL.Milliseconds(), cm.Delay.Milliseconds())
+		len(kept), keptTTL.Milliseconds(), cm.Delay.Milliseconds())
+	for _, k := range kept {
+		args = append(args, k)
+	}
 	for _, o := range cm.Outbox {
 		args = append(args, o)
 	}

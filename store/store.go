@@ -111,7 +111,11 @@ type Commit struct {
 	// an event to keep for the agent.
 	Handoff bool
 	Kept    []byte
-	// ClearKept drops the kept events (the handoff ended).
+	// Carried are events another conversation of the same person kept for the agent, which
+	// this one takes over with the handoff: kept before Kept, in order.
+	Carried [][]byte
+	// ClearKept drops the kept events (the handoff ended, or they move to another
+	// conversation), before any are kept.
 	ClearKept bool
 	// Book, when set, books the outbox's messages on a Limiter's schedules in the commit's
 	// round trip (see Booking); nothing is booked without an outbox.
@@ -175,6 +179,8 @@ type Store interface {
 	Extend(ctx context.Context, c *Claim, now time.Time, lease time.Duration) error
 	// Load returns a conversation's encoded state, nil when it has none.
 	Load(ctx context.Context, conv engine.Conversation) ([]byte, error)
+	// Kept returns the events a conversation keeps for a human agent, in order.
+	Kept(ctx context.Context, conv engine.Conversation) ([][]byte, error)
 	// Handoffs lists the conversations of tenant and team that are with a human agent.
 	Handoffs(ctx context.Context, tenant, team string) ([]Handoff, error)
 	// Due lists the shards that have work for Claim at now (a ready queue, an expired lease

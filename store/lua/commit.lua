@@ -15,15 +15,15 @@
 -- ARGV[9]  -> the claimed event (the head to pop: anything else is not popped)
 -- ARGV[10] -> next timer due, ms ("0": none)
 -- ARGV[11] -> "1" when in handoff
--- ARGV[12] -> "1" to clear the kept events (before keeping ARGV[14])
--- ARGV[13] -> "1" to keep ARGV[14]
--- ARGV[14] -> the event to keep
--- ARGV[15] -> kept TTL, ms (also how long a handoff with no activity stays listed)
--- ARGV[16] -> delay, ms ("0": none): park the conversation instead of releasing it: the lease
+-- ARGV[12] -> "1" to clear the kept events (before keeping any)
+-- ARGV[13] -> n, how many events to keep
+-- ARGV[14] -> kept TTL, ms (also how long a handoff with no activity stays listed)
+-- ARGV[15] -> delay, ms ("0": none): park the conversation instead of releasing it: the lease
 --             ends, its outbox stays, its attempts are forgotten, and it is ready again only
 --             after the delay (for work that cannot be done now, such as a channel that a
 --             reload removed)
--- ARGV[17...] -> the outbox entries; none releases the conversation, some keep the lease
+-- ARGV[16...15+n] -> the events to keep, in order
+-- ARGV[16+n...] -> the outbox entries; none releases the conversation, some keep the lease
 --
 -- Returns 1 when applied, 0 when the token no longer holds the lease (nothing changed).
 
@@ -33,7 +33,8 @@ if not fenced(cid, ARGV[2]) then
 end
 save(cid, ARGV[5], ARGV[6], ARGV[7])
 
-local delay = tonumber(ARGV[16])
+local delay = tonumber(ARGV[15])
+local nkept = tonumber(ARGV[13])
 local again = false
 if ARGV[8] == "1" and delay == 0 then
   local q = ck(cid, "q")
@@ -54,7 +55,7 @@ end
 
 -- The handoff set's score is the conversation's last activity; a handoff idle as long as its
 -- kept events live is forgotten with them.
-redis.call("ZREMRANGEBYSCORE", B .. "handoff", "-inf", "(" .. (tonumber(now) - tonumber(ARGV[15])))
+redis.call("ZREMRANGEBYSCORE", B .. "handoff", "-inf", "(" .. (tonumber(now) - tonumber(ARGV[14])))
 if ARGV[11] == "1" then
   redis.call("ZADD", B .. "handoff", now, cid)
 else
@@ -65,9 +66,11 @@ local kept = ck(cid, "k")
 if ARGV[12] == "1" and not again then
   redis.call("DEL", kept)
 end
-if ARGV[13] == "1" and not again then
-  redis.call("RPUSH", kept, ARGV[14])
-  redis.call("PEXPIRE", kept, ARGV[15])
+if nkept > 0 and not again then
+  for i = 16, 15 + nkept do
+    redis.call("RPUSH", kept, ARGV[i])
+  end
+  redis.call("PEXPIRE", kept, ARGV[14])
 end
 
 if delay > 0 then
@@ -80,8 +83,8 @@ end
 
 local outbox = ck(cid, "o")
 redis.call("DEL", outbox)
-if #ARGV > 16 then
-  for i = 17, #ARGV do
+if #ARGV > 15 + nkept then
+  for i = 16 + nkept, #ARGV do
     redis.call("RPUSH", outbox, ARGV[i])
   end
   redis.call("ZADD", B .. "lease", tonumber(now) + tonumber(ARGV[4]), cid)

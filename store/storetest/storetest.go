@@ -783,6 +783,28 @@ func testHandoff(t *testing.T, newStore NewStore) {
 		}
 		expectHandoffs(t, s, "t1", "sales", map[engine.Conversation][]string{a: {"hello", "hello", "bye"}})
 	})
+	t.Run("carried", func(t *testing.T) {
+		// A person's events kept under one conversation move to another: Kept reads them, a
+		// commit that clears them ends the first handoff, and the other conversation keeps
+		// them before its own event.
+		s := newStore(t)
+		now := start()
+		from, to := conv("t1", "sales", "16505551234"), conv("t1", "sales", "US.1")
+		for _, ev := range []string{"k1", "k2"} {
+			handle(t, s, now, from, ev, &store.Commit{State: []byte("with agent"), StateTTL: stateTTL, Pop: true, Handoff: true, Kept: []byte(ev)})
+		}
+		c := claimConv(t, s, from, now)
+		kept, err := s.Kept(t.Context(), from)
+		if err != nil || len(kept) != 2 || string(kept[0]) != "k1" || string(kept[1]) != "k2" {
+			t.Fatalf("Kept = %q, %v; want k1, k2", kept, err)
+		}
+		commit(t, s, c, &store.Commit{State: []byte("link"), StateTTL: stateTTL, ClearKept: true}, now)
+		handle(t, s, now, to, "k3", &store.Commit{State: []byte("with agent"), StateTTL: stateTTL, Pop: true, Handoff: true, Carried: kept, Kept: []byte("k3")})
+		expectHandoffs(t, s, "t1", "sales", map[engine.Conversation][]string{to: {"k1", "k2", "k3"}})
+		if kept, err := s.Kept(t.Context(), from); err != nil || len(kept) != 0 {
+			t.Errorf("Kept of the conversation left = %q, %v; want none", kept, err)
+		}
+	})
 }
 
 func testHandoffListing(t *testing.T, s store.Store) {
