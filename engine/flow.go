@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -244,4 +245,17 @@ func DefaultSettings() Settings {
 		MaxValueLength:     DefaultValueLength,
 		MaxTextParts:       DefaultTextParts,
 	}
+}
+
+// FormatDuration writes d as flows, bundle.yaml and test cases write durations, without zero
+// minutes and seconds: 24h rather than 24h0m0s, 6m, 1h30m, 10s.
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -62,7 +61,7 @@ func (t *Transcript) Marshal(path string) ([]byte, error) {
 	for _, s := range t.Steps {
 		cs := caseStep{Send: s.Send, Start: s.Start, Expect: []Expectation{}}
 		if s.Send == nil && s.Start == nil {
-			cs.Advance = ShortDuration(s.Advance)
+			cs.Advance = engine.FormatDuration(s.Advance)
 		}
 		for _, m := range s.Sent {
 			cs.Expect = append(cs.Expect, describe(&m.Message))
@@ -179,17 +178,4 @@ func hasKey(m *yaml.Node, key string) bool {
 		}
 	}
 	return false
-}
-
-// ShortDuration writes d as a case's advance does, without zero minutes and seconds: 25h,
-// 6m, 1h30m, 10s.
-func ShortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

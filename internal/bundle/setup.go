@@ -523,9 +523,9 @@ max_steps_per_event: %d
 
 api:
   token: %s   # bearer token of the admin API
-`, yamlString(name), tenant, team, fmtDuration(s.WindowMargin), s.Hold, s.HoldMessages, fmtDuration(s.HoldFor), strings.Join(s.OptOutKeywords, ", "),
+`, yamlString(name), tenant, team, engine.FormatDuration(s.WindowMargin), s.Hold, s.HoldMessages, engine.FormatDuration(s.HoldFor), strings.Join(s.OptOutKeywords, ", "),
 		strconv.Quote(s.OptOutConfirmation), strings.Join(s.OptInKeywords, ", "),
-		fmtDuration(s.SessionTimeout), fmtDuration(DefaultDedupTTL), s.MaxSteps, yamlString(tokenRef))
+		engine.FormatDuration(s.SessionTimeout), engine.FormatDuration(DefaultDedupTTL), s.MaxSteps, yamlString(tokenRef))
 	return []byte(b.String())
 }
 
@@ -535,18 +535,6 @@ func yamlString(s string) string {
 		return s
 	}
 	return strconv.Quote(s)
-}
-
-// fmtDuration writes 24h rather than 24h0m0s.
-func fmtDuration(d interface{ String() string }) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // redacted is what a secret value is shown as; changed marks one that differs from the

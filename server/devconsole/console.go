@@ -388,7 +388,7 @@ func (c *Console) advance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.mu.Lock()
-	e := &entry{kind: kindAdvance, at: c.nowLocked(cv), advance: d, label: "+" + flowtest.ShortDuration(d), waiting: true}
+	e := &entry{kind: kindAdvance, at: c.nowLocked(cv), advance: d, label: "+" + engine.FormatDuration(d), waiting: true}
 	cv.entries = append(cv.entries, e)
 	cv.offset += d
 	c.mu.Unlock()

@@ -103,7 +103,7 @@ func (c *Console) viewLocked(ctx context.Context, cv *conversation) convView {
 	now := c.nowLocked(cv)
 	v := convView{User: cv.user, Name: cv.name, Now: now.UnixMilli(), Entries: make([]entryView, 0, len(cv.entries))}
 	if cv.offset > 0 {
-		v.Offset = "+" + flowtest.ShortDuration(cv.offset)
+		v.Offset = "+" + engine.FormatDuration(cv.offset)
 	}
 	if ch, err := c.channel(); err == nil {
 		conv := engine.Conversation{Tenant: ch.Tenant, Team: ch.Team, Channel: ch.Name, Account: ch.Account, User: cv.user}
