@@ -126,17 +126,24 @@ func TestUserIDTakesOverPhoneConversation(t *testing.T) {
 	}
 }
 
+// handOffPhone puts the phone number's conversation with the support queue's agents, opted
+// out too when optOut is set, as it may be from before the user id arrived.
+func (f *fixture) handOffPhone(t *testing.T, optOut bool) {
+	t.Helper()
+	if _, err := f.p.Direct(context.Background(), f.ch, phone, func(_ *engine.Engine, _ engine.Conversation, st *engine.State, _ time.Time) (*engine.Result, error) {
+		st.Handoff, st.OptedOut = "support", optOut
+		return &engine.Result{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestHandoffAndOptOutFollowThePerson: a user with a human agent, or opted out, under their
 // phone number is still with the agent (and listed) or opted out under their user id.
 func TestHandoffAndOptOutFollowThePerson(t *testing.T) {
 	ctx := context.Background()
 	f := setupRedis(t, nil)
-	if _, err := f.p.Direct(ctx, f.ch, phone, func(_ *engine.Engine, _ engine.Conversation, st *engine.State, _ time.Time) (*engine.Result, error) {
-		st.Handoff, st.OptedOut = "support", true
-		return &engine.Result{}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	f.handOffPhone(t, true)
 	f.accept(t, f.body(t, from(phone, userID, msg.Event{ID: "wamid.1", Text: "hi"})))
 	f.drain(t)
 	hs, err := f.p.Handoffs(ctx, "acme", "support")
@@ -158,12 +165,7 @@ func TestHandoffAndOptOutFollowThePerson(t *testing.T) {
 func TestKeptEventsFollowThePerson(t *testing.T) {
 	ctx := context.Background()
 	f := setupRedis(t, nil)
-	if _, err := f.p.Direct(ctx, f.ch, phone, func(_ *engine.Engine, _ engine.Conversation, st *engine.State, _ time.Time) (*engine.Result, error) {
-		st.Handoff = "support"
-		return &engine.Result{}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	f.handOffPhone(t, false)
 	f.accept(t, f.body(t, from(phone, "", msg.Event{ID: "wamid.1", Text: "one"}), from(phone, "", msg.Event{ID: "wamid.2", Text: "two"})))
 	f.drain(t)
 	f.accept(t, f.body(t, from(phone, userID, msg.Event{ID: "wamid.3", Text: "three"})))
@@ -239,12 +241,7 @@ func TestKeptEventsSurviveACrash(t *testing.T) {
 	ctx := context.Background()
 	ds := &dyingStore{die: userID}
 	f := setupRedis(t, func(s store.Store) store.Store { ds.Store = s; return ds })
-	if _, err := f.p.Direct(ctx, f.ch, phone, func(_ *engine.Engine, _ engine.Conversation, st *engine.State, _ time.Time) (*engine.Result, error) {
-		st.Handoff = "support"
-		return &engine.Result{}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	f.handOffPhone(t, false)
 	f.accept(t, f.body(t, from(phone, "", msg.Event{ID: "wamid.1", Text: "one"})))
 	f.drain(t)
 	f.accept(t, f.body(t, from(phone, userID, msg.Event{ID: "wamid.2", Text: "two"})))
