@@ -218,15 +218,6 @@ func newBundle(t *testing.T, graphURL string, flows map[string]string) string {
 	return dir
 }
 
-// echoFlow answers "seq ..." with the same text, so that a test can count replies per
-// conversation and check their order.
-const echoFlow = `name: echo
-nodes:
-  - {id: echo, type: reply, config: {message: "{{ input }}"}}
-triggers:
-  - {type: message, pattern: "^seq ", target: echo}
-`
-
 // serveProc is a running gtc serve.
 type serveProc struct {
 	t    *testing.T

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowgate/flowgate/internal/redistest"
+	"github.com/flowgate/flowgate/loadtest"
 )
 
 // The load tests of more than one process and of Redis Cluster: the real gtc binary under a few
@@ -47,7 +48,7 @@ func TestServeCluster(t *testing.T) {
 	addrs := redistest.ClusterAddrs(t)
 	_, prefix := redistest.ClusterClient(t)
 	g := newFakeGraph(t)
-	dir := newBundle(t, g.srv.URL, map[string]string{"echo.yaml": echoFlow})
+	dir := newBundle(t, g.srv.URL, map[string]string{"echo.yaml": loadtest.EchoFlow})
 	p := startServeOn(t, dir, []string{"--redis-cluster", strings.Join(addrs, ",")}, prefix, "--rate", "100000")
 	const users, per, batch = 200, 15, 5
 	postEchoes(t, []string{p.addr}, "1555200%04d", users, per, batch)
@@ -71,7 +72,7 @@ func TestServeSharedLoad(t *testing.T) {
 			url := redistest.URL(t)
 			_, prefix := redistest.Client(t)
 			g := newFakeGraph(t)
-			dir := newBundle(t, g.srv.URL, map[string]string{"echo.yaml": echoFlow})
+			dir := newBundle(t, g.srv.URL, map[string]string{"echo.yaml": loadtest.EchoFlow})
 			var procs []*serveProc
 			var addrs []string
 			for range n {

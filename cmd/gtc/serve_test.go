@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowgate/flowgate/engine/msg"
 	"github.com/flowgate/flowgate/internal/redistest"
+	"github.com/flowgate/flowgate/loadtest"
 )
 
 func texts(ms []graphMsg) []string {
@@ -194,7 +195,7 @@ func TestServeWebhooks(t *testing.T) {
 
 	t.Run("reload on SIGHUP, and a broken flow keeps the old bundle", func(t *testing.T) {
 		path := filepath.Join(dir, "flows", "echo.yaml")
-		if err := os.WriteFile(path, []byte(echoFlow), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(loadtest.EchoFlow), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		p.cmd.Process.Signal(syscall.SIGHUP)
@@ -242,7 +243,7 @@ nodes:
 triggers:
   - {type: message, keywords: [slow], target: look}
 `, backend+"/lookup")
-	dir := newBundle(t, g.srv.URL, map[string]string{"slow.yaml": slow, "echo.yaml": echoFlow})
+	dir := newBundle(t, g.srv.URL, map[string]string{"slow.yaml": slow, "echo.yaml": loadtest.EchoFlow})
 
 	t.Run("before the commit", func(t *testing.T) {
 		a := startServe(t, dir, url, prefix)
@@ -315,7 +316,7 @@ func TestServeRedisRestart(t *testing.T) {
 	t.Cleanup(func() { redis.Process.Kill(); redis.Wait() })
 
 	g := newFakeGraph(t)
-	dir := newBundle(t, g.srv.URL, map[string]string{"echo.yaml": echoFlow})
+	dir := newBundle(t, g.srv.URL, map[string]string{"echo.yaml": loadtest.EchoFlow})
 	// The lease outlasts the outage: a worker whose replies went out while Redis was away
 	// records them when it is back, before anyone could take the conversation over.
 	p := startServe(t, dir, url, "fg:", "--lease", "10s")
