@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,5 +290,31 @@ func TestSetupWithoutTerminal(t *testing.T) {
 				t.Errorf("the bundle directory was created (stat: %v)", err)
 			}
 		})
+	}
+}
+
+// TestServeDebugProfiler: --debug-addr (or GTC_DEBUG_ADDR) serves Go's profiler on its own
+// listener.
+func TestServeDebugProfiler(t *testing.T) {
+	cfg, code := parseServe(nil, io.Discard, func(k string) string {
+		return map[string]string{"GTC_DEBUG_ADDR": "127.0.0.1:6061"}[k]
+	})
+	if cfg == nil || cfg.debugAddr != "127.0.0.1:6061" {
+		t.Fatalf("parseServe with GTC_DEBUG_ADDR: %+v, exit %d", cfg, code)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := serveDebug(ln)
+	defer hs.Close()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile") {
+		t.Errorf("GET /debug/pprof/goroutine: %d %.80q, want 200 with the goroutine profile", resp.StatusCode, body)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os/signal"
 	"strconv"
@@ -48,6 +49,7 @@ type serveConfig struct {
 	pairBurst    int
 	sandbox      bool
 	devConsole   bool
+	debugAddr    string
 }
 
 const serveUsage = `Usage: gtc serve [options] [DIR]
@@ -84,6 +86,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*s
 	fs.StringVar(&c.logLevel, "log-level", env("GTC_LOG_LEVEL", "info"), "log `level`: debug, info, warn or error [GTC_LOG_LEVEL]")
 	fs.BoolVar(&c.sandbox, "sandbox", false, "serve the flows of DIR to the dev console only: in-memory state, generated secrets, nothing sent to Meta (make run)")
 	fs.BoolVar(&c.devConsole, "dev-console", false, "also serve the dev console at /dev/ outside the sandbox: anyone who can open it can post events as any user and read their conversations")
+	fs.StringVar(&c.debugAddr, "debug-addr", env("GTC_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this `address`, for example 127.0.0.1:6060; empty: off. Keep it private: profiles show what the process is doing [GTC_DEBUG_ADDR]")
 	fs.BoolVar(&c.insecure, "insecure-skip-signature", false, "accept unsigned webhooks (local experiments only: anyone can then post events)")
 	fs.DurationVar(&c.lease, "lease", durEnv(getenv, "GTC_LEASE", 20*time.Second), "how long a worker holds a conversation before another process takes over from it as dead [GTC_LEASE]")
 	fs.Float64Var(&c.rate, "rate", floatEnv(getenv, "GTC_RATE", 80), "messages per second per business account (phone number, page, Instagram account), across all processes [GTC_RATE]")
@@ -260,6 +263,14 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	if cfg.debugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.debugAddr)
+		if err != nil {
+			return fail("--debug-addr: cannot listen on %s: %v", cfg.debugAddr, err)
+		}
+		defer serveDebug(dln).Close()
+		log.Info("gtc serve: profiler on", "addr", dln.Addr().String())
+	}
 	workCtx, stopWork := context.WithCancel(context.Background())
 	worked := make(chan struct{})
 	go func() {
@@ -423,4 +434,17 @@ type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.Log(ctx, slog.LevelDebug, "redis client: "+fmt.Sprintf(format, v...))
+}
+
+// serveDebug serves the Go profiler's handlers on ln, apart from the webhook listener.
+func serveDebug(ln net.Listener) *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	return hs
 }
