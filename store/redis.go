@@ -25,6 +25,10 @@ type Options struct {
 	Shards int
 }
 
+// roundTripsInFlight bounds the pipelines one store has in flight at once: enough to keep a
+// single-threaded Redis busy, few enough that concurrent operations share round trips.
+const roundTripsInFlight = 4
+
 // DefaultPrefix and DefaultShards are the Options defaults.
 const (
 	DefaultPrefix = "fg:"
@@ -40,6 +44,7 @@ type Redis struct {
 	c      redis.UniversalClient
 	k      keys
 	shards int
+	co     *coalescer
 }
 
 var _ Store = (*Redis)(nil)
@@ -84,7 +89,9 @@ func NewRedis(c redis.UniversalClient, opts Options) *Redis {
 	if opts.Shards <= 0 {
 		opts.Shards = DefaultShards
 	}
-	return &Redis{c: c, k: keys{opts.Prefix}, shards: opts.Shards}
+	r := &Redis{c: c, k: keys{opts.Prefix}, shards: opts.Shards}
+	r.co = &coalescer{send: r.send, max: roundTripsInFlight}
+	return r
 }
 
 // LoadScripts loads the store's and the limiter's scripts on every server the client reaches
@@ -331,10 +338,16 @@ type call struct {
 	cmd    *redis.Cmd
 }
 
-// pipeline sends calls (EVALSHA) in one round trip; the calls whose script the server did not
-// have are sent again with EVAL, in a second one. It returns an error only when a round trip
-// failed: each call's own result, error included, is in its cmd.
+// pipeline sends calls (EVALSHA) in one round trip, shared with those of operations running
+// at the same time (see coalescer); the calls whose script the server did not have are sent
+// again with EVAL, in a second one. It returns an error only when a round trip failed: each
+// call's own result, error included, is in its cmd.
 func (r *Redis) pipeline(ctx context.Context, calls []*call) error {
+	return r.co.do(ctx, calls)
+}
+
+// send is pipeline's round trip, for the calls of one or more operations.
+func (r *Redis) send(ctx context.Context, calls []*call) error {
 	for _, eval := range []bool{false, true} {
 		_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, c := range calls {

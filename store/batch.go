@@ -1,0 +1,129 @@
+package store
+
+import (
+	"context"
+	"sync"
+)
+
+// coalescer sends the script calls of concurrent operations together, in one pipeline per
+// round trip, so that a busy process pays Redis and the kernel one write and one read for
+// many operations instead of one each. An operation that finds fewer than max round trips in
+// flight sends its own calls (with any others waiting) at once, so that a quiet process waits
+// no longer than before; otherwise it waits for the next round trip, which the operations in
+// flight start as they end, each taking everything queued meanwhile. Each operation's calls
+// stay together and in order; operations sent together are independent of each other (each
+// script is atomic on its own, as when they ran side by side).
+type coalescer struct {
+	send func(ctx context.Context, calls []*call) error // one round trip (with its NOSCRIPT retry)
+	max  int                                            // round trips in flight at most
+
+	mu       sync.Mutex
+	queued   []*op
+	inFlight int
+}
+
+// op is one operation's calls and, once sent, the round trip's error.
+type op struct {
+	calls []*call
+	err   error
+	sent  chan struct{}
+}
+
+// maxBatch bounds the calls of one round trip.
+const maxBatch = 512
+
+// do sends calls, alone or with others', and returns when their results are in their cmds
+// or ctx is done (then the calls may still be sent, as when a round trip is cut short).
+func (co *coalescer) do(ctx context.Context, calls []*call) error {
+	o := &op{calls: calls, sent: make(chan struct{})}
+	co.mu.Lock()
+	co.queued = append(co.queued, o)
+	if co.inFlight < co.max {
+		co.inFlight++
+		batch := co.take()
+		co.mu.Unlock()
+		co.flush(ctx, batch) // o is in it
+		if co.more() {
+			go co.drain(context.WithoutCancel(ctx))
+		}
+		return o.err
+	}
+	co.mu.Unlock()
+	select {
+	case <-o.sent:
+		return o.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// take removes up to maxBatch calls' worth of operations from the queue; mu is held.
+func (co *coalescer) take() []*op {
+	n, calls := 0, 0
+	for n < len(co.queued) && (n == 0 || calls+len(co.queued[n].calls) <= maxBatch) {
+		calls += len(co.queued[n].calls)
+		n++
+	}
+	batch := co.queued[:n:n]
+	co.queued = co.queued[n:]
+	if len(co.queued) == 0 {
+		co.queued = nil
+	}
+	return batch
+}
+
+// more reports whether operations wait, keeping this round trip's slot for them; when none
+// waits it gives the slot back.
+func (co *coalescer) more() bool {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	if len(co.queued) > 0 {
+		return true
+	}
+	co.inFlight--
+	return false
+}
+
+// drain sends the queue in round trips until it is empty, holding one slot.
+func (co *coalescer) drain(ctx context.Context) {
+	for {
+		co.mu.Lock()
+		batch := co.take()
+		co.mu.Unlock()
+		co.flush(ctx, batch)
+		if !co.more() {
+			return
+		}
+	}
+}
+
+// flush sends the operations' calls in one round trip and wakes each operation.
+func (co *coalescer) flush(ctx context.Context, batch []*op) {
+	var calls []*call
+	if len(batch) == 1 {
+		calls = batch[0].calls
+	} else {
+		for _, o := range batch {
+			calls = append(calls, o.calls...)
+		}
+	}
+	err := co.send(ctx, calls)
+	for _, o := range batch {
+		if err != nil && !answered(o.calls) {
+			o.err = err
+		}
+		close(o.sent)
+	}
+}
+
+// answered reports whether every call has its answer, even when the round trip of some other
+// operation's calls failed (a cluster's pipeline goes to each node apart): a result, or an
+// error reply of the script itself.
+func answered(calls []*call) bool {
+	for _, c := range calls {
+		if c.cmd == nil || (c.cmd.Err() != nil && !isReplyError(c.cmd.Err())) {
+			return false
+		}
+	}
+	return true
+}

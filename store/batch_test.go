@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// fakeTrips is a round trip that records the calls of each send and answers each call with
+// its first argument, blocking while its gate is held.
+type fakeTrips struct {
+	mu    sync.Mutex
+	sends [][]any // the first argument of each call, per send
+	gate  chan struct{}
+	err   error
+}
+
+func (f *fakeTrips) send(ctx context.Context, calls []*call) error {
+	if f.gate != nil {
+		<-f.gate
+	}
+	var args []any
+	for _, c := range calls {
+		c.cmd = redis.NewCmd(ctx)
+		c.cmd.SetVal(c.args[0])
+		args = append(args, c.args[0])
+	}
+	f.mu.Lock()
+	f.sends = append(f.sends, args)
+	f.mu.Unlock()
+	return f.err
+}
+
+func calls(names ...string) []*call {
+	var cs []*call
+	for _, n := range names {
+		cs = append(cs, &call{args: []any{n}})
+	}
+	return cs
+}
+
+// queued waits until n operations wait in co's queue.
+func queued(t *testing.T, co *coalescer, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		co.mu.Lock()
+		got := len(co.queued)
+		co.mu.Unlock()
+		if got == n {
+			return
+		}
+	}
+	t.Fatalf("%d operations never queued", n)
+}
+
+// busy returns a coalescer of one round trip in flight, with an operation "first" holding it
+// until f.gate is closed.
+func busy(t *testing.T) (*fakeTrips, *coalescer) {
+	f := &fakeTrips{gate: make(chan struct{})}
+	co := &coalescer{send: f.send, max: 1}
+	go co.do(t.Context(), calls("first"))
+	for !func() bool { co.mu.Lock(); defer co.mu.Unlock(); return co.inFlight == 1 }() {
+		time.Sleep(time.Millisecond)
+	}
+	return f, co
+}
+
+// TestCoalescerQuietSendsAtOnce: with no round trip in flight, an operation is sent alone,
+// at once, in its caller's goroutine.
+func TestCoalescerQuietSendsAtOnce(t *testing.T) {
+	f := &fakeTrips{}
+	co := &coalescer{send: f.send, max: 2}
+	cs := calls("a", "b")
+	if err := co.do(t.Context(), cs); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(f.sends) != "[[a b]]" {
+		t.Errorf("sends = %v, want [[a b]]", f.sends)
+	}
+	if v, _ := cs[1].cmd.Result(); v != "b" {
+		t.Errorf("second call's answer = %v, want b", v)
+	}
+	if co.inFlight != 0 || len(co.queued) != 0 {
+		t.Errorf("after the send: %d in flight, %d queued; want none", co.inFlight, len(co.queued))
+	}
+}
+
+// TestCoalescerBusySharesRoundTrips: operations that arrive while every round trip is in
+// flight go together in the next one, each with its calls together and in order, and each
+// gets its own answers.
+func TestCoalescerBusySharesRoundTrips(t *testing.T) {
+	f, co := busy(t)
+	var wg sync.WaitGroup
+	ops := [][]*call{calls("b1", "b2"), calls("c1"), calls("d1", "d2", "d3")}
+	errs := make([]error, len(ops))
+	for i, op := range ops {
+		wg.Go(func() { errs[i] = co.do(t.Context(), op) })
+		queued(t, co, i+1)
+	}
+	close(f.gate)
+	wg.Wait()
+	if len(f.sends) != 2 || fmt.Sprint(f.sends[0]) != "[first]" {
+		t.Fatalf("sends = %v, want [first] then the three waiting operations in one", f.sends)
+	}
+	if got := fmt.Sprint(f.sends[1]); got != "[b1 b2 c1 d1 d2 d3]" {
+		t.Errorf("second send = %s, want [b1 b2 c1 d1 d2 d3]", got)
+	}
+	for i, op := range ops {
+		if errs[i] != nil {
+			t.Errorf("operation %d: %v", i, errs[i])
+		}
+		for _, c := range op {
+			if v, _ := c.cmd.Result(); v != c.args[0] {
+				t.Errorf("call %v answered %v", c.args[0], v)
+			}
+		}
+	}
+}
+
+// TestCoalescerSplitsLargeBatches: a round trip carries at most maxBatch calls, and an
+// operation's calls are never split between round trips.
+func TestCoalescerSplitsLargeBatches(t *testing.T) {
+	f, co := busy(t)
+	var wg sync.WaitGroup
+	big := make([]string, maxBatch/2+1)
+	for i := range big {
+		big[i] = "x"
+	}
+	for i := range 3 {
+		wg.Go(func() { co.do(t.Context(), calls(big...)) })
+		queued(t, co, i+1)
+	}
+	close(f.gate)
+	wg.Wait()
+	var sizes []int
+	for _, s := range f.sends {
+		sizes = append(sizes, len(s))
+	}
+	want := []int{1, len(big), len(big), len(big)}
+	if !slices.Equal(sizes, want) {
+		t.Errorf("round trips of %v calls, want %v", sizes, want)
+	}
+}
+
+// TestCoalescerFailedRoundTrip: when a round trip fails, every operation in it whose calls
+// got no answer gets the error.
+func TestCoalescerFailedRoundTrip(t *testing.T) {
+	down := errors.New("connection refused")
+	co := &coalescer{send: func(ctx context.Context, cs []*call) error {
+		for _, c := range cs {
+			c.cmd = redis.NewCmd(ctx)
+			c.cmd.SetErr(down)
+		}
+		return down
+	}, max: 1}
+	if err := co.do(t.Context(), calls("a")); !errors.Is(err, down) {
+		t.Errorf("do = %v, want %v", err, down)
+	}
+	// A cluster pipeline that failed on one node answered the calls for the others.
+	co.send = func(ctx context.Context, cs []*call) error {
+		for _, c := range cs {
+			c.cmd = redis.NewCmd(ctx)
+			c.cmd.SetVal(int64(1))
+		}
+		return down
+	}
+	if err := co.do(t.Context(), calls("a")); err != nil {
+		t.Errorf("do with its call answered = %v, want nil", err)
+	}
+}
+
+// TestCoalescerQueuedCancel: an operation whose context ends while it waits returns at once.
+func TestCoalescerQueuedCancel(t *testing.T) {
+	f, co := busy(t)
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() { errc <- co.do(ctx, calls("late")) }()
+	queued(t, co, 1)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("do after cancel = %v, want context.Canceled", err)
+	}
+	close(f.gate)
+	wg.Wait()
+}
+
+// TestConcurrentOperationsShareRoundTrips: on a real server, many operations at once are each
+// applied with their own answers, in fewer round trips than operations.
+func TestConcurrentOperationsShareRoundTrips(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		ctx, now := t.Context(), b.clock.Now()
+		ok(t, b.r.LoadScripts(ctx))
+		const n = 200
+		before := b.rt.n.Load()
+		dups := make([][]bool, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			// Every other operation repeats the key of the one before: exactly one of each
+			// pair is a duplicate, whichever runs first.
+			wg.Go(func() {
+				dups[i], errs[i] = b.r.Enqueue(ctx, []Item{{Conv: conv(fmt.Sprint("u", i/2)), Key: fmt.Sprint("k", i/2), Data: []byte("e")}}, time.Hour, now)
+			})
+		}
+		wg.Wait()
+		trips := b.rt.n.Load() - before
+		for i := 0; i < n; i += 2 {
+			if errs[i] != nil || errs[i+1] != nil {
+				t.Fatalf("Enqueue %d, %d: %v, %v", i, i+1, errs[i], errs[i+1])
+			}
+			if dups[i][0] == dups[i+1][0] {
+				t.Errorf("key k%d: duplicate flags %v and %v, want one of each", i/2, dups[i][0], dups[i+1][0])
+			}
+		}
+		if st := must[Stats](t)(b.r.Stats(ctx)); st.Queued != n/2 {
+			t.Errorf("queued %d events, want %d", st.Queued, n/2)
+		}
+		if trips >= n {
+			t.Errorf("%d operations took %d round trips, want fewer", n, trips)
+		}
+		t.Logf("%d operations, %d round trips", n, trips)
+	})
+}
