@@ -23,21 +23,23 @@ const BusyPoll = time.Second
 // Run processes up to n claims at once until ctx is done, then lets each finish the claim
 // in hand (with its sends) and returns; what is still queued stays queued for the next
 // process. A few claim loops (as many as shards, at most n) lease conversations and hand each
-// claim to a goroutine of its own, which runs the flow, commits and sends: n bounds the claims
-// in flight, so that sends to a slow Graph API overlap, while the claims, which are quick, do
-// not compete with each other for the same shards. A claim's Done (its replies recorded) goes
+// claim to a worker goroutine (started as needed, at most n), which runs the flow, commits and
+// sends: n bounds the claims in flight, so that sends to a slow Graph API overlap, while the
+// claims, which are quick, do not compete with each other for the same shards. A claim's Done (its replies recorded) goes
 // back to the claim loops, which carry it on their next claim.
 func (p *Pipeline) Run(ctx context.Context, n int) {
 	if n <= 0 {
 		n = 1
 	}
-	r := &run{p: p, slots: make(chan struct{}, n), dones: make(chan *store.Done, n)}
+	r := &run{p: p, slots: make(chan struct{}, n), dones: make(chan *store.Done, n),
+		handoff: make(chan *store.Claim), stop: make(chan struct{})}
 	var wg sync.WaitGroup
 	for i := range min(n, p.Store.Shards()) {
 		wg.Go(func() { r.claims(ctx, i) })
 	}
 	wg.Go(func() { p.poll(ctx) })
 	wg.Wait()
+	close(r.stop) // no claim is handed over any more: idle workers end
 	r.jobs.Wait()
 	work := context.WithoutCancel(ctx)
 	for {
@@ -55,25 +57,47 @@ type run struct {
 	p     *Pipeline
 	slots chan struct{}    // one per claim in flight
 	dones chan *store.Done // Dones waiting to be carried by a claim
-	jobs  sync.WaitGroup   // claims in flight
+	jobs  sync.WaitGroup   // worker goroutines
+
+	handoff chan *store.Claim // to an idle worker
+	stop    chan struct{}     // closed when the claim loops have ended
 }
 
-// start processes c in a goroutine of its own, holding a slot until it is done.
+// start hands c to an idle worker goroutine, or starts one when none is idle. A worker
+// processes the claims handed to it, holding a slot for each, until the run ends; workers
+// outlive their claims so that their grown stacks serve the next ones.
 func (r *run) start(ctx context.Context, c *store.Claim) {
+	select {
+	case r.handoff <- c:
+		return
+	default:
+	}
 	r.jobs.Add(1)
 	go func() {
 		defer r.jobs.Done()
-		defer func() { <-r.slots }() // after the Done is handed over, for the next claim to carry
-		_, done := r.p.process(ctx, c, nil)
-		if done == nil {
-			return
-		}
-		select {
-		case r.dones <- done:
-		default:
-			r.p.finish(ctx, done) // the claim loops are behind: record it alone
+		for {
+			r.work(ctx, c)
+			select {
+			case c = <-r.handoff:
+			case <-r.stop:
+				return
+			}
 		}
 	}()
+}
+
+// work processes c and hands its Done over to be carried by a claim, then frees its slot.
+func (r *run) work(ctx context.Context, c *store.Claim) {
+	defer func() { <-r.slots }() // after the Done is handed over, for the next claim to carry
+	_, done := r.p.process(ctx, c, nil)
+	if done == nil {
+		return
+	}
+	select {
+	case r.dones <- done:
+	default:
+		r.p.finish(ctx, done) // the claim loops are behind: record it alone
+	}
 }
 
 // done takes a Done waiting to be carried, nil when none waits.
