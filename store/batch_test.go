@@ -228,3 +228,27 @@ func TestConcurrentOperationsShareRoundTrips(t *testing.T) {
 		t.Logf("%d operations, %d round trips", n, trips)
 	})
 }
+
+// TestEnqueueDoesNotWaitForWorkers: acknowledging a webhook never waits behind the workers'
+// round trips, even when all of theirs are in flight.
+func TestEnqueueDoesNotWaitForWorkers(t *testing.T) {
+	r, closeStore, err := NewEmbedded(EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	r.co.mu.Lock()
+	r.co.inFlight = r.co.max // every worker round trip is taken
+	r.co.mu.Unlock()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	dup, err := r.Enqueue(ctx, []Item{{Conv: conv("a"), Key: "k", Data: []byte("e")}}, time.Hour, start())
+	if err != nil || len(dup) != 1 || dup[0] {
+		t.Fatalf("Enqueue while the workers' round trips are taken = %v, %v; want [false], nil", dup, err)
+	}
+	short, cancelShort := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancelShort()
+	if _, err := r.Claim(short, 0, start(), time.Minute, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Claim while the workers' round trips are taken = %v, want it to wait (context.DeadlineExceeded)", err)
+	}
+}

@@ -44,7 +44,8 @@ type Redis struct {
 	c      redis.UniversalClient
 	k      keys
 	shards int
-	co     *coalescer
+	co     *coalescer // the workers' operations
+	accept *coalescer // Enqueue's, apart, so that acknowledging a webhook never waits behind them
 }
 
 var _ Store = (*Redis)(nil)
@@ -91,6 +92,7 @@ func NewRedis(c redis.UniversalClient, opts Options) *Redis {
 	}
 	r := &Redis{c: c, k: keys{opts.Prefix}, shards: opts.Shards}
 	r.co = &coalescer{send: r.send, max: roundTripsInFlight}
+	r.accept = &coalescer{send: r.send, max: roundTripsInFlight}
 	return r
 }
 
@@ -149,7 +151,7 @@ func (r *Redis) Enqueue(ctx context.Context, items []Item, dedupTTL time.Duratio
 	for i, g := range groups {
 		calls[i] = &call{shard: g.s, script: enqueueScript, keys: []string{r.k.shard(g.s)}, args: g.args}
 	}
-	if err := r.pipeline(ctx, calls); err != nil {
+	if err := r.accept.do(ctx, calls); err != nil {
 		return nil, fmt.Errorf("enqueue %d items: %w", len(items), err)
 	}
 	for i, g := range groups {
