@@ -65,17 +65,20 @@ func TestRoundTripsPerEvent(t *testing.T) {
 	}
 }
 
-func roundTripsPerEvent(t *testing.T, user func(i int) msg.Event) {
+// rtSetup is a pipeline on a real Redis whose round trips rt counts, replying to every
+// message through a fake Graph API that counts what it was sent, warmed up with one event
+// from each of users users (scripts loaded, users known).
+func rtSetup(t *testing.T, users int, user func(i int) msg.Event) (*pipeline.Pipeline, *fixture, *roundTrips, *atomic.Int64) {
 	c, prefix := redistest.Client(t)
 	rt := &roundTrips{}
 	c.AddHook(rt)
 
-	var sent atomic.Int64
+	sent := &atomic.Int64{}
 	graph := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := sent.Add(1)
 		fmt.Fprintf(w, `{"messaging_product":"whatsapp","messages":[{"id":"wamid.out.%d"}]}`, n)
 	}))
-	defer graph.Close()
+	t.Cleanup(graph.Close)
 	limiter := store.NewLimiter(c, prefix, store.LimiterConfig{LimiterConfig: meta.LimiterConfig{RatePerSecond: 1e6, PairBurst: 45, PairInterval: time.Millisecond}})
 	client := whatsapp.NewClient(whatsapp.Config{PhoneNumberID: "9", ClientConfig: meta.ClientConfig{AccessToken: "t", BaseURL: graph.URL, Limiter: limiter}})
 
@@ -96,13 +99,18 @@ func roundTripsPerEvent(t *testing.T, user func(i int) msg.Event) {
 	// Warm up: load the scripts into Redis, so that only steady-state costs are counted.
 	f := &fixture{now: time.Now()}
 	f.p, f.ch = p, ch
-	const users = 500
 	for i := range users {
 		ev := user(i)
 		ev.ID, ev.Text = fmt.Sprintf("warm.%d", i), "n"
 		f.accept(t, f.body(t, ev))
 	}
-	runUntil(t, p, func() bool { return sent.Load() == users })
+	runUntil(t, p, func() bool { return sent.Load() == int64(users) })
+	return p, f, rt, sent
+}
+
+func roundTripsPerEvent(t *testing.T, user func(i int) msg.Event) {
+	const users = 500
+	p, f, rt, sent := rtSetup(t, users, user)
 
 	const events = 1000
 	bodies := make([][]byte, events)
@@ -161,4 +169,44 @@ func mustDue(t *testing.T, p *pipeline.Pipeline) []int {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestRoundTripsAtLightLoad: with one event at a time, a few milliseconds apart, the record
+// of an event's replies (its Done) lingers until the next event's claim carries it, so an
+// event costs three round trips (accept, claim, commit), not four.
+func TestRoundTripsAtLightLoad(t *testing.T) {
+	const users = 50
+	p, f, rt, sent := rtSetup(t, users, func(i int) msg.Event { return msg.Event{From: fmt.Sprint(i)} })
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { p.Run(ctx, 64) })
+	defer func() { cancel(); wg.Wait() }()
+
+	// The claim loops' start (each claims its own shard, then reads Due) is left out: the
+	// first events are not counted.
+	const warm, events = 20, 200
+	var before int64
+	var began time.Time
+	for i := range warm + events {
+		if i == warm {
+			before, began = rt.n.Load(), time.Now()
+		}
+		ev := msg.Event{From: fmt.Sprint(i % users), ID: fmt.Sprintf("wamid.light.%d", i), Text: fmt.Sprintf("n%d", i)}
+		f.accept(t, f.body(t, ev))
+		for deadline := time.Now().Add(10 * time.Second); sent.Load() < int64(users+i+1); time.Sleep(100 * time.Microsecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("event %d: no reply", i)
+			}
+		}
+		time.Sleep(pipeline.DoneLinger / 4) // the reply's Done is back with a claim loop, lingering
+	}
+	took := time.Since(began)
+	perEvent := float64(rt.n.Load()-before) / events
+	// Beyond the three: the poller's looks for work (one per IdlePoll while loops are idle),
+	// and a Done that came back to its loop too late for the next claim and went alone.
+	polls := math.Ceil(float64(took) / float64(pipeline.IdlePoll))
+	t.Logf("%.3f round trips per event at light load (%s for %d events, up to %.0f polls)", perEvent, took.Round(time.Millisecond), events, polls)
+	if perEvent > 3+(polls+0.1*events)/events {
+		t.Errorf("an event took %.3f round trips at light load, want 3 (accept, claim carrying the last Done, commit) and the polls", perEvent)
+	}
 }

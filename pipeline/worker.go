@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowgate/flowgate/store"
@@ -20,6 +21,12 @@ const IdlePoll = 200 * time.Millisecond
 // worker's lease.
 const BusyPoll = time.Second
 
+// DoneLinger is how long an idle claim loop lets the record of a claim's replies (its Done)
+// wait for another round trip to Redis to ride on, rather than pay one of its own. It holds
+// the conversation that much longer: a user's next message, when it comes within it, waits
+// as long.
+const DoneLinger = 10 * time.Millisecond
+
 // Run processes up to n claims at once until ctx is done, then lets each finish the claim
 // in hand (with its sends) and returns; what is still queued stays queued for the next
 // process. A few claim loops (as many as shards, at most n) lease conversations and hand each
@@ -33,8 +40,9 @@ func (p *Pipeline) Run(ctx context.Context, n int) {
 	}
 	r := &run{p: p, slots: make(chan struct{}, n), dones: make(chan *store.Done, n),
 		handoff: make(chan *store.Claim), stop: make(chan struct{})}
+	r.loops = min(n, p.Store.Shards())
 	var wg sync.WaitGroup
-	for i := range min(n, p.Store.Shards()) {
+	for i := range r.loops {
 		wg.Go(func() { r.claims(ctx, i) })
 	}
 	wg.Go(func() { p.poll(ctx) })
@@ -61,6 +69,9 @@ type run struct {
 
 	handoff chan *store.Claim // to an idle worker
 	stop    chan struct{}     // closed when the claim loops have ended
+
+	loops     int          // claim loops
+	lingering atomic.Int32 // claim loops whose Done lingers
 }
 
 // start hands c to an idle worker goroutine, or starts one when none is idle. A worker
@@ -97,6 +108,21 @@ func (r *run) work(ctx context.Context, c *store.Claim) {
 	case r.dones <- done:
 	default:
 		r.p.finish(ctx, done) // the claim loops are behind: record it alone
+	}
+}
+
+// linger lets d wait DoneLinger for a round trip to share, unless half the claim loops are
+// doing so already (the others stay free to claim what webhooks bring, whose round trips
+// then carry the lingering Dones). The returned func ends it, once d was sent.
+func (r *run) linger(d *store.Done) func() {
+	if int(r.lingering.Add(1)) > r.loops/2 {
+		r.lingering.Add(-1)
+		return func() {}
+	}
+	d.Linger = DoneLinger
+	return func() {
+		d.Linger = 0
+		r.lingering.Add(-1)
 	}
 }
 
@@ -179,7 +205,9 @@ func (r *run) claims(ctx context.Context, id int) {
 			if len(todo) == 0 && done != nil {
 				// Nothing to carry it on. Events queued for its conversation meanwhile woke a
 				// worker, and the wake-up waits in p.wake.
+				unlinger := r.linger(done)
 				p.finish(work, done)
+				unlinger()
 				done = nil
 			}
 			if len(todo) == 0 {
@@ -189,6 +217,10 @@ func (r *run) claims(ctx context.Context, id int) {
 				}
 				todo, done = []int{s}, d
 			}
+		}
+		unlinger := func() {}
+		if len(todo) == 1 && done != nil && next == 0 && done.Claim.Shard == todo[0] {
+			unlinger = r.linger(done) // woken by the Done alone: nothing else to claim
 		}
 		select {
 		case r.slots <- struct{}{}:
@@ -200,6 +232,7 @@ func (r *run) claims(ctx context.Context, id int) {
 		}
 		shard := todo[next]
 		c, err := p.Store.Claim(ctx, shard, p.now(), p.lease(), done)
+		unlinger()
 		switch {
 		case errors.Is(err, store.ErrStale):
 			p.log().Warn("lease lost before the replies were recorded", "err", err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // coalescer sends the script calls of concurrent operations together, in one pipeline per
@@ -13,20 +14,27 @@ import (
 // flight start as they end, each taking everything queued meanwhile. Each operation's calls
 // stay together and in order; operations sent together are independent of each other (each
 // script is atomic on its own, as when they ran side by side).
+//
+// An operation that can wait (later) lingers in the queue without starting a round trip: the
+// next operation that does start one carries it, or, when none comes within its linger, it
+// goes alone.
 type coalescer struct {
 	send func(ctx context.Context, calls []*call) error // one round trip (with its NOSCRIPT retry)
 	max  int                                            // round trips in flight at most
 
-	mu       sync.Mutex
-	queued   []*op
-	inFlight int
+	mu        sync.Mutex
+	queued    []*op
+	lingering int // of the queued operations, those that wait for company
+	inFlight  int
 }
 
 // op is one operation's calls and, once sent, the round trip's error.
 type op struct {
-	calls []*call
-	err   error
-	sent  chan struct{}
+	calls  []*call
+	err    error
+	sent   chan struct{}
+	linger bool // waits for another operation to carry it
+	taken  bool // in a round trip
 }
 
 // maxBatch bounds the calls of one round trip.
@@ -38,6 +46,45 @@ func (co *coalescer) do(ctx context.Context, calls []*call) error {
 	o := &op{calls: calls, sent: make(chan struct{})}
 	co.mu.Lock()
 	co.queued = append(co.queued, o)
+	return co.sendOrWait(ctx, o)
+}
+
+// later is do for an operation that can wait up to linger for another to share its round
+// trip.
+func (co *coalescer) later(ctx context.Context, calls []*call, linger time.Duration) error {
+	o := &op{calls: calls, sent: make(chan struct{}), linger: true}
+	co.mu.Lock()
+	co.queued = append(co.queued, o)
+	co.lingering++
+	co.mu.Unlock()
+	t := time.NewTimer(linger)
+	defer t.Stop()
+	select {
+	case <-o.sent:
+		return o.err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	co.mu.Lock()
+	if o.taken {
+		co.mu.Unlock()
+	} else {
+		o.linger = false // nobody came: it goes now
+		co.lingering--
+		return co.sendOrWait(ctx, o)
+	}
+	select {
+	case <-o.sent:
+		return o.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sendOrWait starts a round trip with the queue (o in it) when fewer than max are in flight,
+// else waits for the round trips in flight to carry o. mu is held, and released.
+func (co *coalescer) sendOrWait(ctx context.Context, o *op) error {
 	if co.inFlight < co.max {
 		co.inFlight++
 		batch := co.take()
@@ -61,7 +108,12 @@ func (co *coalescer) do(ctx context.Context, calls []*call) error {
 func (co *coalescer) take() []*op {
 	n, calls := 0, 0
 	for n < len(co.queued) && (n == 0 || calls+len(co.queued[n].calls) <= maxBatch) {
-		calls += len(co.queued[n].calls)
+		o := co.queued[n]
+		calls += len(o.calls)
+		o.taken = true
+		if o.linger {
+			co.lingering--
+		}
 		n++
 	}
 	batch := co.queued[:n:n]
@@ -72,12 +124,12 @@ func (co *coalescer) take() []*op {
 	return batch
 }
 
-// more reports whether operations wait, keeping this round trip's slot for them; when none
-// waits it gives the slot back.
+// more reports whether operations wait that do not linger, keeping this round trip's slot for
+// them; when none waits it gives the slot back.
 func (co *coalescer) more() bool {
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	if len(co.queued) > 0 {
+	if len(co.queued) > co.lingering {
 		return true
 	}
 	co.inFlight--

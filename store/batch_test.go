@@ -252,3 +252,73 @@ func TestEnqueueDoesNotWaitForWorkers(t *testing.T) {
 		t.Errorf("Claim while the workers' round trips are taken = %v, want it to wait (context.DeadlineExceeded)", err)
 	}
 }
+
+// TestCoalescerLingerRidesAlong: an operation that may wait goes with the next operation
+// that starts a round trip, and returns with it.
+func TestCoalescerLingerRidesAlong(t *testing.T) {
+	f := &fakeTrips{}
+	co := &coalescer{send: f.send, max: 2}
+	errc := make(chan error, 1)
+	go func() { errc <- co.later(t.Context(), calls("done"), time.Hour) }()
+	queued(t, co, 1)
+	if len(f.sends) != 0 {
+		t.Fatalf("a lingering operation was sent alone: %v", f.sends)
+	}
+	if err := co.do(t.Context(), calls("claim")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the lingering operation did not return with the round trip that carried it")
+	}
+	if fmt.Sprint(f.sends) != "[[done claim]]" {
+		t.Errorf("sends = %v, want one round trip [[done claim]]", f.sends)
+	}
+	if co.inFlight != 0 || co.lingering != 0 || len(co.queued) != 0 {
+		t.Errorf("after: %d in flight, %d lingering, %d queued; want none", co.inFlight, co.lingering, len(co.queued))
+	}
+}
+
+// TestCoalescerLingerAlone: with no company, a lingering operation goes alone once its
+// linger is over, and a round trip that ends does not send it early.
+func TestCoalescerLingerAlone(t *testing.T) {
+	f := &fakeTrips{}
+	co := &coalescer{send: f.send, max: 1}
+	const linger = 50 * time.Millisecond
+	began := time.Now()
+	if err := co.later(t.Context(), calls("done"), linger); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < linger {
+		t.Errorf("sent after %s, before its linger of %s", took, linger)
+	}
+	if fmt.Sprint(f.sends) != "[[done]]" {
+		t.Errorf("sends = %v, want [[done]]", f.sends)
+	}
+
+	// A round trip in flight that ends while an operation lingers leaves it lingering.
+	f2, co2 := busy(t)
+	errc := make(chan error, 1)
+	go func() { errc <- co2.later(t.Context(), calls("done"), time.Hour) }()
+	queued(t, co2, 1)
+	close(f2.gate)
+	for !func() bool { co2.mu.Lock(); defer co2.mu.Unlock(); return co2.inFlight == 0 }() {
+		time.Sleep(time.Millisecond)
+	}
+	if got := fmt.Sprint(f2.sends); got != "[[first]]" {
+		t.Errorf("sends = %s, want [[first]]: the lingering operation waits for company", got)
+	}
+	if err := co2.do(t.Context(), calls("next")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(f2.sends); got != "[[first] [done next]]" {
+		t.Errorf("sends = %s, want [[first] [done next]]", got)
+	}
+}

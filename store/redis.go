@@ -191,7 +191,11 @@ func (r *Redis) Claim(ctx context.Context, shard int, now time.Time, lease time.
 			calls = []*call{fin, cl}
 		}
 	}
-	if err := r.pipeline(ctx, calls); err != nil {
+	var linger time.Duration
+	if done != nil {
+		linger = done.Linger
+	}
+	if err := r.lingering(ctx, calls, linger); err != nil {
 		return nil, fmt.Errorf("claim shard %d: %w", shard, err)
 	}
 	var errs []error
@@ -281,7 +285,7 @@ func (r *Redis) Commit(ctx context.Context, c *Claim, cm *Commit, now time.Time,
 // Finish applies d: fenced, it saves d.State (nil deletes it, as in Commit), drops the outbox
 // and releases the conversation.
 func (r *Redis) Finish(ctx context.Context, d *Done, now time.Time) error {
-	return r.fenced(ctx, "finish", finishScript, d.Claim, append(stateArgs(d.State, d.StateTTL), now.UnixMilli())...)
+	return r.fencedLinger(ctx, "finish", finishScript, d.Claim, d.Linger, append(stateArgs(d.State, d.StateTTL), now.UnixMilli())...)
 }
 
 // Ack drops entry from the head of c's outbox and saves state, fenced by its token.
@@ -297,11 +301,16 @@ func (r *Redis) Extend(ctx context.Context, c *Claim, now time.Time, lease time.
 
 // fenced runs a script of fencedCall in one round trip.
 func (r *Redis) fenced(ctx context.Context, op string, sc *redis.Script, c *Claim, rest ...any) error {
+	return r.fencedLinger(ctx, op, sc, c, 0, rest...)
+}
+
+// fencedLinger is fenced, its round trip lingering (see Done.Linger).
+func (r *Redis) fencedLinger(ctx context.Context, op string, sc *redis.Script, c *Claim, linger time.Duration, rest ...any) error {
 	fc, err := r.fencedCall(sc, c, rest...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	if err := r.pipeline(ctx, []*call{fc}); err != nil {
+	if err := r.lingering(ctx, []*call{fc}, linger); err != nil {
 		return fmt.Errorf("%s token %d: %w", op, c.Token, err)
 	}
 	return fenced(fc, op, c)
@@ -346,6 +355,14 @@ type call struct {
 // call's own result, error included, is in its cmd.
 func (r *Redis) pipeline(ctx context.Context, calls []*call) error {
 	return r.co.do(ctx, calls)
+}
+
+// lingering is pipeline for calls that may wait up to linger for company (none: pipeline).
+func (r *Redis) lingering(ctx context.Context, calls []*call, linger time.Duration) error {
+	if linger <= 0 {
+		return r.co.do(ctx, calls)
+	}
+	return r.co.later(ctx, calls, linger)
 }
 
 // send is pipeline's round trip, for the calls of one or more operations.

@@ -133,6 +133,10 @@ type Done struct {
 	Claim    *Claim
 	State    []byte
 	StateTTL time.Duration
+	// Linger lets the Claim or Finish that carries the Done wait up to Linger for another
+	// operation of the process to share its round trip, holding the lease that much longer:
+	// a quiet process then records replies without a round trip of their own.
+	Linger time.Duration
 }
 
 // Handoff is a conversation with a human agent and the events kept while it waits.
