@@ -16,9 +16,10 @@ import (
 
 // GenConfig is one run of the generator.
 type GenConfig struct {
-	URL           string        // the webhook URL (…/webhook/whatsapp/{tenant}/{team})
+	URL           string        // the webhook URL (…/webhook/{channel}/{tenant}/{team})
 	AppSecret     string        // signs each body
-	PhoneNumberID string        // the business phone number the messages are addressed to
+	Channel       string        // whatsapp (default), messenger or instagram: the webhooks' shape
+	Account       string        // the business account they are addressed to: phone number id, page id or Instagram account id
 	Users         UserSpace     // who sends them
 	Conversations int           // how many users, taken in turn
 	Rate          float64       // open loop: webhooks per second on a fixed schedule
@@ -197,13 +198,40 @@ func (g *generator) post(ctx context.Context, body []byte, sig string) int {
 	return resp.StatusCode
 }
 
-// body renders the slot's messages as one WhatsApp webhook, as Meta batches them under load:
-// one entry, one change, a contact and a text message per message.
+// body renders the slot's messages as one webhook of the configured channel.
 func (g *generator) body(s *slot) []byte {
+	switch g.cfg.Channel {
+	case "messenger":
+		return g.messagingBody(s, "page")
+	case "instagram":
+		return g.messagingBody(s, "instagram")
+	}
+	return g.whatsAppBody(s)
+}
+
+// messagingBody renders the slot's messages as one Messenger ("page") or Instagram webhook, as
+// Meta batches them under load: an entry per message, each with one messaging item.
+func (g *generator) messagingBody(s *slot, object string) []byte {
+	ms := time.Now().UnixMilli()
+	b := make([]byte, 0, 64+260*len(s.convs))
+	b = fmt.Appendf(b, `{"object":%q,"entry":[`, object)
+	for i, c := range s.convs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"id":%q,"time":%d,"messaging":[{"sender":{"id":%q},"recipient":{"id":%q},"timestamp":%d,"message":{"mid":"m_load.%s.%d.%d","text":"seq %d"}}]}`,
+			g.cfg.Account, ms, g.cfg.Users.User(c), g.cfg.Account, ms, g.cfg.RunID, c, s.seqs[i], s.seqs[i])
+	}
+	return append(b, `]}`...)
+}
+
+// whatsAppBody renders the slot's messages as one WhatsApp webhook, as Meta batches them under
+// load: one entry, one change, a contact and a text message per message.
+func (g *generator) whatsAppBody(s *slot) []byte {
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	b := make([]byte, 0, 256+200*len(s.convs))
 	b = fmt.Appendf(b, `{"object":"whatsapp_business_account","entry":[{"id":%q,"changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":%q,"phone_number_id":%q},"contacts":[`,
-		g.cfg.PhoneNumberID, g.cfg.PhoneNumberID, g.cfg.PhoneNumberID)
+		g.cfg.Account, g.cfg.Account, g.cfg.Account)
 	for i, c := range s.convs {
 		if i > 0 {
 			b = append(b, ',')

@@ -6,11 +6,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/providers/instagram"
+	"github.com/flowgate/flowgate/providers/messenger"
 	"github.com/flowgate/flowgate/providers/meta"
 	"github.com/flowgate/flowgate/providers/whatsapp"
 )
@@ -54,7 +58,7 @@ func TestGenerateBatchesSignedInOrder(t *testing.T) {
 	}))
 	defer srv.Close()
 	tr := NewTracker(7)
-	res := Generate(context.Background(), GenConfig{URL: srv.URL, AppSecret: "s3cret", PhoneNumberID: "555",
+	res := Generate(context.Background(), GenConfig{URL: srv.URL, AppSecret: "s3cret", Account: "555",
 		Users: UserSpace{Prefix: "123"}, Conversations: 7, Connections: 4, Duration: 300 * time.Millisecond,
 		Batch: 3, Retry: 5 * time.Second, RunID: "t"}, tr)
 	if len(bad) > 0 {
@@ -85,7 +89,7 @@ func TestGenerateOpenLoopMeasuresFromSchedule(t *testing.T) {
 	}))
 	defer srv.Close()
 	tr := NewTracker(1) // one conversation: each webhook waits for the one before
-	res := Generate(context.Background(), GenConfig{URL: srv.URL, AppSecret: "x", PhoneNumberID: "1",
+	res := Generate(context.Background(), GenConfig{URL: srv.URL, AppSecret: "x", Account: "1",
 		Users: UserSpace{Prefix: "1"}, Conversations: 1, Rate: 100, Duration: 100 * time.Millisecond, RunID: "t"}, tr)
 	if res.Requests < 5 {
 		t.Fatalf("only %d requests", res.Requests)
@@ -94,5 +98,48 @@ func TestGenerateOpenLoopMeasuresFromSchedule(t *testing.T) {
 	// its scheduled time, though each took no time itself once sent.
 	if res.Ack[0] < 150*time.Millisecond {
 		t.Errorf("fastest ack %v: latency not measured from the schedule", res.Ack[0])
+	}
+}
+
+// TestGenerateMessengerAndInstagram: Messenger and Instagram bodies parse, with their own
+// providers' parsers, as text messages to the account from the run's users, one id each.
+func TestGenerateMessengerAndInstagram(t *testing.T) {
+	for _, tc := range []struct {
+		channel string
+		parse   func([]byte) ([]msg.Event, error)
+	}{
+		{"messenger", messenger.New().Parse},
+		{"instagram", instagram.New().Parse},
+	} {
+		t.Run(tc.channel, func(t *testing.T) {
+			var mu sync.Mutex
+			var bad []string
+			ids := map[string]bool{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				events, err := tc.parse(body)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil || len(events) != 2 {
+					bad = append(bad, fmt.Sprintf("%v: %s", err, body))
+				}
+				for _, ev := range events {
+					ids[ev.ID] = true
+					if ev.Kind != msg.KindText || ev.Channel != tc.channel || ev.Account != "42" || !strings.HasPrefix(ev.From, "123") || !strings.HasPrefix(ev.Text, "seq ") {
+						bad = append(bad, fmt.Sprintf("%+v", ev))
+					}
+				}
+			}))
+			defer srv.Close()
+			tr := NewTracker(5)
+			res := Generate(context.Background(), GenConfig{URL: srv.URL, AppSecret: "s", Channel: tc.channel, Account: "42",
+				Users: UserSpace{Prefix: "123"}, Conversations: 5, Connections: 2, Duration: 100 * time.Millisecond, Batch: 2, RunID: "t"}, tr)
+			if len(bad) > 0 {
+				t.Fatalf("%d bad bodies or events, first: %s", len(bad), bad[0])
+			}
+			if res.Requests == 0 || len(ids) != 2*int(res.Requests) {
+				t.Errorf("%d webhooks, %d distinct message ids; want two per webhook", res.Requests, len(ids))
+			}
+		})
 	}
 }

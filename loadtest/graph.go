@@ -33,9 +33,10 @@ type GraphCounts struct {
 	Other     int64 `json:"other"`     // 401 or 400: not a message this fake understands
 }
 
-// Graph is a fake Graph API messages endpoint (POST /{version}/{phone-number-id}/messages)
-// answering with the Cloud API's shapes. Every message it accepts (200) is reported to the
-// current tracker when its recipient and text name a tracked conversation and sequence number.
+// Graph is a fake Graph API messages endpoint (POST /{version}/{account}/messages) answering
+// WhatsApp's Cloud API and the Send API of Messenger and Instagram with their shapes. Every
+// message it accepts (200) is reported to the current tracker when its recipient and text name
+// a tracked conversation and sequence number.
 type Graph struct {
 	cfg     atomic.Pointer[GraphConfig]
 	track   atomic.Pointer[trackTarget]
@@ -87,6 +88,8 @@ func (g *Graph) Counts() GraphCounts {
 		Failed: g.counts[3].Load(), TimedOut: g.counts[4].Load(), Other: g.counts[5].Load()}
 }
 
+// sendRequest is the union of a Cloud API message (messaging_product, to, text) and a Send API
+// message of Messenger and Instagram (recipient, message).
 type sendRequest struct {
 	MessagingProduct string `json:"messaging_product"`
 	To               string `json:"to"`
@@ -94,6 +97,18 @@ type sendRequest struct {
 	Text             struct {
 		Body string `json:"body"`
 	} `json:"text"`
+	Recipient struct {
+		ID string `json:"id"`
+	} `json:"recipient"`
+	Message struct {
+		Text string `json:"text"`
+	} `json:"message"`
+}
+
+// sendAPI reports whether the request is a Send API text message (Messenger, Instagram), the
+// only kind the echo flow sends.
+func (r *sendRequest) sendAPI() bool {
+	return r.MessagingProduct == "" && r.Recipient.ID != "" && r.Message.Text != ""
 }
 
 // ServeHTTP answers one request.
@@ -108,9 +123,10 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.counts[5].Add(1)
 		writeGraphError(w, 401, 190, "Invalid OAuth access token.", "")
 		return
-	case err != nil || r.Method != http.MethodPost || len(parts) != 3 || parts[2] != "messages" || json.Unmarshal(body, &req) != nil || req.MessagingProduct != "whatsapp":
+	case err != nil || r.Method != http.MethodPost || len(parts) != 3 || parts[2] != "messages" || json.Unmarshal(body, &req) != nil ||
+		(req.MessagingProduct != "whatsapp" && !req.sendAPI()):
 		g.counts[5].Add(1)
-		writeGraphError(w, 400, 100, "Invalid parameter", "not a WhatsApp message request")
+		writeGraphError(w, 400, 100, "Invalid parameter", "not a WhatsApp, Messenger or Instagram message request")
 		return
 	}
 	if !g.take(parts[1], cfg.PerSecond, time.Now()) {
@@ -140,12 +156,18 @@ func (g *Graph) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	id := g.ids.Add(1)
-	fmt.Fprintf(w, `{"messaging_product":"whatsapp","contacts":[{"input":%q,"wa_id":%q}],"messages":[{"id":"wamid.fake.%d"}]}`,
-		req.To, strings.TrimPrefix(req.To, "+"), id)
+	to, text := req.To, req.Text.Body
+	if req.sendAPI() {
+		to, text = req.Recipient.ID, req.Message.Text
+		fmt.Fprintf(w, `{"recipient_id":%q,"message_id":"m_fake.%d"}`, to, id)
+	} else {
+		fmt.Fprintf(w, `{"messaging_product":"whatsapp","contacts":[{"input":%q,"wa_id":%q}],"messages":[{"id":"wamid.fake.%d"}]}`,
+			to, strings.TrimPrefix(to, "+"), id)
+	}
 	g.counts[1].Add(1)
 	if tt := g.track.Load(); tt != nil {
-		conv, ok := tt.users.Conv(req.To)
-		seq, err := strconv.Atoi(strings.TrimPrefix(req.Text.Body, "seq "))
+		conv, ok := tt.users.Conv(to)
+		seq, err := strconv.Atoi(strings.TrimPrefix(text, "seq "))
 		if ok && err == nil {
 			tt.t.Reply(conv, seq, time.Now())
 		} else if ok {

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowgate/flowgate/engine/msg"
+	"github.com/flowgate/flowgate/providers/channel"
+	"github.com/flowgate/flowgate/providers/instagram"
+	"github.com/flowgate/flowgate/providers/messenger"
 	"github.com/flowgate/flowgate/providers/meta"
 )
 
@@ -27,18 +32,25 @@ func sendText(t *testing.T, c *http.Client, base, phone, to, text string) (int, 
 	return resp.StatusCode, b, nil
 }
 
-// TestGraphAnswers: success in the Cloud API's shape, reported to the tracker; 130429 beyond
-// the per-number rate, in Meta's error envelope, classed as throttling; 500 with 131000 for
-// failures, classed as transient; timeouts never answered.
-func TestGraphAnswers(t *testing.T) {
-	g := NewGraph(GraphConfig{Latency: -1, PerSecond: 2, Token: "tok"})
+// trackedGraph serves a fake Graph API of cfg whose replies go to a tracker of two
+// conversations of users, the second of which has sent message 1.
+func trackedGraph(t *testing.T, cfg GraphConfig) (*Graph, *httptest.Server, UserSpace, *Tracker) {
+	g := NewGraph(cfg)
 	srv := httptest.NewServer(g)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	users := UserSpace{Prefix: "777"}
 	tr := NewTracker(2)
 	tr.Sent(1, 1, time.Now())
 	tr.Accepted(1, 1)
 	g.Track(tr, users)
+	return g, srv, users, tr
+}
+
+// TestGraphAnswers: success in the Cloud API's shape, reported to the tracker; 130429 beyond
+// the per-number rate, in Meta's error envelope, classed as throttling; 500 with 131000 for
+// failures, classed as transient; timeouts never answered.
+func TestGraphAnswers(t *testing.T) {
+	g, srv, users, tr := trackedGraph(t, GraphConfig{Latency: -1, PerSecond: 2, Token: "tok"})
 
 	code, body, err := sendText(t, srv.Client(), srv.URL, "111", "+"+users.User(1), "seq 1")
 	if err != nil || code != 200 {
@@ -95,7 +107,7 @@ func TestGraphAnswers(t *testing.T) {
 }
 
 // TestGraphRejectsWhatIsNotAMessage: a wrong token is 401 with code 190; a body that is not a
-// WhatsApp message request is 400.
+// WhatsApp message or a Send API text message is 400.
 func TestGraphRejectsWhatIsNotAMessage(t *testing.T) {
 	g := NewGraph(GraphConfig{Latency: -1, Token: "tok"})
 	for _, c := range []struct {
@@ -104,7 +116,8 @@ func TestGraphRejectsWhatIsNotAMessage(t *testing.T) {
 	}{
 		{"wrong token", "Bearer nope", "/v25.0/1/messages", `{"messaging_product":"whatsapp"}`, 401, 190},
 		{"not JSON", "Bearer tok", "/v25.0/1/messages", `{`, 400, 100},
-		{"another product", "Bearer tok", "/v25.0/1/messages", `{"recipient":{"id":"1"}}`, 400, 100},
+		{"another product", "Bearer tok", "/v25.0/1/messages", `{"messaging_product":"sms","to":"1"}`, 400, 100},
+		{"Send API without a text", "Bearer tok", "/v25.0/1/messages", `{"recipient":{"id":"1"},"sender_action":"typing_on"}`, 400, 100},
 		{"another path", "Bearer tok", "/v25.0/1/media", `{"messaging_product":"whatsapp"}`, 400, 100},
 	} {
 		w := httptest.NewRecorder()
@@ -115,8 +128,8 @@ func TestGraphRejectsWhatIsNotAMessage(t *testing.T) {
 			t.Errorf("%s: %d %s", c.name, w.Code, w.Body)
 		}
 	}
-	if g.Counts().Other != 4 {
-		t.Errorf("other = %d, want 4", g.Counts().Other)
+	if g.Counts().Other != 5 {
+		t.Errorf("other = %d, want 5", g.Counts().Other)
 	}
 }
 
@@ -128,5 +141,27 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestGraphSendAPI: a Messenger or Instagram message sent by the providers' own senders is
+// answered in the Send API's shape (its message id reaches the sender) and reported to the
+// tracker.
+func TestGraphSendAPI(t *testing.T) {
+	for _, pr := range []messenger.Provider{messenger.New(), instagram.New()} {
+		t.Run(pr.Name(), func(t *testing.T) {
+			g, srv, users, tr := trackedGraph(t, GraphConfig{Latency: -1, Token: "tok"})
+			s := pr.NewSender(channel.Account{ID: "42", Token: "tok", BaseURL: srv.URL}, channel.SendOptions{HTTPClient: srv.Client()})
+			ids, err := s.Send(context.Background(), &msg.Message{To: users.User(1), Text: &msg.Text{Body: "seq 1"}})
+			if err != nil || len(ids) != 1 || !strings.HasPrefix(ids[0], "m_fake.") {
+				t.Fatalf("Send = %v, %v; want one m_fake. id", ids, err)
+			}
+			if c := tr.Counts(); c.Replied != 1 || c.Lost != 0 || c.Stray != 0 {
+				t.Errorf("tracker after one reply: %+v", c)
+			}
+			if got := g.Counts(); got.OK != 1 || got.Other != 0 {
+				t.Errorf("graph counts %+v, want one OK", got)
+			}
+		})
 	}
 }

@@ -19,10 +19,23 @@ import (
 
 // The self-contained setup's fixed names. The secrets are generated per run.
 const (
-	localTenant = "load"
-	localTeam   = "test"
-	localPhone  = "100000000000001"
+	localTenant    = "load"
+	localTeam      = "test"
+	localPhone     = "100000000000001"   // the WhatsApp phone number id
+	localPage      = "100000000000002"   // the Messenger Page id
+	localInstagram = "17841400000000003" // the Instagram account id
 )
+
+// localAccount is the business account of a channel in the self-contained setup.
+func localAccount(channel string) string {
+	switch channel {
+	case "messenger":
+		return localPage
+	case "instagram":
+		return localInstagram
+	}
+	return localPhone
+}
 
 // EchoFlow answers every "seq N" message with the same text, so that each reply names the
 // message it answers.
@@ -78,10 +91,17 @@ func startLocal(ctx context.Context, gtc string, graph GraphConfig, serveArgs []
 	}
 	l.rdb = redis.NewClient(&redis.Options{Addr: l.redis.addr(), MaxRetries: -1})
 	l.bundle = filepath.Join(dir, "bundle")
-	answers := fmt.Sprintf(`{"tenant": %q, "team": %q,
+	answers := fmt.Sprintf(`{"tenant": %[1]q, "team": %[2]q,
   "messaging-whatsapp": {"enabled": true, "public_base_url": "http://localhost:8080",
-    "phone_number_id": %q, "access_token": "${WHATSAPP_TOKEN}", "verify_token": "load-verify",
-    "app_secret": "${META_APP_SECRET}", "api_base_url": %q}}`, localTenant, localTeam, localPhone, l.graphURL)
+    "phone_number_id": %[3]q, "access_token": "${WHATSAPP_TOKEN}", "verify_token": "load-verify",
+    "app_secret": "${META_APP_SECRET}", "api_base_url": %[6]q},
+  "messaging-messenger": {"enabled": true, "public_base_url": "http://localhost:8080",
+    "page_id": %[4]q, "page_access_token": "${MESSENGER_PAGE_TOKEN}", "verify_token": "load-verify",
+    "app_secret": "${META_APP_SECRET}", "api_base_url": %[6]q},
+  "messaging-instagram": {"enabled": true, "public_base_url": "http://localhost:8080",
+    "ig_account_id": %[5]q, "access_token": "${INSTAGRAM_TOKEN}", "verify_token": "load-verify",
+    "app_secret": "${META_APP_SECRET}", "api_base_url": %[6]q}}`,
+		localTenant, localTeam, localPhone, localPage, localInstagram, l.graphURL)
 	if _, err := bundle.Setup(ctx, []byte(answers), l.bundle, bundle.SetupOptions{}); err != nil {
 		l.close()
 		return nil, fmt.Errorf("writing the load test's bundle: %w", err)
@@ -113,7 +133,7 @@ func (l *local) serve(ctx context.Context, redisURL, prefix string, extra ...str
 		return nil, err
 	}
 	c := &child{name: "gtc serve", bin: l.gtc, addr: "127.0.0.1:" + strconv.Itoa(port),
-		env: []string{"WHATSAPP_TOKEN=" + l.token, "META_APP_SECRET=" + l.secret}}
+		env: []string{"WHATSAPP_TOKEN=" + l.token, "MESSENGER_PAGE_TOKEN=" + l.token, "INSTAGRAM_TOKEN=" + l.token, "META_APP_SECRET=" + l.secret}}
 	c.args = append([]string{"serve", "--addr", c.addr, "--redis", redisURL, "--redis-prefix", prefix, "--log-level", "warn"}, l.serveArgs...)
 	c.args = append(append(c.args, extra...), l.bundle)
 	return c, c.start(ctx)
@@ -132,9 +152,12 @@ func (l *local) floor(ctx context.Context, redisURL, prefix string) (*child, err
 	return c, c.start(ctx)
 }
 
-// webhookURL is the URL a target's WhatsApp webhooks go to.
-func webhookURL(addr string) string {
-	return "http://" + addr + "/webhook/whatsapp/" + localTenant + "/" + localTeam
+// webhookURL is the URL a target's webhooks of channel (empty: WhatsApp) go to.
+func webhookURL(addr, channel string) string {
+	if channel == "" {
+		channel = "whatsapp"
+	}
+	return "http://" + addr + "/webhook/" + channel + "/" + localTenant + "/" + localTeam
 }
 
 func randomHex(n int) string {

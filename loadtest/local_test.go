@@ -48,22 +48,32 @@ func TestSoakShort(t *testing.T) {
 	}
 }
 
-// TestScenariosShort runs two scenarios, shortened, against the floor and gtc serve, and
-// checks that the report holds their figures.
+// TestScenariosShort runs four scenarios, shortened: two against the floor and gtc serve, and
+// the Messenger and Instagram ones against gtc serve alone; it checks that every message was
+// answered once and in order, and that the report holds the figures.
 func TestScenariosShort(t *testing.T) {
 	var log bytes.Buffer
-	rep, err := RunLocal(context.Background(), LocalConfig{GTC: gtcBinary(t), Scale: 0.2, Only: []string{"ack-2000", "round-trips"}, Log: &log})
+	rep, err := RunLocal(context.Background(), LocalConfig{GTC: gtcBinary(t), Scale: 0.2, Only: []string{"ack-2000", "round-trips", "messenger", "instagram"}, Log: &log})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 	var md bytes.Buffer
 	rep.WriteMarkdown(&md)
 	t.Logf("\n%s%s", log.String(), md.String())
-	if len(rep.Outcomes) != 2 {
+	if len(rep.Outcomes) != 4 {
 		t.Fatalf("%d outcomes", len(rep.Outcomes))
 	}
+	byName := map[string]Outcome{}
 	for _, o := range rep.Outcomes {
-		for _, r := range []*Result{o.Serve, o.Floor} {
+		byName[o.Scenario.Name] = o
+		results := []*Result{o.Serve, o.Floor}
+		if o.Scenario.Channel != "" {
+			if o.Floor != nil {
+				t.Errorf("%s: the floor ran, but it speaks WhatsApp only", o.Scenario.Name)
+			}
+			results = results[:1]
+		}
+		for _, r := range results {
 			c := r.Counts
 			if !r.Drained || c.Lost+c.Dup+c.Reordered+c.Stray+c.Pending != 0 || c.Replied == 0 {
 				t.Errorf("%s, %s: drained %v, counts %+v", o.Scenario.Name, r.Target, r.Drained, c)
@@ -73,10 +83,10 @@ func TestScenariosShort(t *testing.T) {
 			}
 		}
 	}
-	if trips := rep.Outcomes[1]; trips.Serve.RoundTrips < 1 || trips.Floor.RoundTrips < 1 {
+	if trips := byName["round-trips"]; trips.Serve.RoundTrips < 1 || trips.Floor.RoundTrips < 1 {
 		t.Errorf("round trips per event: gtc serve %.2f, floor %.2f; each event takes at least one", trips.Serve.RoundTrips, trips.Floor.RoundTrips)
 	}
-	for _, want := range []string{"| ack-2000: 2000 webhooks/s open loop", "ack p50 / p99 / max", "Redis round trips per event", "| all runs | lost / duplicated / reordered replies (gtc serve) | 0 / 0 / 0 |"} {
+	for _, want := range []string{"| ack-2000: 2000 webhooks/s open loop", "| messenger: 1000 messenger webhooks/s open loop", "| instagram: 1000 instagram webhooks/s open loop", "ack p50 / p99 / max", "Redis round trips per event", "| all runs | lost / duplicated / reordered replies (gtc serve) | 0 / 0 / 0 |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -114,7 +124,7 @@ func TestRunTargetAgainstTheFloor(t *testing.T) {
 	waitFor(t, func() bool { return probe(floorAddr) })
 	var log bytes.Buffer
 	res, err := RunTarget(ctx, TargetConfig{
-		Gen: GenConfig{URL: "http://" + floorAddr + "/", AppSecret: "s3cret", PhoneNumberID: "555",
+		Gen: GenConfig{URL: "http://" + floorAddr + "/", AppSecret: "s3cret", Account: "555",
 			Conversations: 20, Rate: 100, Duration: time.Second, Batch: 2},
 		GraphAddr: graphAddr, Graph: GraphConfig{Latency: -1, Token: "tok"}, Drain: 10 * time.Second, Log: &log})
 	if err != nil {

@@ -50,7 +50,7 @@ func RunLocal(ctx context.Context, cfg LocalConfig) (*Report, error) {
 			continue
 		}
 		o := Outcome{Scenario: sc}
-		if !cfg.NoFloor {
+		if !cfg.NoFloor && sc.Channel == "" {
 			if o.Floor, err = r.run(ctx, sc, "floor"); err != nil {
 				return rep, fmt.Errorf("scenario %s, floor: %w", sc.Name, err)
 			}

@@ -10,6 +10,7 @@ import (
 // Scenario is one load shape, run against the floor and against gtc serve in turn.
 type Scenario struct {
 	Name          string        `json:"name"`
+	Channel       string        `json:"channel,omitempty"`     // the webhooks' channel: messenger, instagram, or WhatsApp when empty (the floor only speaks WhatsApp)
 	Rate          float64       `json:"rate,omitempty"`        // open loop, webhooks/s
 	Connections   int           `json:"connections,omitempty"` // closed loop
 	Conversations int           `json:"conversations"`
@@ -39,6 +40,10 @@ func Scenarios(scale float64, memConvs int) []Scenario {
 			rows: []string{rowE2E}},
 		{Name: "p99-1000-150ms", Rate: 1000, Conversations: 1000, Duration: d(10), Batch: 1, GraphLatency: graph150, Drain: d(20),
 			rows: []string{rowE2E, rowE2ELat}},
+		{Name: "messenger", Channel: "messenger", Rate: 1000, Conversations: 1000, Duration: d(10), Batch: 1, GraphLatency: graph150, Drain: d(20),
+			rows: []string{rowAck, rowE2E, rowE2ELat}},
+		{Name: "instagram", Channel: "instagram", Rate: 1000, Conversations: 1000, Duration: d(10), Batch: 1, GraphLatency: graph150, Drain: d(20),
+			rows: []string{rowAck, rowE2E, rowE2ELat}},
 		{Name: "batch-10", Rate: 200, Conversations: 1000, Duration: d(10), Batch: 10, GraphLatency: instant, Drain: d(30),
 			rows: []string{rowIngest, rowAck, rowE2E}},
 		{Name: "round-trips", Rate: 500, Conversations: 1000, Duration: d(5), Batch: 1, GraphLatency: instant, Drain: d(20), RoundTrips: true,
@@ -117,7 +122,7 @@ func (r *runner) run(ctx context.Context, sc Scenario, target string) (*Result, 
 	t := NewTracker(sc.Conversations)
 	r.l.graph.Track(t, users)
 	fmt.Fprintf(r.log, "  %-16s %-9s ", sc.Name, target)
-	gen := Generate(ctx, GenConfig{URL: webhookURL(proc.addr), AppSecret: r.l.secret, PhoneNumberID: localPhone,
+	gen := Generate(ctx, GenConfig{URL: webhookURL(proc.addr, sc.Channel), AppSecret: r.l.secret, Channel: sc.Channel, Account: localAccount(sc.Channel),
 		Users: users, Conversations: sc.Conversations, Rate: sc.Rate, Connections: sc.Connections,
 		Duration: sc.Duration, Batch: sc.Batch, RunID: randomHex(4)}, t)
 	t.CloseWindow(gen.Stopped)

@@ -85,7 +85,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakReport, error) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		gen = Generate(ctx, GenConfig{URL: webhookURL(proc.addr), AppSecret: l.secret, PhoneNumberID: localPhone,
+		gen = Generate(ctx, GenConfig{URL: webhookURL(proc.addr, ""), AppSecret: l.secret, Account: localPhone,
 			Users: users, Conversations: cfg.Conversations, Rate: cfg.Rate, Duration: cfg.Duration, Batch: 1,
 			Retry: 2 * time.Minute, RunID: randomHex(4)}, t)
 	}()

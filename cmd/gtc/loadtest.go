@@ -35,8 +35,10 @@ func runLoadtest(args []string, stdout, stderr io.Writer, getenv func(string) st
 	}
 	fs := flag.NewFlagSet("gtc loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	target := fs.String("target", "", "webhook `URL` of a deployment (…/webhook/whatsapp/{tenant}/{team}); without it, the self-contained scenarios")
-	phone := fs.String("phone-number-id", "", "the deployment's WhatsApp phone number id (with --target)")
+	target := fs.String("target", "", "webhook `URL` of a deployment (…/webhook/{channel}/{tenant}/{team}); without it, the self-contained scenarios")
+	ch := fs.String("channel", "whatsapp", "the webhooks' channel: whatsapp, messenger or instagram (with --target)")
+	phone := fs.String("phone-number-id", "", "the deployment's WhatsApp phone number id (with --target; for another channel, --account)")
+	account := fs.String("account", "", "the deployment's business account the webhooks are addressed to: WhatsApp phone number id, Facebook Page id or Instagram account id (with --target)")
 	graphAddr := fs.String("graph-addr", "127.0.0.1:9090", "where the fake Graph API listens (with --target; point the deployment's api_base_url at it)")
 	convs := fs.Int("conversations", 1000, "conversations (users) the messages come from, in turn (with --target)")
 	rate := fs.Float64("rate", 0, "open loop: webhooks per second on a fixed schedule (with --target)")
@@ -44,7 +46,7 @@ func runLoadtest(args []string, stdout, stderr io.Writer, getenv func(string) st
 	duration := fs.Duration("duration", 10*time.Second, "how long to send (with --target)")
 	batch := fs.Int("batch", 1, "messages per webhook body (with --target)")
 	latency := fs.Duration("graph-latency", 150*time.Millisecond, "the fake Graph API's answer time (with --target)")
-	perSecond := fs.Float64("graph-mps", 0, "messages/s per phone number before the fake Graph API answers 130429; 0 for no limit (with --target)")
+	perSecond := fs.Float64("graph-mps", 0, "messages/s per business account before the fake Graph API answers 130429; 0 for no limit (with --target)")
 	scale := fs.Float64("scale", 1, "multiplies each scenario's duration")
 	memConvs := fs.Int("memory-conversations", 100_000, "conversations of the memory scenario")
 	only := fs.String("scenarios", "", "comma-separated scenario names to run (default all)")
@@ -68,12 +70,19 @@ func runLoadtest(args []string, stdout, stderr io.Writer, getenv func(string) st
 
 	if *target != "" {
 		secret := getenv("META_APP_SECRET")
-		if secret == "" || *phone == "" {
-			fmt.Fprintln(stderr, "gtc loadtest: --target needs --phone-number-id and META_APP_SECRET in the environment")
+		if *account == "" {
+			*account = *phone
+		}
+		switch {
+		case *ch != "whatsapp" && *ch != "messenger" && *ch != "instagram":
+			fmt.Fprintf(stderr, "gtc loadtest: --channel %q: use whatsapp, messenger or instagram\n", *ch)
+			return 2
+		case secret == "" || *account == "":
+			fmt.Fprintln(stderr, "gtc loadtest: --target needs --account (or --phone-number-id) and META_APP_SECRET in the environment")
 			return 2
 		}
 		res, err := loadtest.RunTarget(ctx, loadtest.TargetConfig{
-			Gen: loadtest.GenConfig{URL: *target, AppSecret: secret, PhoneNumberID: *phone, Conversations: *convs,
+			Gen: loadtest.GenConfig{URL: *target, AppSecret: secret, Channel: *ch, Account: *account, Conversations: *convs,
 				Rate: *rate, Connections: *conns, Duration: *duration, Batch: *batch},
 			GraphAddr: *graphAddr, Graph: loadtest.GraphConfig{Latency: *latency, PerSecond: *perSecond},
 			Drain: 30 * time.Second, Log: stderr})
@@ -81,7 +90,9 @@ func runLoadtest(args []string, stdout, stderr io.Writer, getenv func(string) st
 			fmt.Fprintf(stderr, "gtc loadtest: %v\n", err)
 			return 1
 		}
-		rep := &loadtest.Report{Machine: *machine, Outcomes: []loadtest.Outcome{{Scenario: loadtest.TargetScenario(*rate, *conns, *convs, *duration, *batch, *latency), Serve: res}}}
+		sc := loadtest.TargetScenario(*rate, *conns, *convs, *duration, *batch, *latency)
+		sc.Channel = *ch
+		rep := &loadtest.Report{Machine: *machine, Outcomes: []loadtest.Outcome{{Scenario: sc, Serve: res}}}
 		return writeReport(rep, stdout, stderr, *jsonOut)
 	}
 
