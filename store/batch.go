@@ -37,8 +37,10 @@ type op struct {
 	taken  bool // in a round trip
 }
 
-// maxBatch bounds the calls of one round trip.
-const maxBatch = 512
+// maxBatch bounds the calls of one round trip. Redis runs a pipeline's scripts back to back,
+// and a webhook's enqueue waits behind them: at 2,000 webhooks/s the acknowledgement's p99 was
+// 5.8-7.3 ms with pipelines of up to 512 calls, 4.3-4.9 ms with 32 (load test, 2 CPUs).
+const maxBatch = 32
 
 // do sends calls, alone or with others', and returns when their results are in their cmds
 // or ctx is done (then the calls may still be sent, as when a round trip is cut short).
