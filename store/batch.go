@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -43,7 +44,8 @@ type op struct {
 const maxBatch = 32
 
 // do sends calls, alone or with others', and returns when their results are in their cmds
-// or ctx is done (then the calls may still be sent, as when a round trip is cut short).
+// or ctx is done: then an operation not sent yet is withdrawn (nothing of it is applied), and
+// one in flight may still be applied, as when a round trip is cut short.
 func (co *coalescer) do(ctx context.Context, calls []*call) error {
 	o := &op{calls: calls, sent: make(chan struct{})}
 	co.mu.Lock()
@@ -65,44 +67,52 @@ func (co *coalescer) later(ctx context.Context, calls []*call, linger time.Durat
 	case <-o.sent:
 		return o.err
 	case <-ctx.Done():
+		co.withdraw(o)
 		return ctx.Err()
 	case <-t.C:
 	}
 	co.mu.Lock()
-	if o.taken {
-		co.mu.Unlock()
-	} else {
+	if !o.taken {
 		o.linger = false // nobody came: it goes now
 		co.lingering--
-		return co.sendOrWait(ctx, o)
+	}
+	return co.sendOrWait(ctx, o)
+}
+
+// sendOrWait starts a round trip with the queue when fewer than max are in flight, then waits
+// for o to be sent (in that round trip, or in one that a round trip in flight starts as it
+// ends). mu is held, and released.
+func (co *coalescer) sendOrWait(ctx context.Context, o *op) error {
+	if !o.taken && co.inFlight < co.max {
+		co.inFlight++
+		batch := co.take()
+		co.mu.Unlock()
+		co.flush(ctx, batch) // o is in it unless the queue ahead of it was full
+		if co.more() {
+			go co.drain(context.WithoutCancel(ctx))
+		}
+	} else {
+		co.mu.Unlock()
 	}
 	select {
 	case <-o.sent:
 		return o.err
 	case <-ctx.Done():
+		co.withdraw(o)
 		return ctx.Err()
 	}
 }
 
-// sendOrWait starts a round trip with the queue (o in it) when fewer than max are in flight,
-// else waits for the round trips in flight to carry o. mu is held, and released.
-func (co *coalescer) sendOrWait(ctx context.Context, o *op) error {
-	if co.inFlight < co.max {
-		co.inFlight++
-		batch := co.take()
-		co.mu.Unlock()
-		co.flush(ctx, batch) // o is in it
-		if co.more() {
-			go co.drain(context.WithoutCancel(ctx))
-		}
-		return o.err
+// withdraw takes o out of the queue when it was not sent yet.
+func (co *coalescer) withdraw(o *op) {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	if o.taken {
+		return
 	}
-	co.mu.Unlock()
-	select {
-	case <-o.sent:
-		return o.err
-	case <-ctx.Done():
-		return ctx.Err()
+	co.queued = slices.DeleteFunc(co.queued, func(q *op) bool { return q == o })
+	if o.linger {
+		co.lingering--
 	}
 }
 

@@ -178,17 +178,65 @@ func TestCoalescerFailedRoundTrip(t *testing.T) {
 // TestCoalescerQueuedCancel: an operation whose context ends while it waits returns at once.
 func TestCoalescerQueuedCancel(t *testing.T) {
 	f, co := busy(t)
-	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() { errc <- co.do(ctx, calls("late")) }()
 	queued(t, co, 1)
+	lctx, lcancel := context.WithCancel(t.Context())
+	go func() { errc <- co.later(lctx, calls("lingering"), time.Hour) }()
+	queued(t, co, 2)
 	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Errorf("do after cancel = %v, want context.Canceled", err)
+	lcancel()
+	for range 2 {
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Errorf("after cancel = %v, want context.Canceled", err)
+		}
 	}
 	close(f.gate)
-	wg.Wait()
+	for !func() bool { co.mu.Lock(); defer co.mu.Unlock(); return co.inFlight == 0 }() {
+		time.Sleep(time.Millisecond)
+	}
+	if err := co.do(t.Context(), calls("next")); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(f.sends); got != "[[first] [next]]" {
+		t.Errorf("sends = %s, want [[first] [next]]: cancelled operations not sent yet are withdrawn", got)
+	}
+	if co.lingering != 0 || len(co.queued) != 0 {
+		t.Errorf("after: %d lingering, %d queued; want none", co.lingering, len(co.queued))
+	}
+}
+
+// TestCoalescerWaitsBeyondAFullBatch: an operation that starts a round trip behind a full
+// batch of lingering ones returns only once it was sent, in the round trip after.
+func TestCoalescerWaitsBeyondAFullBatch(t *testing.T) {
+	f := &fakeTrips{}
+	co := &coalescer{send: f.send, max: 1}
+	n := maxBatch/2 + 1
+	errc := make(chan error, n)
+	for i := range n {
+		go func() { errc <- co.later(t.Context(), calls(fmt.Sprint("d", i), "c"), time.Hour) }()
+		queued(t, co, i+1)
+	}
+	x := calls("x")
+	if err := co.do(t.Context(), x); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := x[0].cmd.Result(); err != nil || v != "x" {
+		t.Fatalf("do returned before its call was answered: %v, %v", v, err)
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sizes []int
+	for _, s := range f.sends {
+		sizes = append(sizes, len(s))
+	}
+	if !slices.Equal(sizes, []int{maxBatch, 3}) {
+		t.Errorf("round trips of %v calls, want [%d 3]", sizes, maxBatch)
+	}
 }
 
 // TestConcurrentOperationsShareRoundTrips: on a real server, many operations at once are each
