@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // coalescer sends the script calls of concurrent operations together, in one pipeline per
@@ -67,8 +70,7 @@ func (co *coalescer) later(ctx context.Context, calls []*call, linger time.Durat
 	case <-o.sent:
 		return o.err
 	case <-ctx.Done():
-		co.withdraw(o)
-		return ctx.Err()
+		return co.abandon(ctx, o)
 	case <-t.C:
 	}
 	co.mu.Lock()
@@ -87,9 +89,17 @@ func (co *coalescer) sendOrWait(ctx context.Context, o *op) error {
 		co.inFlight++
 		batch := co.take()
 		co.mu.Unlock()
+		// The round trip carries other operations, and each is answered once sent: it is not
+		// cut short when this caller's context ends.
+		ctx := context.WithoutCancel(ctx)
 		co.flush(ctx, batch) // o is in it unless the queue ahead of it was full
-		if co.more() {
-			go co.drain(context.WithoutCancel(ctx))
+		co.mu.Lock()
+		if len(co.queued) <= co.lingering {
+			co.inFlight-- // nothing waits that may not linger: the slot is free
+			co.mu.Unlock()
+		} else {
+			co.mu.Unlock()
+			go co.drain(ctx) // it keeps the slot
 		}
 	} else {
 		co.mu.Unlock()
@@ -98,22 +108,26 @@ func (co *coalescer) sendOrWait(ctx context.Context, o *op) error {
 	case <-o.sent:
 		return o.err
 	case <-ctx.Done():
-		co.withdraw(o)
-		return ctx.Err()
+		return co.abandon(ctx, o)
 	}
 }
 
-// withdraw takes o out of the queue when it was not sent yet.
-func (co *coalescer) withdraw(o *op) {
+// abandon ends the wait of o, whose context is done: an operation not sent yet is taken out
+// of the queue and returns ctx's error (nothing of it is applied); one in a round trip returns
+// its answer when it comes (bounded by the client's timeouts), since Redis applies it.
+func (co *coalescer) abandon(ctx context.Context, o *op) error {
 	co.mu.Lock()
-	defer co.mu.Unlock()
 	if o.taken {
-		return
+		co.mu.Unlock()
+		<-o.sent
+		return o.err
 	}
 	co.queued = slices.DeleteFunc(co.queued, func(q *op) bool { return q == o })
 	if o.linger {
 		co.lingering--
 	}
+	co.mu.Unlock()
+	return ctx.Err()
 }
 
 // take removes up to maxBatch calls' worth of operations from the queue; mu is held.
@@ -136,28 +150,20 @@ func (co *coalescer) take() []*op {
 	return batch
 }
 
-// more reports whether operations wait that do not linger, keeping this round trip's slot for
-// them; when none waits it gives the slot back.
-func (co *coalescer) more() bool {
-	co.mu.Lock()
-	defer co.mu.Unlock()
-	if len(co.queued) > co.lingering {
-		return true
-	}
-	co.inFlight--
-	return false
-}
-
-// drain sends the queue in round trips until it is empty, holding one slot.
+// drain holds a round trip's slot and sends what waits in further round trips, while
+// operations that do not linger wait; then it gives the slot back. Lingering operations go
+// along, but never alone.
 func (co *coalescer) drain(ctx context.Context) {
 	for {
 		co.mu.Lock()
+		if len(co.queued) <= co.lingering {
+			co.inFlight--
+			co.mu.Unlock()
+			return
+		}
 		batch := co.take()
 		co.mu.Unlock()
 		co.flush(ctx, batch)
-		if !co.more() {
-			return
-		}
 	}
 }
 
@@ -181,11 +187,17 @@ func (co *coalescer) flush(ctx context.Context, batch []*op) {
 }
 
 // answered reports whether every call has its answer, even when the round trip of some other
-// operation's calls failed (a cluster's pipeline goes to each node apart): a result, or an
-// error reply of the script itself.
+// operation's calls failed (a cluster's pipeline goes to each node apart): a result, nil, or
+// an error reply of the script itself; not NOSCRIPT, which the failed round trip kept from
+// being retried with EVAL.
 func answered(calls []*call) bool {
 	for _, c := range calls {
-		if c.cmd == nil || (c.cmd.Err() != nil && !isReplyError(c.cmd.Err())) {
+		if c.cmd == nil {
+			return false
+		}
+		switch err := c.cmd.Err(); {
+		case err == nil, errors.Is(err, redis.Nil):
+		case !isReplyError(err), redis.HasErrorPrefix(err, "NOSCRIPT"):
 			return false
 		}
 	}

@@ -173,6 +173,30 @@ func TestCoalescerFailedRoundTrip(t *testing.T) {
 	if err := co.do(t.Context(), calls("a")); err != nil {
 		t.Errorf("do with its call answered = %v, want nil", err)
 	}
+
+	// What counts as answered: a value, nil, a script's error; not NOSCRIPT (its EVAL retry
+	// did not happen) nor a connection error.
+	r, closeStore, err := NewEmbedded(EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	ctx := t.Context()
+	for _, c := range []struct {
+		name string
+		cmd  *redis.Cmd
+		want bool
+	}{
+		{"value", r.c.Eval(ctx, "return 1", nil), true},
+		{"nil", r.c.Eval(ctx, "return false", nil), true},
+		{"script error", r.c.Eval(ctx, "return redis.error_reply('ERR boom')", nil), true},
+		{"NOSCRIPT", r.c.EvalSha(ctx, "0000000000000000000000000000000000000000", nil), false},
+		{"connection", func() *redis.Cmd { c := redis.NewCmd(ctx); c.SetErr(down); return c }(), false},
+	} {
+		if got := answered([]*call{{cmd: c.cmd}}); got != c.want {
+			t.Errorf("answered(%s: %v) = %v, want %v", c.name, c.cmd.Err(), got, c.want)
+		}
+	}
 }
 
 // TestCoalescerQueuedCancel: an operation whose context ends while it waits returns at once.
@@ -368,5 +392,75 @@ func TestCoalescerLingerAlone(t *testing.T) {
 	}
 	if got := fmt.Sprint(f2.sends); got != "[[first] [done next]]" {
 		t.Errorf("sends = %s, want [[first] [done next]]", got)
+	}
+}
+
+// cancelAware is a round trip that, like go-redis, fails before sending on a context that is
+// done.
+func cancelAware(f *fakeTrips) func(ctx context.Context, cs []*call) error {
+	return func(ctx context.Context, cs []*call) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return f.send(ctx, cs)
+	}
+}
+
+// TestCoalescerCallersContextEnds: the round trip an operation starts carries others, and a
+// caller whose context ends neither cuts it short for them nor loses an answer Redis gave:
+// the operation comes back with its answer once it was sent.
+func TestCoalescerCallersContextEnds(t *testing.T) {
+	f := &fakeTrips{}
+	co := &coalescer{send: cancelAware(f), max: 1}
+	errc := make(chan error, 1)
+	go func() { errc <- co.later(t.Context(), calls("finish"), time.Hour) }()
+	queued(t, co, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	claim := calls("claim")
+	if err := co.do(ctx, claim); err != nil {
+		t.Errorf("do with a done context, once sent = %v, want its answer", err)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("the lingering operation it carried = %v, want nil", err)
+	}
+	if fmt.Sprint(f.sends) != "[[finish claim]]" {
+		t.Errorf("sends = %v, want [[finish claim]]", f.sends)
+	}
+
+	// A context that ends while the round trip that carries it (started by another) is out: the
+	// answer still comes back.
+	inTrip, release := make(chan any), make(chan struct{})
+	co2 := &coalescer{max: 1, send: func(ctx context.Context, cs []*call) error {
+		inTrip <- cs[0].args[0]
+		<-release
+		for _, c := range cs {
+			c.cmd = redis.NewCmd(ctx)
+			c.cmd.SetVal(c.args[0])
+		}
+		return nil
+	}}
+	go co2.do(t.Context(), calls("first"))
+	<-inTrip // "first" is out and holds the only slot
+	ctx2, cancel2 := context.WithCancel(t.Context())
+	late := calls("late")
+	go func() { errc <- co2.do(ctx2, late) }()
+	queued(t, co2, 1)
+	release <- struct{}{} // "first" ends; a drain takes "late" out
+	if got := <-inTrip; got != "late" {
+		t.Fatalf("second round trip carries %v, want late", got)
+	}
+	cancel2()
+	select {
+	case err := <-errc:
+		t.Fatalf("do returned %v while its round trip was out", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-errc; err != nil {
+		t.Errorf("do whose context ended in flight = %v, want its answer", err)
+	}
+	if v, err := late[0].cmd.Result(); err != nil || v != "late" {
+		t.Errorf("answer %v, %v; want late", v, err)
 	}
 }

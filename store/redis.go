@@ -45,7 +45,7 @@ type Redis struct {
 	k      keys
 	shards int
 	co     *coalescer // the workers' operations
-	accept *coalescer // Enqueue's, apart, so that acknowledging a webhook never waits behind them
+	accept *coalescer // Enqueue's, apart, so that acknowledging a webhook never queues behind them
 }
 
 var _ Store = (*Redis)(nil)
