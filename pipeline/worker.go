@@ -72,16 +72,23 @@ type run struct {
 
 	loops     int          // claim loops
 	lingering atomic.Int32 // claim loops whose Done lingers
+	workers   atomic.Int32 // worker goroutines started
 }
 
-// start hands c to an idle worker goroutine, or starts one when none is idle. A worker
-// processes the claims handed to it, holding a slot for each, until the run ends; workers
-// outlive their claims so that their grown stacks serve the next ones.
+// start hands c to an idle worker goroutine, or starts one when none is idle and fewer than
+// n run; else it waits for one to come back (one will: c holds a slot, so fewer than n claims
+// are in hand). A worker processes the claims handed to it, holding a slot for each, until the
+// run ends; workers outlive their claims so that their grown stacks serve the next ones.
 func (r *run) start(ctx context.Context, c *store.Claim) {
 	select {
 	case r.handoff <- c:
 		return
 	default:
+	}
+	if r.workers.Add(1) > int32(cap(r.slots)) {
+		r.workers.Add(-1)
+		r.handoff <- c
+		return
 	}
 	r.jobs.Add(1)
 	go func() {
@@ -218,14 +225,14 @@ func (r *run) claims(ctx context.Context, id int) {
 				todo, done = []int{s}, d
 			}
 		}
-		unlinger := func() {}
-		if len(todo) == 1 && done != nil && next == 0 && done.Claim.Shard == todo[0] {
-			unlinger = r.linger(done) // woken by the Done alone: nothing else to claim
-		}
 		select {
 		case r.slots <- struct{}{}:
 		case <-ctx.Done():
 			continue
+		}
+		unlinger := func() {}
+		if len(todo) == 1 && done != nil && next == 0 && done.Claim.Shard == todo[0] {
+			unlinger = r.linger(done) // woken by the Done alone: nothing else to claim
 		}
 		if done == nil {
 			done = r.done() // the slot may be the one it just gave back

@@ -242,6 +242,14 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	if err != nil {
 		return fail("cannot listen on %s: %v", cfg.addr, err)
 	}
+	if cfg.debugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.debugAddr)
+		if err != nil {
+			return fail("--debug-addr: cannot listen on %s: %v", cfg.debugAddr, err)
+		}
+		defer serveDebug(dln).Close()
+		log.Info("gtc serve: profiler on", "addr", dln.Addr().String())
+	}
 	p := pipeline.New(st, pb)
 	p.Log, p.Lease, p.OnReport, p.Limiter = log, cfg.lease, metrics.Observe, limiter
 	var srv *server.Server
@@ -272,14 +280,6 @@ func runServe(args []string, stderr io.Writer, getenv func(string) string) int {
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	if cfg.debugAddr != "" {
-		dln, err := net.Listen("tcp", cfg.debugAddr)
-		if err != nil {
-			return fail("--debug-addr: cannot listen on %s: %v", cfg.debugAddr, err)
-		}
-		defer serveDebug(dln).Close()
-		log.Info("gtc serve: profiler on", "addr", dln.Addr().String())
-	}
 	workCtx, stopWork := context.WithCancel(context.Background())
 	worked := make(chan struct{})
 	go func() {
