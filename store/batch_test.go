@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -463,4 +464,63 @@ func TestCoalescerCallersContextEnds(t *testing.T) {
 	if v, err := late[0].cmd.Result(); err != nil || v != "late" {
 		t.Errorf("answer %v, %v; want late", v, err)
 	}
+}
+
+// TestConcurrentClaimsShareRoundTrips: many claim loops at once on a real server, their
+// claims and commits sharing round trips, each get their own answers: every event is claimed
+// by one of them, exactly once, and committed.
+func TestConcurrentClaimsShareRoundTrips(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		ctx, now := t.Context(), b.clock.Now()
+		ok(t, b.r.LoadScripts(ctx))
+		const convs = 120
+		var items []Item
+		for i := range convs {
+			items = append(items, Item{Conv: conv(fmt.Sprint("c", i)), Key: fmt.Sprint("k", i), Data: []byte(fmt.Sprint("e", i))})
+		}
+		must[[]bool](t)(b.r.Enqueue(ctx, items, time.Hour, now))
+		before := b.rt.n.Load()
+		var mu sync.Mutex
+		claimed := map[string]int{}
+		var wg sync.WaitGroup
+		for g := range 24 {
+			wg.Go(func() {
+				for shard := g % b.r.Shards(); ; {
+					c, err := b.r.Claim(ctx, shard, now, time.Minute, nil)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if c == nil {
+						if shard = (shard + 1) % b.r.Shards(); shard == g%b.r.Shards() {
+							return // a round over every shard found nothing
+						}
+						continue
+					}
+					if want := fmt.Sprint("e", strings.TrimPrefix(c.Conv.User, "c")); string(c.Event) != want {
+						t.Errorf("claim of %s carries %q, want %q", c.Conv.User, c.Event, want)
+					}
+					mu.Lock()
+					claimed[c.Conv.User]++
+					mu.Unlock()
+					if err := b.r.Commit(ctx, c, &Commit{State: []byte("s"), Pop: true}, now, time.Minute); err != nil {
+						t.Errorf("commit %s: %v", c.Conv.User, err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if len(claimed) != convs {
+			t.Errorf("%d conversations claimed, want %d", len(claimed), convs)
+		}
+		for u, n := range claimed {
+			if n != 1 {
+				t.Errorf("%s claimed %d times", u, n)
+			}
+		}
+		if st := must[Stats](t)(b.r.Stats(ctx)); st.Queued != 0 || st.Leased != 0 {
+			t.Errorf("after: %+v, want nothing queued or leased", st)
+		}
+		t.Logf("%d claims and commits in %d round trips", 2*convs, b.rt.n.Load()-before)
+	})
 }
