@@ -19,7 +19,7 @@ import (
 // stay together and in order; operations sent together are independent of each other (each
 // script is atomic on its own, as when they ran side by side).
 //
-// An operation that can wait (later) lingers in the queue without starting a round trip: the
+// An operation that can wait (do with a linger) lingers in the queue without starting a round trip: the
 // next operation that does start one carries it, or, when none comes within its linger, it
 // goes alone.
 type coalescer struct {
@@ -48,35 +48,29 @@ const maxBatch = 32
 
 // do sends calls, alone or with others', and returns when their results are in their cmds
 // or ctx is done: then an operation not sent yet is withdrawn (nothing of it is applied), and
-// one in flight may still be applied, as when a round trip is cut short.
-func (co *coalescer) do(ctx context.Context, calls []*call) error {
-	o := &op{calls: calls, sent: make(chan struct{})}
+// one in a round trip returns its answer when it comes. With linger > 0 the operation first
+// waits up to linger for another to start a round trip and carry it.
+func (co *coalescer) do(ctx context.Context, calls []*call, linger time.Duration) error {
+	o := &op{calls: calls, sent: make(chan struct{}), linger: linger > 0}
 	co.mu.Lock()
 	co.queued = append(co.queued, o)
-	return co.sendOrWait(ctx, o)
-}
-
-// later is do for an operation that can wait up to linger for another to share its round
-// trip.
-func (co *coalescer) later(ctx context.Context, calls []*call, linger time.Duration) error {
-	o := &op{calls: calls, sent: make(chan struct{}), linger: true}
-	co.mu.Lock()
-	co.queued = append(co.queued, o)
-	co.lingering++
-	co.mu.Unlock()
-	t := time.NewTimer(linger)
-	defer t.Stop()
-	select {
-	case <-o.sent:
-		return o.err
-	case <-ctx.Done():
-		return co.abandon(ctx, o)
-	case <-t.C:
-	}
-	co.mu.Lock()
-	if !o.taken {
-		o.linger = false // nobody came: it goes now
-		co.lingering--
+	if o.linger {
+		co.lingering++
+		co.mu.Unlock()
+		t := time.NewTimer(linger)
+		defer t.Stop()
+		select {
+		case <-o.sent:
+			return o.err
+		case <-ctx.Done():
+			return co.abandon(ctx, o)
+		case <-t.C:
+		}
+		co.mu.Lock()
+		if !o.taken {
+			o.linger = false // nobody came: it goes now
+			co.lingering--
+		}
 	}
 	return co.sendOrWait(ctx, o)
 }
@@ -91,15 +85,13 @@ func (co *coalescer) sendOrWait(ctx context.Context, o *op) error {
 		co.mu.Unlock()
 		// The round trip carries other operations, and each is answered once sent: it is not
 		// cut short when this caller's context ends.
-		ctx := context.WithoutCancel(ctx)
-		co.flush(ctx, batch) // o is in it unless the queue ahead of it was full
+		sendCtx := context.WithoutCancel(ctx)
+		co.flush(sendCtx, batch) // o is in it unless the queue ahead of it was full
 		co.mu.Lock()
-		if len(co.queued) <= co.lingering {
-			co.inFlight-- // nothing waits that may not linger: the slot is free
-			co.mu.Unlock()
-		} else {
-			co.mu.Unlock()
-			go co.drain(ctx) // it keeps the slot
+		keep := co.keepSlot()
+		co.mu.Unlock()
+		if keep {
+			go co.drain(sendCtx)
 		}
 	} else {
 		co.mu.Unlock()
@@ -150,14 +142,22 @@ func (co *coalescer) take() []*op {
 	return batch
 }
 
-// drain holds a round trip's slot and sends what waits in further round trips, while
-// operations that do not linger wait; then it gives the slot back. Lingering operations go
-// along, but never alone.
+// keepSlot reports whether operations wait that do not linger, keeping the slot of a round
+// trip that ended for them; when none does, it gives the slot back. mu is held.
+func (co *coalescer) keepSlot() bool {
+	if len(co.queued) > co.lingering {
+		return true
+	}
+	co.inFlight--
+	return false
+}
+
+// drain holds a round trip's slot and sends what waits in further round trips while
+// operations that do not linger wait. Lingering operations go along, but never alone.
 func (co *coalescer) drain(ctx context.Context) {
 	for {
 		co.mu.Lock()
-		if len(co.queued) <= co.lingering {
-			co.inFlight--
+		if !co.keepSlot() {
 			co.mu.Unlock()
 			return
 		}

@@ -65,7 +65,7 @@ func queued(t *testing.T, co *coalescer, n int) {
 func busy(t *testing.T) (*fakeTrips, *coalescer) {
 	f := &fakeTrips{gate: make(chan struct{})}
 	co := &coalescer{send: f.send, max: 1}
-	go co.do(t.Context(), calls("first"))
+	go co.do(t.Context(), calls("first"), 0)
 	for !func() bool { co.mu.Lock(); defer co.mu.Unlock(); return co.inFlight == 1 }() {
 		time.Sleep(time.Millisecond)
 	}
@@ -78,7 +78,7 @@ func TestCoalescerQuietSendsAtOnce(t *testing.T) {
 	f := &fakeTrips{}
 	co := &coalescer{send: f.send, max: 2}
 	cs := calls("a", "b")
-	if err := co.do(t.Context(), cs); err != nil {
+	if err := co.do(t.Context(), cs, 0); err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(f.sends) != "[[a b]]" {
@@ -101,7 +101,7 @@ func TestCoalescerBusySharesRoundTrips(t *testing.T) {
 	ops := [][]*call{calls("b1", "b2"), calls("c1"), calls("d1", "d2", "d3")}
 	errs := make([]error, len(ops))
 	for i, op := range ops {
-		wg.Go(func() { errs[i] = co.do(t.Context(), op) })
+		wg.Go(func() { errs[i] = co.do(t.Context(), op, 0) })
 		queued(t, co, i+1)
 	}
 	close(f.gate)
@@ -134,7 +134,7 @@ func TestCoalescerSplitsLargeBatches(t *testing.T) {
 		big[i] = "x"
 	}
 	for i := range 3 {
-		wg.Go(func() { co.do(t.Context(), calls(big...)) })
+		wg.Go(func() { co.do(t.Context(), calls(big...), 0) })
 		queued(t, co, i+1)
 	}
 	close(f.gate)
@@ -160,7 +160,7 @@ func TestCoalescerFailedRoundTrip(t *testing.T) {
 		}
 		return down
 	}, max: 1}
-	if err := co.do(t.Context(), calls("a")); !errors.Is(err, down) {
+	if err := co.do(t.Context(), calls("a"), 0); !errors.Is(err, down) {
 		t.Errorf("do = %v, want %v", err, down)
 	}
 	// A cluster pipeline that failed on one node answered the calls for the others.
@@ -171,7 +171,7 @@ func TestCoalescerFailedRoundTrip(t *testing.T) {
 		}
 		return down
 	}
-	if err := co.do(t.Context(), calls("a")); err != nil {
+	if err := co.do(t.Context(), calls("a"), 0); err != nil {
 		t.Errorf("do with its call answered = %v, want nil", err)
 	}
 
@@ -205,10 +205,10 @@ func TestCoalescerQueuedCancel(t *testing.T) {
 	f, co := busy(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
-	go func() { errc <- co.do(ctx, calls("late")) }()
+	go func() { errc <- co.do(ctx, calls("late"), 0) }()
 	queued(t, co, 1)
 	lctx, lcancel := context.WithCancel(t.Context())
-	go func() { errc <- co.later(lctx, calls("lingering"), time.Hour) }()
+	go func() { errc <- co.do(lctx, calls("lingering"), time.Hour) }()
 	queued(t, co, 2)
 	cancel()
 	lcancel()
@@ -221,7 +221,7 @@ func TestCoalescerQueuedCancel(t *testing.T) {
 	for !func() bool { co.mu.Lock(); defer co.mu.Unlock(); return co.inFlight == 0 }() {
 		time.Sleep(time.Millisecond)
 	}
-	if err := co.do(t.Context(), calls("next")); err != nil {
+	if err := co.do(t.Context(), calls("next"), 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(f.sends); got != "[[first] [next]]" {
@@ -240,11 +240,11 @@ func TestCoalescerWaitsBeyondAFullBatch(t *testing.T) {
 	n := maxBatch/2 + 1
 	errc := make(chan error, n)
 	for i := range n {
-		go func() { errc <- co.later(t.Context(), calls(fmt.Sprint("d", i), "c"), time.Hour) }()
+		go func() { errc <- co.do(t.Context(), calls(fmt.Sprint("d", i), "c"), time.Hour) }()
 		queued(t, co, i+1)
 	}
 	x := calls("x")
-	if err := co.do(t.Context(), x); err != nil {
+	if err := co.do(t.Context(), x, 0); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := x[0].cmd.Result(); err != nil || v != "x" {
@@ -332,12 +332,12 @@ func TestCoalescerLingerRidesAlong(t *testing.T) {
 	f := &fakeTrips{}
 	co := &coalescer{send: f.send, max: 2}
 	errc := make(chan error, 1)
-	go func() { errc <- co.later(t.Context(), calls("done"), time.Hour) }()
+	go func() { errc <- co.do(t.Context(), calls("done"), time.Hour) }()
 	queued(t, co, 1)
 	if len(f.sends) != 0 {
 		t.Fatalf("a lingering operation was sent alone: %v", f.sends)
 	}
-	if err := co.do(t.Context(), calls("claim")); err != nil {
+	if err := co.do(t.Context(), calls("claim"), 0); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -363,7 +363,7 @@ func TestCoalescerLingerAlone(t *testing.T) {
 	co := &coalescer{send: f.send, max: 1}
 	const linger = 50 * time.Millisecond
 	began := time.Now()
-	if err := co.later(t.Context(), calls("done"), linger); err != nil {
+	if err := co.do(t.Context(), calls("done"), linger); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(began); took < linger {
@@ -376,7 +376,7 @@ func TestCoalescerLingerAlone(t *testing.T) {
 	// A round trip in flight that ends while an operation lingers leaves it lingering.
 	f2, co2 := busy(t)
 	errc := make(chan error, 1)
-	go func() { errc <- co2.later(t.Context(), calls("done"), time.Hour) }()
+	go func() { errc <- co2.do(t.Context(), calls("done"), time.Hour) }()
 	queued(t, co2, 1)
 	close(f2.gate)
 	for !func() bool { co2.mu.Lock(); defer co2.mu.Unlock(); return co2.inFlight == 0 }() {
@@ -385,7 +385,7 @@ func TestCoalescerLingerAlone(t *testing.T) {
 	if got := fmt.Sprint(f2.sends); got != "[[first]]" {
 		t.Errorf("sends = %s, want [[first]]: the lingering operation waits for company", got)
 	}
-	if err := co2.do(t.Context(), calls("next")); err != nil {
+	if err := co2.do(t.Context(), calls("next"), 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-errc; err != nil {
@@ -414,12 +414,12 @@ func TestCoalescerCallersContextEnds(t *testing.T) {
 	f := &fakeTrips{}
 	co := &coalescer{send: cancelAware(f), max: 1}
 	errc := make(chan error, 1)
-	go func() { errc <- co.later(t.Context(), calls("finish"), time.Hour) }()
+	go func() { errc <- co.do(t.Context(), calls("finish"), time.Hour) }()
 	queued(t, co, 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	claim := calls("claim")
-	if err := co.do(ctx, claim); err != nil {
+	if err := co.do(ctx, claim, 0); err != nil {
 		t.Errorf("do with a done context, once sent = %v, want its answer", err)
 	}
 	if err := <-errc; err != nil {
@@ -441,11 +441,11 @@ func TestCoalescerCallersContextEnds(t *testing.T) {
 		}
 		return nil
 	}}
-	go co2.do(t.Context(), calls("first"))
+	go co2.do(t.Context(), calls("first"), 0)
 	<-inTrip // "first" is out and holds the only slot
 	ctx2, cancel2 := context.WithCancel(t.Context())
 	late := calls("late")
-	go func() { errc <- co2.do(ctx2, late) }()
+	go func() { errc <- co2.do(ctx2, late, 0) }()
 	queued(t, co2, 1)
 	release <- struct{}{} // "first" ends; a drain takes "late" out
 	if got := <-inTrip; got != "late" {

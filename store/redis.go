@@ -151,7 +151,7 @@ func (r *Redis) Enqueue(ctx context.Context, items []Item, dedupTTL time.Duratio
 	for i, g := range groups {
 		calls[i] = &call{shard: g.s, script: enqueueScript, keys: []string{r.k.shard(g.s)}, args: g.args}
 	}
-	if err := r.accept.do(ctx, calls); err != nil {
+	if err := r.accept.do(ctx, calls, 0); err != nil {
 		return nil, fmt.Errorf("enqueue %d items: %w", len(items), err)
 	}
 	for i, g := range groups {
@@ -195,7 +195,7 @@ func (r *Redis) Claim(ctx context.Context, shard int, now time.Time, lease time.
 	if done != nil {
 		linger = done.Linger
 	}
-	if err := r.lingering(ctx, calls, linger); err != nil {
+	if err := r.co.do(ctx, calls, linger); err != nil {
 		return nil, fmt.Errorf("claim shard %d: %w", shard, err)
 	}
 	var errs []error
@@ -310,7 +310,7 @@ func (r *Redis) fencedLinger(ctx context.Context, op string, sc *redis.Script, c
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	if err := r.lingering(ctx, []*call{fc}, linger); err != nil {
+	if err := r.co.do(ctx, []*call{fc}, linger); err != nil {
 		return fmt.Errorf("%s token %d: %w", op, c.Token, err)
 	}
 	return fenced(fc, op, c)
@@ -354,15 +354,7 @@ type call struct {
 // again with EVAL, in a second one. It returns an error only when a round trip failed: each
 // call's own result, error included, is in its cmd.
 func (r *Redis) pipeline(ctx context.Context, calls []*call) error {
-	return r.co.do(ctx, calls)
-}
-
-// lingering is pipeline for calls that may wait up to linger for company (none: pipeline).
-func (r *Redis) lingering(ctx context.Context, calls []*call, linger time.Duration) error {
-	if linger <= 0 {
-		return r.co.do(ctx, calls)
-	}
-	return r.co.later(ctx, calls, linger)
+	return r.co.do(ctx, calls, 0)
 }
 
 // send is pipeline's round trip, for the calls of one or more operations.
