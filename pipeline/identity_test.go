@@ -138,6 +138,20 @@ func (f *fixture) handOffPhone(t *testing.T, optOut bool) {
 	}
 }
 
+// userIDHandoff returns the only conversation with an agent, failing unless it is the user
+// id's.
+func (f *fixture) userIDHandoff(t *testing.T) pipeline.Handoff {
+	t.Helper()
+	hs, err := f.p.Handoffs(context.Background(), "acme", "support")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 1 || hs[0].Conversation.User != userID {
+		t.Fatalf("handoffs %+v, want the user id's conversation only", hs)
+	}
+	return hs[0]
+}
+
 // TestHandoffAndOptOutFollowThePerson: a user with a human agent, or opted out, under their
 // phone number is still with the agent (and listed) or opted out under their user id.
 func TestHandoffAndOptOutFollowThePerson(t *testing.T) {
@@ -146,13 +160,7 @@ func TestHandoffAndOptOutFollowThePerson(t *testing.T) {
 	f.handOffPhone(t, true)
 	f.accept(t, f.body(t, from(phone, userID, msg.Event{ID: "wamid.1", Text: "hi"})))
 	f.drain(t)
-	hs, err := f.p.Handoffs(ctx, "acme", "support")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(hs) != 1 || hs[0].Conversation.User != userID {
-		t.Fatalf("handoffs %+v, want the user id's conversation only", hs)
-	}
+	f.userIDHandoff(t)
 	st, _ := f.p.State(ctx, f.conv(userID))
 	if !st.OptedOut || len(f.s.texts()) != 0 {
 		t.Errorf("opted out %v, sent %q: the opt-out was lost", st.OptedOut, f.s.texts())
@@ -170,15 +178,9 @@ func TestKeptEventsFollowThePerson(t *testing.T) {
 	f.drain(t)
 	f.accept(t, f.body(t, from(phone, userID, msg.Event{ID: "wamid.3", Text: "three"})))
 	f.drain(t)
-	hs, err := f.p.Handoffs(ctx, "acme", "support")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(hs) != 1 || hs[0].Conversation.User != userID {
-		t.Fatalf("handoffs %+v, want the user id's conversation only", hs)
-	}
+	h := f.userIDHandoff(t)
 	var ids []string
-	for _, ev := range hs[0].Kept {
+	for _, ev := range h.Kept {
 		ids = append(ids, ev.ID)
 	}
 	if !equal(ids, []string{"wamid.1", "wamid.2", "wamid.3"}) {

@@ -32,8 +32,8 @@ const DoneLinger = 10 * time.Millisecond
 // process. A few claim loops (as many as shards, at most n) lease conversations and hand each
 // claim to a worker goroutine (started as needed, at most n), which runs the flow, commits and
 // sends: n bounds the claims in flight, so that sends to a slow Graph API overlap, while the
-// claims, which are quick, do not compete with each other for the same shards. A claim's Done (its replies recorded) goes
-// back to the claim loops, which carry it on their next claim.
+// claims, which are quick, do not compete with each other for the same shards. A claim's Done
+// (its replies recorded) goes back to the claim loops, which carry it on their next claim.
 func (p *Pipeline) Run(ctx context.Context, n int) {
 	if n <= 0 {
 		n = 1
@@ -182,6 +182,7 @@ func (r *run) claims(ctx context.Context, id int) {
 	todo := []int{id % p.Store.Shards()}
 	next := 0
 	var read time.Time // when the Due read of todo was made
+	carryOnly := false // the next claim is made to carry done: it may linger
 	for {
 		if ctx.Err() != nil {
 			p.finish(work, done)
@@ -223,6 +224,7 @@ func (r *run) claims(ctx context.Context, id int) {
 					continue
 				}
 				todo, done = []int{s}, d
+				carryOnly = d != nil // woken by the Done alone: nothing else to claim
 			}
 		}
 		select {
@@ -231,8 +233,9 @@ func (r *run) claims(ctx context.Context, id int) {
 			continue
 		}
 		unlinger := func() {}
-		if len(todo) == 1 && done != nil && next == 0 && done.Claim.Shard == todo[0] {
-			unlinger = r.linger(done) // woken by the Done alone: nothing else to claim
+		if carryOnly {
+			unlinger = r.linger(done)
+			carryOnly = false
 		}
 		if done == nil {
 			done = r.done() // the slot may be the one it just gave back
